@@ -1,0 +1,46 @@
+"""Errors a user can cause. Each carries a message template and its parameters, so the
+command line prints it as one line and the web app can translate it before showing it."""
+
+
+class GisgridError(Exception):
+    """Base of every error a user can cause; never a bug."""
+
+    exit_code = 2
+    http_status = 400
+
+    def __init__(self, template: str, **params):
+        self.template = template
+        self.params = params
+        super().__init__(template.format(**params) if params else template)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class RulebookError(GisgridError):
+    """A rulebook file is malformed, or no rulebook is in force for a month."""
+
+
+class LayerError(GisgridError):
+    """A grid or road layer cannot be read or is unusable (CRS, encoding, geometry, fields)."""
+
+
+class FindingError(GisgridError):
+    """A finding cannot be accepted (unknown rule, bad time, too far from any road ...)."""
+
+
+class SampleError(GisgridError):
+    """A month's sample cannot be drawn as asked."""
+
+
+class NotFound(GisgridError):
+    """Something asked for by code or month does not exist."""
+
+    http_status = 404
+
+
+class Conflict(GisgridError):
+    """The request contradicts what is already stored."""
+
+    http_status = 409
