@@ -1,0 +1,156 @@
+"""Scoring, pure: a sampled road from 100 down by the rulebook, grid month = mean of its
+sampled roads, year = mean of assessed months, ranks shared on ties (1, 1, 3).
+Exact arithmetic (Fraction) so that half points and ties are never blurred by floats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+
+from .errors import FindingError
+from .months import one_month_after
+from .rulebook import Rule, Rulebook
+
+FULL_MARKS = Fraction(100)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What scoring needs of a finding: its rule, count, area and the dates for 5.4."""
+
+    rule: str
+    count: int = 1
+    area_m2: float | None = None
+    observed_on: date | None = None
+    deadline: date | None = None
+
+
+@dataclass(frozen=True)
+class RoadScore:
+    code: str
+    score: Fraction
+    deductions: Fraction
+    by_rule: dict[str, Fraction] = field(default_factory=dict)
+
+    def by_section(self) -> dict[str, Fraction]:
+        sections: dict[str, Fraction] = {}
+        for code, points in self.by_rule.items():
+            section = code.split(".")[0]
+            sections[section] = sections.get(section, Fraction(0)) + points
+        return sections
+
+
+@dataclass(frozen=True)
+class GridMonth:
+    code: str
+    score: Fraction | None          # None: no sampled road, not assessed
+    rank: int | None
+    roads: list[RoadScore]
+
+
+def check_finding(rule: Rule, finding: Finding) -> None:
+    """Refuse a finding the rule cannot score, with the reason."""
+    if not isinstance(finding.count, int) or isinstance(finding.count, bool) or finding.count < 1:
+        raise FindingError("Count must be a whole number of at least 1 (got {count!r})", count=finding.count)
+    if rule.needs_area:
+        if finding.area_m2 is None or not finding.area_m2 > 0:
+            raise FindingError("Rule {code} ({label}) needs the area in m² (area_m2 > 0)", code=rule.code, label=rule.zh)
+    if rule.needs_deadline:
+        if finding.deadline is None:
+            raise FindingError("Rule {code} ({label}) needs the notice's deadline", code=rule.code, label=rule.zh)
+        if finding.observed_on is not None and finding.observed_on <= finding.deadline:
+            raise FindingError("Rule {code}: observed on {observed}, not after the deadline {deadline}",
+                               code=rule.code, observed=finding.observed_on, deadline=finding.deadline)
+
+
+def deduction(rule: Rule, finding: Finding, area_threshold_m2: Fraction) -> Fraction:
+    """Points one finding deducts: the rule's figure times the count (each item has the area given)."""
+    check_finding(rule, finding)
+    if rule.kind == "area":
+        points = rule.points if Fraction(str(finding.area_m2)) <= area_threshold_m2 else rule.points_high
+    elif rule.kind == "overdue":
+        # "more than one month past the deadline": observed after the same day of the next month.
+        late = finding.observed_on is not None and finding.observed_on > one_month_after(finding.deadline)
+        points = rule.points * 2 if late else rule.points
+    else:
+        points = rule.points
+    return points * finding.count
+
+
+def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook) -> RoadScore:
+    by_rule: dict[str, Fraction] = {}
+    for finding in findings:
+        rule = rulebook.rule(finding.rule)
+        by_rule[rule.code] = by_rule.get(rule.code, Fraction(0)) + deduction(rule, finding, rulebook.area_threshold_m2)
+    for rule_code, points in by_rule.items():
+        rule = rulebook.rules[rule_code]
+        if rule.kind == "once":
+            by_rule[rule_code] = min(points, rule.points)
+    total = sum(by_rule.values(), Fraction(0))
+    return RoadScore(code=code, score=max(Fraction(0), FULL_MARKS - total), deductions=total,
+                     by_rule=dict(sorted(by_rule.items())))
+
+
+def mean(values: Sequence[Fraction]) -> Fraction:
+    return sum(values, Fraction(0)) / len(values)
+
+
+def rank(scores: Mapping[str, Fraction | None]) -> dict[str, int | None]:
+    """Competition ranking, highest first; equal scores share a rank (1, 1, 3). None is not ranked."""
+    ordered = sorted((s for s in scores.values() if s is not None), reverse=True)
+    first_place: dict[Fraction, int] = {}
+    for position, score in enumerate(ordered, start=1):
+        first_place.setdefault(score, position)
+    return {key: (first_place[s] if s is not None else None) for key, s in scores.items()}
+
+
+def score_month(
+    sample: Mapping[str, Sequence[str]],
+    findings_by_road: Mapping[str, Iterable[Finding]],
+    rulebook: Rulebook,
+    grids: Iterable[str] = (),
+) -> list[GridMonth]:
+    """Score every grid of the month. `sample` maps grid code -> its sampled road codes;
+    grids listed in `grids` but absent from the sample are reported as not assessed."""
+    roads_of = {grid: [score_road(r, findings_by_road.get(r, ()), rulebook) for r in roads]
+                for grid, roads in sample.items()}
+    scores = {grid: (mean([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
+    for grid in grids:
+        scores.setdefault(grid, None)
+        roads_of.setdefault(grid, [])
+    ranks = rank(scores)
+    return sorted(
+        (GridMonth(code=g, score=scores[g], rank=ranks[g], roads=roads_of[g]) for g in scores),
+        key=lambda m: (m.rank is None, m.rank or 0, m.code),
+    )
+
+
+@dataclass(frozen=True)
+class GridYear:
+    code: str
+    score: Fraction
+    months: dict[str, Fraction]
+    rank: int
+
+
+def score_year(month_scores: Mapping[str, Mapping[str, Fraction | None]]) -> list[GridYear]:
+    """Year score = mean of the grid's assessed months; `month_scores` is month -> grid -> score."""
+    per_grid: dict[str, dict[str, Fraction]] = {}
+    for month in sorted(month_scores):
+        for grid, score in month_scores[month].items():
+            if score is not None:
+                per_grid.setdefault(grid, {})[month] = score
+    years = {grid: mean(list(months.values())) for grid, months in per_grid.items()}
+    ranks = rank(years)
+    return sorted((GridYear(code=g, score=years[g], months=per_grid[g], rank=ranks[g]) for g in years),
+                  key=lambda y: (y.rank, y.code))
+
+
+def as_points(value: Fraction | None, places: int = 2) -> float | None:
+    """A score for people and JSON: rounded half up to `places` decimals."""
+    if value is None:
+        return None
+    scaled = value * 10**places
+    return float(Fraction(int(scaled + Fraction(1, 2)) if scaled >= 0 else -int(-scaled + Fraction(1, 2)), 10**places))
