@@ -1,0 +1,131 @@
+"""The database schema (SQLAlchemy 2). Geometries are WGS84 (SRID 4326): real PostGIS
+geometries on PostgreSQL, so QGIS opens the tables directly; WKB blobs on SQLite."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import shapely
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        LargeBinary, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+SRID = 4326
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Geom(TypeDecorator):
+    """A shapely geometry in WGS84: PostGIS `geometry(<type>, 4326)` or a WKB blob."""
+
+    impl = LargeBinary
+    cache_ok = True
+    spatial_index = False  # GiST indexes are made by the migrations; GeoAlchemy2's DDL hooks read this
+
+    def __init__(self, geometry_type: str = "GEOMETRY"):
+        super().__init__()
+        self.geometry_type = geometry_type
+
+    def load_dialect_impl(self, dialect):
+        # GeoAlchemy2's DDL hooks probe types with dialect=None; only PostgreSQL gets PostGIS.
+        if dialect is None:
+            return LargeBinary()
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Geometry(self.geometry_type, srid=SRID, spatial_index=False))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        wkb = shapely.to_wkb(value)
+        return WKBElement(wkb, srid=SRID) if dialect.name == "postgresql" else wkb
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        data = value.data if isinstance(value, WKBElement) else value
+        return shapely.from_wkb(bytes(data) if not isinstance(data, str) else data)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Grid(Base):
+    __tablename__ = "grid"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    town: Mapped[str | None] = mapped_column(String(200))
+    grid_class: Mapped[str | None] = mapped_column(String(1))
+    leader: Mapped[str | None] = mapped_column(String(100))
+    geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Road(Base):
+    __tablename__ = "road"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    grade: Mapped[str | None] = mapped_column(String(50))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+    geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SampleDraw(Base):
+    """One draw of a month's sample. The month's sample is its draw not superseded; a
+    redraw supersedes the old one and keeps it, so every draw stays auditable."""
+
+    __tablename__ = "sample_draw"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(10))  # seed | manual | mixed
+    drawn_by: Mapped[str] = mapped_column(String(100))
+    drawn_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SampleRoad(Base):
+    __tablename__ = "sample_road"
+    draw_id: Mapped[int] = mapped_column(ForeignKey("sample_draw.id", ondelete="CASCADE"), primary_key=True)
+    road_id: Mapped[int] = mapped_column(ForeignKey("road.id"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
+    designated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Finding(Base):
+    __tablename__ = "finding"
+    __table_args__ = (
+        UniqueConstraint("external_id", name="uq_finding_external_id"),
+        Index("ix_finding_month_road", "month", "road_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    road_id: Mapped[int] = mapped_column(ForeignKey("road.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    rule: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    observed_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    deadline: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    snapped_m: Mapped[float] = mapped_column(Float, default=0.0)
+    geom = mapped_column(Geom("POINT"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,352 @@
+"""Storage, in one place: the database behind gisgrid (a SQLite file by default, any
+SQLAlchemy URL such as PostgreSQL + PostGIS by choice), its migrations, and every query."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import geopandas as gpd
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from . import scoring
+from .errors import GisgridError, LayerError
+from .months import DEFAULT_TIMEZONE, from_utc_naive, zone
+from .schema import SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, utcnow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
+grid_t, road_t, draw_t, sample_t, finding_t, setting_t = (
+    m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting))
+
+
+def default_instance_path() -> Path:
+    """Flask's default instance folder for this package, so the CLI and the app share one database."""
+    return Path(os.environ.get("GISGRID_INSTANCE_PATH") or Path(__file__).resolve().parent.parent / "instance")
+
+
+def database_url(db: str | None = None, instance_path: Path | None = None) -> str:
+    """`--db` or GISGRID_DATABASE_URL: a SQLAlchemy URL or a plain SQLite file path."""
+    db = db or os.environ.get("GISGRID_DATABASE_URL")
+    if not db:
+        folder = Path(instance_path or default_instance_path())
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'gisgrid.sqlite'}"
+    if "://" not in db:
+        return f"sqlite:///{Path(db).expanduser().resolve()}"
+    for plain in ("postgresql://", "postgres://"):
+        if db.startswith(plain):
+            return "postgresql+psycopg://" + db[len(plain):]
+    return db
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@dataclass(frozen=True)
+class Draw:
+    id: int
+    month: str
+    seed: int | None
+    method: str
+    drawn_by: str
+    drawn_at: datetime
+    superseded_at: datetime | None
+    reason: str | None
+    sample: dict[str, list[str]]
+
+
+class Store:
+    def __init__(self, url: str | None = None, instance_path: Path | None = None):
+        self.url = database_url(url, instance_path)
+        try:
+            self.engine: Engine = create_engine(self.url)
+        except (ArgumentError, ModuleNotFoundError) as exc:
+            raise GisgridError("Cannot use database URL {url}: {error}", url=self.url, error=exc) from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.postgis = self.engine.dialect.name == "postgresql"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # schema ---------------------------------------------------------------------------
+
+    def has_schema(self) -> bool:
+        try:
+            return inspect(self.engine).has_table("alembic_version")
+        except OperationalError as exc:
+            raise GisgridError("Cannot open database {url}: {error}", url=self.engine.url.render_as_string(),
+                               error=exc.orig) from None
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                for key, default in DEFAULT_SETTINGS.items():
+                    value = os.environ.get(f"GISGRID_{key.upper()}", default)
+                    if conn.execute(select(setting_t.c.value).where(setting_t.c.key == key)).first() is None:
+                        conn.execute(insert(setting_t).values(key=key, value=value))
+        except OperationalError as exc:
+            raise GisgridError("Cannot open database {url}: {error}", url=self.engine.url.render_as_string(),
+                               error=exc.orig) from None
+
+    def require_schema(self) -> None:
+        if not self.has_schema():
+            raise GisgridError("Database {url} has no gisgrid data yet; run `gisgrid init` or import grids first",
+                               url=self.engine.url.render_as_string(hide_password=True))
+        self.migrate()
+
+    @contextmanager
+    def begin(self) -> Iterable[Connection]:
+        """One transaction: everything inside is written, or nothing is."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # settings -------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            stored = dict(conn.execute(select(setting_t.c.key, setting_t.c.value)).all())
+        return {**DEFAULT_SETTINGS, **stored}
+
+    def timezone(self):
+        return zone(self.settings()["timezone"])
+
+    def snap_tolerance_m(self) -> float:
+        return float(self.settings()["snap_tolerance_m"])
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.begin() as conn:
+            if conn.execute(update(setting_t).where(setting_t.c.key == key).values(value=value)).rowcount == 0:
+                conn.execute(insert(setting_t).values(key=key, value=value))
+
+    # grids and roads ------------------------------------------------------------------
+
+    def _upsert(self, conn: Connection, table, rows: list[dict]) -> tuple[int, int]:
+        existing = dict(conn.execute(select(table.c.code, table.c.id)).all())
+        now = utcnow()
+        new = [{**r, "version": 1, "updated_at": now} for r in rows if r["code"] not in existing]
+        changed = [{**r, "b_id": existing[r["code"]], "updated_at": now} for r in rows if r["code"] in existing]
+        if new:
+            conn.execute(insert(table), new)
+        if changed:
+            columns = {k: bindparam(k) for k in changed[0] if k not in ("b_id", "code")}
+            conn.execute(update(table).where(table.c.id == bindparam("b_id"))
+                         .values(**columns, version=table.c.version + 1), changed)
+        return len(new), len(changed)
+
+    def save_grids(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
+        """Insert new grids and update those whose code exists; returns (created, updated)."""
+        rows = [{"code": r.code, "name": r.name, "town": r.town, "grid_class": r.grid_class,
+                 "leader": getattr(r, "leader", None), "geom": r.geometry}
+                for r in frame.itertuples(index=False)]
+        with self.begin() as conn:
+            return self._upsert(conn, grid_t, rows)
+
+    def save_roads(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
+        """Like save_grids; each road's `grid` code must name a stored grid (or be None)."""
+        with self.begin() as conn:
+            grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id)).all())
+            unknown = sorted({g for g in frame["grid"] if g is not None and g not in grid_ids})
+            if unknown:
+                raise LayerError("Roads name grids that are not in the database: {codes} (import those grids first)",
+                                 codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
+            rows = [{"code": r.code, "name": r.name, "grade": r.grade,
+                     "grid_id": grid_ids.get(r.grid) if r.grid is not None else None, "geom": r.geometry}
+                    for r in frame.itertuples(index=False)]
+            return self._upsert(conn, road_t, rows)
+
+    def grids_frame(self) -> gpd.GeoDataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(grid_t.c.code, grid_t.c.name, grid_t.c.town, grid_t.c.grid_class,
+                                       grid_t.c.leader, grid_t.c.geom).order_by(grid_t.c.code)).all()
+        return gpd.GeoDataFrame([r._asdict() for r in rows], columns=["code", "name", "town", "grid_class",
+                                                                       "leader", "geom"],
+                                geometry="geom", crs=SRID).rename_geometry("geometry")
+
+    def roads_frame(self) -> gpd.GeoDataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(road_t.c.code, road_t.c.name, road_t.c.grade, grid_t.c.code.label("grid"), road_t.c.geom)
+                .select_from(road_t.outerjoin(grid_t, road_t.c.grid_id == grid_t.c.id)).order_by(road_t.c.code)
+            ).all()
+        return gpd.GeoDataFrame([r._asdict() for r in rows], columns=["code", "name", "grade", "grid", "geom"],
+                                geometry="geom", crs=SRID).rename_geometry("geometry")
+
+    def grid_roads(self) -> dict[str, list[str]]:
+        """Grid code -> codes of the roads it manages (empty list for a grid with none)."""
+        with self.engine.connect() as conn:
+            grids = {code: [] for code in conn.execute(select(grid_t.c.code)).scalars()}
+            for grid, road in conn.execute(select(grid_t.c.code, road_t.c.code)
+                                           .join(road_t, road_t.c.grid_id == grid_t.c.id)):
+                grids[grid].append(road)
+        return grids
+
+    def road_grids(self) -> dict[str, str | None]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(road_t.c.code, grid_t.c.code)
+                                     .select_from(road_t.outerjoin(grid_t, road_t.c.grid_id == grid_t.c.id))).all())
+
+    def grid_details(self) -> dict[str, dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(grid_t.c.code, grid_t.c.name, grid_t.c.town, grid_t.c.grid_class))
+            return {r.code: r._asdict() for r in rows}
+
+    def road_geometries(self) -> tuple[list[int], list[str], list]:
+        """(ids, codes, WGS84 geometries) of every road, for assigning findings."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(road_t.c.id, road_t.c.code, road_t.c.geom).order_by(road_t.c.id)).all()
+        return [r.id for r in rows], [r.code for r in rows], [r.geom for r in rows]
+
+    # samples --------------------------------------------------------------------------
+
+    def draws(self, month: str) -> list[Draw]:
+        """Every draw of the month, newest first; the first one not superseded is the sample."""
+        with self.engine.connect() as conn:
+            draws = conn.execute(select(draw_t).where(draw_t.c.month == month)
+                                 .order_by(draw_t.c.id.desc())).all()
+            picks = conn.execute(
+                select(sample_t.c.draw_id, grid_t.c.code.label("grid"), road_t.c.code.label("road"))
+                .join(grid_t, sample_t.c.grid_id == grid_t.c.id).join(road_t, sample_t.c.road_id == road_t.c.id)
+                .where(sample_t.c.draw_id.in_([d.id for d in draws] or [-1]))
+                .order_by(grid_t.c.code, road_t.c.code)
+            ).all()
+        samples: dict[int, dict[str, list[str]]] = {d.id: {} for d in draws}
+        for pick in picks:
+            samples[pick.draw_id].setdefault(pick.grid, []).append(pick.road)
+        return [Draw(id=d.id, month=d.month, seed=d.seed, method=d.method, drawn_by=d.drawn_by,
+                     drawn_at=d.drawn_at, superseded_at=d.superseded_at, reason=d.reason, sample=samples[d.id])
+                for d in draws]
+
+    def sample(self, month: str) -> Draw | None:
+        return next((d for d in self.draws(month) if d.superseded_at is None), None)
+
+    def months_drawn(self, year: int | None = None) -> list[str]:
+        """Months that have a sample (of `year`, or all), oldest first."""
+        query = select(draw_t.c.month).distinct().where(draw_t.c.superseded_at.is_(None)).order_by(draw_t.c.month)
+        if year is not None:
+            query = query.where(draw_t.c.month.like(f"{year:04d}-%"))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def save_draw(self, month: str, seed: int | None, method: str, sample: dict[str, list[str]],
+                  designated: Iterable[str], drawn_by: str, reason: str | None = None) -> int:
+        """Record a draw as the month's sample, superseding (and keeping) the previous one."""
+        designated = set(designated)
+        with self.begin() as conn:
+            now = utcnow()
+            conn.execute(update(draw_t).where(draw_t.c.month == month, draw_t.c.superseded_at.is_(None))
+                         .values(superseded_at=now))
+            draw_id = conn.execute(insert(draw_t).values(month=month, seed=seed, method=method, drawn_by=drawn_by,
+                                                         drawn_at=now, reason=reason)).inserted_primary_key[0]
+            grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id)).all())
+            road_ids = dict(conn.execute(select(road_t.c.code, road_t.c.id)).all())
+            rows = [{"draw_id": draw_id, "road_id": road_ids[road], "grid_id": grid_ids[grid],
+                     "designated": grid in designated} for grid, roads in sample.items() for road in roads]
+            if rows:
+                conn.execute(insert(sample_t), rows)
+        return draw_id
+
+    def findings_on_sample(self, draw_id: int, month: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(finding_t)
+                                .join(sample_t, sample_t.c.road_id == finding_t.c.road_id)
+                                .where(sample_t.c.draw_id == draw_id, finding_t.c.month == month)).scalar_one()
+
+    # findings -------------------------------------------------------------------------
+
+    def existing_findings(self, external_ids: Sequence[str]) -> dict[str, dict]:
+        """Stored findings by external id, for telling a duplicate from a conflict."""
+        found: dict[str, dict] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(external_ids), 500):
+                chunk = list(external_ids[start:start + 500])
+                rows = conn.execute(select(finding_t.c.external_id, finding_t.c.rule, finding_t.c.count,
+                                           finding_t.c.area_m2, finding_t.c.observed_at, finding_t.c.deadline,
+                                           finding_t.c.note, road_t.c.code.label("road"))
+                                    .join(road_t, road_t.c.id == finding_t.c.road_id)
+                                    .where(finding_t.c.external_id.in_(chunk)))
+                found.update({r.external_id: r._asdict() for r in rows})
+        return found
+
+    def add_findings(self, rows: list[dict]) -> int:
+        """Insert findings; one whose external id is already stored is skipped (idempotent
+        retries). Returns how many were inserted."""
+        if not rows:
+            return 0
+        insert_stmt = self._insert_ignoring_duplicates(finding_t)
+        now = utcnow()
+        inserted = 0
+        with self.begin() as conn:
+            for start in range(0, len(rows), 20000):
+                chunk = [{"created_at": now, "created_by": None, **r} for r in rows[start:start + 20000]]
+                inserted += conn.execute(insert_stmt, chunk).rowcount
+        return inserted
+
+    def _insert_ignoring_duplicates(self, table):
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif self.engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:  # pragma: no cover - other databases: duplicates are filtered before insert
+            return insert(table)
+        return dialect_insert(table).on_conflict_do_nothing(index_elements=["external_id"])
+
+    def road_ids(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(road_t.c.code, road_t.c.id)).all())
+
+    def findings_for_scoring(self, draw_id: int, month: str, tz) -> dict[str, list[scoring.Finding]]:
+        """The month's findings on the sampled roads, as the pure scorer wants them."""
+        query = text(
+            "SELECT r.code, f.rule, f.count, f.area_m2, f.observed_at, f.deadline FROM finding f "
+            "JOIN sample_road s ON s.road_id = f.road_id AND s.draw_id = :draw "
+            "JOIN road r ON r.id = f.road_id WHERE f.month = :month"
+        ).columns(finding_t.c.observed_at, finding_t.c.deadline)
+        by_road: dict[str, list[scoring.Finding]] = {}
+        with self.engine.connect() as conn:
+            for road, rule, count, area, observed, deadline in conn.execute(query, {"draw": draw_id, "month": month}):
+                observed_on = from_utc_naive(observed, tz).date() if deadline is not None else None
+                by_road.setdefault(road, []).append(
+                    scoring.Finding(rule=rule, count=count, area_m2=area, observed_on=observed_on, deadline=deadline))
+        return by_road
+
+    def findings_frame(self, month: str | None = None) -> gpd.GeoDataFrame:
+        query = (select(finding_t.c.external_id.label("id"), road_t.c.code.label("road"), grid_t.c.code.label("grid"),
+                        finding_t.c.month, finding_t.c.rule, finding_t.c.count, finding_t.c.area_m2,
+                        finding_t.c.observed_at, finding_t.c.deadline, finding_t.c.note, finding_t.c.snapped_m,
+                        finding_t.c.geom)
+                 .join(road_t, road_t.c.id == finding_t.c.road_id)
+                 .outerjoin(grid_t, grid_t.c.id == road_t.c.grid_id).order_by(finding_t.c.id))
+        if month:
+            query = query.where(finding_t.c.month == month)
+        with self.engine.connect() as conn:
+            rows = [r._asdict() for r in conn.execute(query)]
+        columns = ["id", "road", "grid", "month", "rule", "count", "area_m2", "observed_at", "deadline", "note",
+                   "snapped_m", "geom"]
+        return gpd.GeoDataFrame(rows, columns=columns, geometry="geom", crs=SRID).rename_geometry("geometry")
+
+    def count(self, what: str) -> int:
+        table = {"grids": grid_t, "roads": road_t, "findings": finding_t}[what]
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
