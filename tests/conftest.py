@@ -115,3 +115,53 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"../shared is not beside the project ({SHARED}); these tests read its data")
     return SHARED
+
+
+# web ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    from gisgrid.web import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
+    yield app
+    app.extensions["gisgrid.store"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class AuthActions:
+    """Log in as an account made for the test (one per role), through the real login form."""
+
+    def __init__(self, app, client):
+        self.app, self.client, self.passwords = app, client, {}
+
+    def account(self, name: str, role: str) -> str:
+        from gisgrid.web.auth import add_account
+
+        if name not in self.passwords:
+            self.passwords[name] = add_account(self.app.extensions["gisgrid.store"], name, role)
+        return self.passwords[name]
+
+    def csrf(self, path: str = "/login") -> str:
+        import re
+
+        page = self.client.get(path).get_data(as_text=True)
+        return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+    def login(self, name: str = "inspector1", role: str = "inspector"):
+        password = self.account(name, role)
+        return self.client.post("/login", data={"name": name, "password": password, "csrf_token": self.csrf()})
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf("/")})
+
+
+@pytest.fixture
+def auth(app, client):
+    return AuthActions(app, client)

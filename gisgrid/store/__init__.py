@@ -1,5 +1,7 @@
 """Storage, in one place: the database behind gisgrid (a SQLite file by default, any
-SQLAlchemy URL such as PostgreSQL + PostGIS by choice), its migrations, and every query."""
+SQLAlchemy URL such as PostgreSQL + PostGIS by choice), its migrations, and every query.
+This module holds the core (layers, samples, findings, accounts); the sibling modules hold
+the queries of one area each (inspections, boundaries, publishing)."""
 
 from __future__ import annotations
 
@@ -17,20 +19,22 @@ from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, s
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from . import scoring
-from .errors import GisgridError, LayerError
-from .months import DEFAULT_TIMEZONE, from_utc_naive, zone
-from .schema import SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, utcnow
+from .. import scoring
+from ..errors import Conflict, GisgridError, LayerError
+from ..months import DEFAULT_TIMEZONE, from_utc_naive, zone
+from ..schema import SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
-grid_t, road_t, draw_t, sample_t, finding_t, setting_t = (
-    m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting))
+grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
+    m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
+ROLES = ("admin", "planner", "inspector", "reviewer")
+LANGS = ("zh", "en")
 
 
 def default_instance_path() -> Path:
     """Flask's default instance folder for this package, so the CLI and the app share one database."""
-    return Path(os.environ.get("GISGRID_INSTANCE_PATH") or Path(__file__).resolve().parent.parent / "instance")
+    return Path(os.environ.get("GISGRID_INSTANCE_PATH") or Path(__file__).resolve().parents[2] / "instance")
 
 
 def database_url(db: str | None = None, instance_path: Path | None = None) -> str:
@@ -350,3 +354,33 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
+
+    # accounts -------------------------------------------------------------------------
+
+    def add_user(self, name: str, password_hash: str, role: str, lang: str = "zh") -> int:
+        name = name.strip()
+        if role not in ROLES:
+            raise GisgridError("Unknown role {role!r}; choose one of {roles}", role=role, roles=", ".join(ROLES))
+        if not name or len(name) > 64:
+            raise GisgridError("A user name must have 1 to 64 characters")
+        with self.begin() as conn:
+            if conn.execute(select(user_t.c.id).where(user_t.c.name == name)).first():
+                raise Conflict("User {name!r} already exists", name=name)
+            return conn.execute(insert(user_t).values(name=name, password_hash=password_hash, role=role, lang=lang,
+                                                      active=True, created_at=utcnow())).inserted_primary_key[0]
+
+    def user(self, *, id: int | None = None, name: str | None = None) -> dict | None:
+        where = user_t.c.id == id if id is not None else user_t.c.name == name
+        with self.engine.connect() as conn:
+            row = conn.execute(select(user_t).where(where)).first()
+        return row._asdict() if row else None
+
+    def users(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(select(user_t).order_by(user_t.c.name))]
+
+    def set_user_lang(self, user_id: int, lang: str) -> None:
+        if lang not in LANGS:
+            raise GisgridError("Unknown language {lang!r}", lang=lang)
+        with self.begin() as conn:
+            conn.execute(update(user_t).where(user_t.c.id == user_id).values(lang=lang))

@@ -1,0 +1,257 @@
+"""The `gisgrid` command line. Errors a user can cause print one line on stderr and exit 2;
+with --json, stdout carries the JSON document alone and everything else goes to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+
+import click
+
+from . import office
+from .errors import GisgridError
+from .store import Store
+
+
+def log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def emit_json(document) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text, size: int, right: bool = False) -> str:
+    text = "" if text is None else str(text)
+    fill = " " * max(0, size - width(text))
+    return fill + text if right else text + fill
+
+
+def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+    sizes = [max([width(str(h))] + [width("" if r[i] is None else str(r[i])) for r in rows])
+             for i, h in enumerate(headers)]
+    lines = ["  ".join(pad(h, sizes[i], i in right) for i, h in enumerate(headers)),
+             "  ".join("-" * s for s in sizes)]
+    lines += ["  ".join(pad(v, sizes[i], i in right) for i, v in enumerate(r)) for r in rows]
+    return "\n".join(lines)
+
+
+def show_month(document: dict) -> None:
+    rows = []
+    for grid in document["grids"]:
+        roads = "  ".join(f"{r['code']} {r['score']:g}" for r in grid["roads"]) or "未考核 not assessed"
+        rows.append([grid["rank"] or "-", grid["code"], grid["name"], grid["town"],
+                     "-" if grid["score"] is None else f"{grid['score']:.2f}", roads])
+    click.echo(f"{document['month']} 网格考核排名 grid ranking (rulebook {document['rulebook']})")
+    click.echo(table(["排名", "网格", "名称", "镇办", "得分", "道路 roads"], rows, right={0, 4}))
+
+
+class Context:
+    def __init__(self, db: str | None):
+        self.db = db
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db)
+        return self._store
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(help="Grid assessment (网格化管理考核): grids, roads, monthly samples, findings, scores.")
+@click.option("--db", metavar="URL", help="SQLAlchemy URL or SQLite file (default: $GISGRID_DATABASE_URL, "
+                                          "else instance/gisgrid.sqlite).")
+@click.version_option(package_name="gisgrid")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    ctx.obj = Context(db)
+
+
+@cli.command(help="Create or upgrade the database schema.")
+@pass_context
+def init(ctx: Context) -> None:
+    ctx.store.migrate()
+    log(f"database ready: {ctx.store.engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.group("import", help="Import grids, roads or findings.")
+def import_() -> None:
+    pass
+
+
+def _import_layer(kind: str):
+    @import_.command(kind, help=f"Import {kind} polygons (GeoJSON, Shapefile or zipped, GeoPackage, KML, FlatGeobuf).")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--crs", help="CRS of a file that has none (or has a wrong one), e.g. EPSG:4547.")
+    @click.option("--layer", help="Layer name inside a GeoPackage.")
+    @pass_context
+    def command(ctx: Context, path: str, crs: str | None, layer: str | None) -> None:
+        result = office.import_layer(ctx.store, kind, path, crs=crs, layer=layer, log=log)
+        log(f"{kind}: {result.created} added, {result.updated} updated")
+
+    return command
+
+
+_import_layer("grids")
+_import_layer("roads")
+
+
+@import_.command("findings", help="Import findings (points with id, rule, count, area_m2, observed_at, deadline, note).")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--crs", help="CRS of a file that has none, e.g. EPSG:4547.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_context
+def import_findings(ctx: Context, path: str, crs: str | None, as_json: bool) -> None:
+    result = office.import_findings(ctx.store, path, crs=crs, log=log)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    for rejected in result.rejected:
+        log(f"rejected {rejected['id']}: {rejected['reason']}")
+
+
+@cli.command(help="Draw the month's sample: two roads per grid, reproducibly.")
+@click.argument("month")
+@click.option("--seed", type=int, help="Seed of the draw (recorded; default: a random one).")
+@click.option("--roads", help="Designate roads: CODE,CODE,... (at most two per grid).")
+@click.option("--force", is_flag=True, help="Redraw even though findings are scored against the sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sample as JSON.")
+@pass_context
+def sample(ctx: Context, month: str, seed: int | None, roads: str | None, force: bool, as_json: bool) -> None:
+    result = office.sample_month(ctx.store, month, seed=seed, roads=(roads or "").split(",") if roads else (),
+                                 force=force, log=log)
+    if not result.changed:
+        log(f"{result.month}: the sample already stands as asked (seed {result.seed})")
+    if as_json:
+        emit_json(result.as_json())
+        return
+    click.echo(f"{result.month} seed {result.seed} ({result.method})")
+    click.echo(table(["网格 grid", "道路 roads"], [[g, ", ".join(r)] for g, r in result.grids.items()]))
+
+
+@cli.command(help="Score a month: roads, grids, ranks.")
+@click.argument("month")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@pass_context
+def score(ctx: Context, month: str, as_json: bool) -> None:
+    document = office.month_json(ctx.store, month)
+    emit_json(document) if as_json else show_month(document)
+
+
+@cli.command(help="Year scores: the mean of each grid's assessed months, ranked.")
+@click.argument("year")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@pass_context
+def annual(ctx: Context, year: str, as_json: bool) -> None:
+    document = office.year_json(ctx.store, year)
+    if as_json:
+        emit_json(document)
+        return
+    names = ctx.store.grid_details()
+    click.echo(f"{document['year']} 年度排名 year ranking")
+    click.echo(table(["排名", "网格", "名称", "得分", "月数"],
+                     [[g["rank"], g["code"], names.get(g["code"], {}).get("name"), f"{g['score']:.2f}",
+                       len(g["months"])] for g in document["grids"]], right={0, 3, 4}))
+
+
+@cli.command(help="Export grids, roads, findings or scores (.gpkg, .geojson, .shp).")
+@click.argument("what", type=click.Choice(office.EXPORTS))
+@click.argument("path", type=click.Path(dir_okay=False))
+@pass_context
+def export(ctx: Context, what: str, path: str) -> None:
+    office.export(ctx.store, what, path, log=log)
+
+
+@cli.command(help="Load the demo district, draw this month, generate findings and print the ranking.")
+@pass_context
+def demo(ctx: Context) -> None:
+    from .demo import load_demo
+
+    month = load_demo(ctx.store, log=log)
+    show_month(office.month_json(ctx.store, month))
+
+
+@cli.command(help="Benchmark on a synthetic city: assignment vs geopandas.sjoin, scoring, import.")
+@click.option("--grids", default=20000, show_default=True, help="Number of grids (8 roads each).")
+@click.option("--findings", default=1_000_000, show_default=True, help="Number of findings.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench(grids: int, findings: int, as_json: bool) -> None:
+    from .bench import run_bench
+
+    figures = run_bench(grids, findings, log=log)
+    if as_json:
+        emit_json(figures)
+    else:
+        click.echo(table(["figure", "value"], [[k, v] for k, v in figures.items()], right={1}))
+
+
+@cli.group(help="Accounts.")
+def user() -> None:
+    pass
+
+
+@user.command("add", help="Add an account; its password is generated and printed once.")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "planner", "inspector", "reviewer"]))
+@click.option("--lang", default="zh", show_default=True, type=click.Choice(["zh", "en"]))
+@pass_context
+def user_add(ctx: Context, name: str, role: str, lang: str) -> None:
+    from .web.auth import add_account
+
+    ctx.store.migrate()
+    password = add_account(ctx.store, name, role, lang=lang)
+    click.echo(f"{name} ({role}) password: {password}")
+
+
+@cli.command(help="Run the web app under gunicorn (production WSGI server).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@pass_context
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from .web import create_app
+    from .web.auth import first_accounts
+
+    app = create_app({"DATABASE_URL": ctx.db} if ctx.db else None)
+    for role, password in first_accounts(app.extensions["gisgrid.store"]).items():
+        click.echo(f"account {role} / password {password}  (role {role}; shown once, change it soon)")
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    click.echo(f"gisgrid is serving on http://{host}:{port}/", err=True)
+    Server().run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="gisgrid", standalone_mode=False)
+    except GisgridError as exc:
+        click.echo(f"gisgrid: error: {exc.message}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("gisgrid: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""What the grid office does, start to end: import layers and findings, draw the month's
+sample, score months and years, export. Joins the pure core, GIS I/O and storage; knows
+nothing of the web or the command line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import layers, scoring
+from .assign import RoadIndex
+from .errors import FindingError, GisgridError, NotFound, SampleError
+from .months import (current_month, from_utc_naive, month_of, months_of_year, parse_date, parse_month,
+                     parse_observed, parse_year, utc_naive)
+from .rulebook import Rulebook, load_rulebooks, rulebook_for
+from .sampling import designate, draw_sample
+from .store import Draw, Store
+
+Log = Callable[[str], None]
+
+
+def quiet(_message: str) -> None:
+    pass
+
+
+def rulebooks() -> list[Rulebook]:
+    return load_rulebooks(os.environ.get("GISGRID_RULEBOOK_DIR"))
+
+
+# layers -------------------------------------------------------------------------------
+
+
+@dataclass
+class LayerImport:
+    kind: str
+    created: int
+    updated: int
+    placed: int = 0
+    unplaced: list[str] = field(default_factory=list)
+    report: layers.LayerReport | None = None
+
+
+def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: str | None = None,
+                 log: Log = quiet) -> LayerImport:
+    """Import grids or roads; existing codes are updated, new ones added, all in one transaction.
+    A road without a `grid` attribute goes to the grid holding most of its area."""
+    log(f"reading {kind} from {path}")
+    frame, report = layers.read_layer(path, kind, crs=crs, layer=layer)
+    for code, what in report.repaired:
+        log(f"repaired {code}: {what}")
+    for warning in report.warnings:
+        log(f"warning: {warning}")
+    store.migrate()
+    if kind == "grids":
+        created, updated = store.save_grids(frame)
+        return LayerImport(kind, created, updated, report=report)
+    placed, unplaced = 0, []
+    missing = frame["grid"].isna()
+    if missing.any():
+        grids = store.grids_frame()
+        located = layers.place_in_grids(frame[missing], grids) if len(grids) else pd.Series(None, index=frame.index[missing])
+        frame.loc[missing, "grid"] = located
+        placed = int(located.notna().sum())
+        unplaced = frame.loc[missing & frame["grid"].isna(), "code"].tolist()
+        log(f"{placed} roads placed in the grid holding most of their area")
+        if unplaced:
+            log(f"warning: {len(unplaced)} roads lie in no grid: {', '.join(unplaced[:10])}")
+    created, updated = store.save_roads(frame)
+    return LayerImport(kind, created, updated, placed, unplaced, report)
+
+
+# findings -----------------------------------------------------------------------------
+
+
+@dataclass
+class FindingImport:
+    accepted: int = 0
+    duplicates: int = 0
+    snapped: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def _text(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _count(value) -> int:
+    text = _text(value)
+    if text is None:
+        return 1
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer() or number < 1:
+        raise FindingError("Count must be a whole number of at least 1 (got {value!r})", value=value)
+    return int(number)
+
+
+def _area(value) -> float | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise FindingError("area_m2 must be a number of square metres (got {value!r})", value=value) from None
+
+
+def _parse_finding(props: dict, tz, books: list[Rulebook]) -> dict:
+    """Check one finding's properties against the rulebook in force in its month."""
+    observed_text = _text(props.get("observed_at"))
+    if observed_text is None:
+        raise FindingError("observed_at is missing")
+    try:
+        observed = parse_observed(observed_text, tz)
+        deadline_text = _text(props.get("deadline"))
+        deadline = parse_date(deadline_text) if deadline_text else None
+    except GisgridError as exc:
+        raise FindingError(exc.template, **exc.params) from None
+    month = month_of(observed, tz)
+    rule = rulebook_for(month, books).rule(_text(props.get("rule")) or "")
+    finding = scoring.Finding(rule=rule.code, count=_count(props.get("count")), area_m2=_area(props.get("area_m2")),
+                              observed_on=observed.astimezone(tz).date(), deadline=deadline)
+    scoring.check_finding(rule, finding)
+    return {"month": month, "rule": rule.code, "count": finding.count, "area_m2": finding.area_m2,
+            "observed_at": utc_naive(observed), "deadline": deadline, "note": _text(props.get("note"))}
+
+
+def _content_id(row: dict, lon: float, lat: float) -> str:
+    """An id for a finding that came without one: identical content is the same finding."""
+    key = json.dumps([row["rule"], row["count"], row["area_m2"], row["observed_at"].isoformat(),
+                      str(row["deadline"]), row["note"], round(lon, 7), round(lat, 7)], ensure_ascii=False)
+    return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
+def _same(stored: dict, row: dict, road: str) -> bool:
+    return (stored["rule"], stored["count"], stored["area_m2"], stored["observed_at"], stored["deadline"],
+            stored["note"], stored["road"]) == (row["rule"], row["count"], row["area_m2"], row["observed_at"],
+                                                 row["deadline"], row["note"], road)
+
+
+def record_findings(store: Store, features: Iterable[tuple[dict, float, float]], created_by: str | None = None,
+                    log: Log = quiet) -> FindingImport:
+    """Validate, place on roads and store findings given as (properties, lon, lat).
+    Every finding is accepted, counted as a duplicate of one already stored, or rejected with
+    its reason; the accepted ones are written in one transaction."""
+    tz, tolerance, books = store.timezone(), store.snap_tolerance_m(), rulebooks()
+    result = FindingImport()
+    parsed: list[tuple[str, dict, float, float]] = []
+    seen: dict[str, dict] = {}
+    for n, (props, lon, lat) in enumerate(features, start=1):
+        external = _text(props.get("id"))
+        label = external or f"#{n}"
+        try:
+            row = _parse_finding(props, tz, books)
+        except GisgridError as exc:
+            result.rejected.append({"id": label, "reason": exc.message})
+            continue
+        external = external or _content_id(row, lon, lat)
+        if external in seen:
+            if seen[external] == row:
+                result.duplicates += 1
+            else:
+                result.rejected.append({"id": label, "reason": "the same id appears twice in this file with different content"})
+            continue
+        seen[external] = row
+        parsed.append((external, row, lon, lat))
+    if not parsed:
+        return result
+    ids, codes, geoms = store.road_geometries()
+    if not ids:
+        raise NotFound("There are no roads yet; import roads before findings")
+    index = RoadIndex(geoms, tolerance_m=tolerance)
+    lons = np.array([p[2] for p in parsed], dtype=float)
+    lats = np.array([p[3] for p in parsed], dtype=float)
+    placed = index.assign(lons, lats)
+    existing = store.existing_findings([p[0] for p in parsed])
+    rows = []
+    for i, (external, row, lon, lat) in enumerate(parsed):
+        road = int(placed.road[i])
+        if road < 0:
+            nearest = placed.nearest_m[i]
+            where = f"{nearest:.0f} m from the nearest road" if np.isfinite(nearest) else "no road within 1 km"
+            result.rejected.append({"id": external, "reason": f"outside every road: {where} (tolerance {tolerance:g} m)"})
+            continue
+        if external in existing:
+            if _same(existing[external], row, codes[road]):
+                result.duplicates += 1
+            else:
+                result.rejected.append({"id": external, "reason": "this id is already stored with different content"})
+            continue
+        snapped = float(placed.distance_m[i])
+        result.snapped += snapped > 0
+        rows.append({**row, "external_id": external, "road_id": ids[road], "snapped_m": snapped,
+                     "geom": shapely.Point(lon, lat), "created_by": created_by})
+    inserted = store.add_findings(rows)
+    result.accepted = inserted
+    result.duplicates += len(rows) - inserted  # stored meanwhile by a concurrent writer
+    log(f"{result.accepted} findings accepted ({result.snapped} snapped to a road), "
+        f"{result.duplicates} duplicates, {len(result.rejected)} rejected")
+    return result
+
+
+def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet) -> FindingImport:
+    store.migrate()
+    frame = layers.read_points(path, crs=crs)
+    log(f"read {len(frame)} findings from {path}")
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
+    return record_findings(store, zip(records, frame.geometry.x.tolist(), frame.geometry.y.tolist()),
+                           created_by="import", log=log)
+
+
+# samples ------------------------------------------------------------------------------
+
+
+@dataclass
+class SampleResult:
+    month: str
+    seed: int | None
+    method: str
+    grids: dict[str, list[str]]
+    changed: bool
+
+    def as_json(self) -> dict:
+        return {"month": self.month, "seed": self.seed, "method": self.method, "grids": self.grids}
+
+
+def sample_month(store: Store, month: str, seed: int | None = None, roads: Iterable[str] = (),
+                 force: bool = False, drawn_by: str = "cli", reason: str | None = None,
+                 log: Log = quiet) -> SampleResult:
+    """Draw the month's sample (two roads per grid) from a seed, with any designated roads.
+    A sample that findings are scored against is changed only when forced; old draws are kept."""
+    month = parse_month(month)
+    store.require_schema()
+    current = store.sample(month)
+    grid_roads = store.grid_roads()
+    designated = designate(roads, store.road_grids()) if roads else {}
+    if seed is None and any(r for g, r in grid_roads.items() if g not in designated):
+        seed = secrets.randbelow(2**31)
+    sample = draw_sample(grid_roads, seed, designated)
+    method = "seed" if not designated else ("manual" if set(designated) >= {g for g, r in grid_roads.items() if r}
+                                             else "mixed")
+    if current and current.sample == sample and current.seed == seed:
+        return SampleResult(month, seed, current.method, sample, changed=False)
+    if current:
+        scored = store.findings_on_sample(current.id, month)
+        if scored and not force:
+            raise SampleError("The sample of {month} already has {n} findings scored against it; "
+                              "redraw with --force (the old draw is kept)", month=month, n=scored)
+        log(f"superseding the draw of {current.drawn_at:%Y-%m-%d %H:%M} UTC by {current.drawn_by}")
+    store.save_draw(month, seed, method, sample, designated, drawn_by, reason)
+    log(f"{month}: {sum(len(r) for r in sample.values())} roads drawn in {len(sample)} grids "
+        f"({method}, seed {seed})")
+    return SampleResult(month, seed, method, sample, changed=True)
+
+
+# scores -------------------------------------------------------------------------------
+
+
+def _require_sample(store: Store, month: str) -> Draw:
+    draw = store.sample(month)
+    if draw is None:
+        raise NotFound("No sample has been drawn for {month}; run `gisgrid sample {month}` first", month=month)
+    return draw
+
+
+def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
+    month = parse_month(month)
+    store.require_schema()
+    draw = _require_sample(store, month)
+    rulebook = rulebook_for(month, rulebooks())
+    findings = store.findings_for_scoring(draw.id, month, store.timezone())
+    return scoring.score_month(draw.sample, findings, rulebook, grids=store.grid_roads().keys())
+
+
+def month_json(store: Store, month: str) -> dict:
+    details = store.grid_details()
+    grids = []
+    for result in score_month(store, month):
+        grid = details.get(result.code, {})
+        grids.append({
+            "code": result.code, "name": grid.get("name"), "town": grid.get("town"),
+            "class": grid.get("grid_class"), "score": scoring.as_points(result.score), "rank": result.rank,
+            "roads": [{"code": r.code, "score": scoring.as_points(r.score),
+                       "deductions": scoring.as_points(r.deductions),
+                       "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()}} for r in result.roads],
+        })
+    return {"month": parse_month(month), "rulebook": rulebook_for(month, rulebooks()).id, "grids": grids}
+
+
+def score_year(store: Store, year) -> list[scoring.GridYear]:
+    year = parse_year(year)
+    store.require_schema()
+    drawn = set(store.months_drawn(year))
+    months = {m: {g.code: g.score for g in score_month(store, m)} for m in months_of_year(year) if m in drawn}
+    return scoring.score_year(months)
+
+
+def year_json(store: Store, year) -> dict:
+    return {"year": parse_year(year), "grids": [
+        {"code": g.code, "score": scoring.as_points(g.score),
+         "months": {m: scoring.as_points(s) for m, s in g.months.items()}, "rank": g.rank}
+        for g in score_year(store, year)]}
+
+
+# export -------------------------------------------------------------------------------
+
+EXPORTS = ("grids", "roads", "findings", "scores")
+
+
+def export(store: Store, what: str, path, log: Log = quiet) -> int:
+    """Write grids, roads, findings or every drawn month's grid scores to a GIS file."""
+    store.require_schema()
+    if what == "grids":
+        frame = store.grids_frame()
+    elif what == "roads":
+        frame = store.roads_frame()
+    elif what == "findings":
+        frame = store.findings_frame()
+        tz = store.timezone()
+        frame["observed_at"] = [from_utc_naive(t, tz).isoformat() for t in frame["observed_at"]]
+        frame["deadline"] = [d.isoformat() if d is not None else None for d in frame["deadline"]]
+    elif what == "scores":
+        frame = scores_frame(store)
+    else:
+        raise GisgridError("Can export {choices}, not {what!r}", choices=", ".join(EXPORTS), what=what)
+    layers.write_layer(frame, Path(path))
+    log(f"{len(frame)} {what} written to {path}")
+    return len(frame)
+
+
+def scores_frame(store: Store):
+    grids = store.grids_frame().set_index("code")
+    rows = []
+    for month in store.months_drawn():
+        for result in score_month(store, month):
+            rows.append({"grid": result.code, "name": grids.at[result.code, "name"],
+                         "town": grids.at[result.code, "town"], "month": month,
+                         "score": scoring.as_points(result.score), "rank": result.rank,
+                         "roads": ",".join(r.code for r in result.roads),
+                         "geometry": grids.at[result.code, "geometry"]})
+    return gpd.GeoDataFrame(rows, columns=["grid", "name", "town", "month", "score", "rank", "roads", "geometry"],
+                            geometry="geometry", crs=4326)
+
+
+def default_month(store: Store) -> str:
+    return current_month(store.timezone())

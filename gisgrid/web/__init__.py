@@ -1,0 +1,154 @@
+"""The Flask app: configuration, extensions, one place mapping user errors to HTTP, and the
+blueprints by who uses them (auth, inspect, api …). Views stay thin: read, call the core, render."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_babel import Babel, gettext
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from ..errors import GisgridError
+from ..i18n import DOMAINS, TRANSLATIONS
+from ..store import LANGS, Store, default_instance_path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+csrf = CSRFProtect()
+babel = Babel()
+
+TILE_PRESETS = {
+    "osm": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "attribution": "© OpenStreetMap contributors", "max_zoom": 19},
+    "tianditu": {"url": "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                        "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                        "&TILECOL={x}&tk={key}",
+                 "attribution": "© 天地图 Tianditu", "max_zoom": 18, "subdomains": "01234567"},
+    "none": None,
+}
+
+DEFAULTS = {
+    "DATABASE_URL": None,
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,      # a request: three photos and a form
+    "PHOTO_MAX_BYTES": 10 * 1024 * 1024,
+    "PHOTOS_PER_FINDING": 3,
+    "TILES": "none",                              # osm | tianditu | none | custom (TILE_URL)
+    "TILE_URL": None,
+    "TILE_ATTRIBUTION": "",
+    "TIANDITU_KEY": None,
+    "BABEL_DEFAULT_LOCALE": "zh",
+    # One catalogue (domain) per area, so that each area's translations live beside each other.
+    "BABEL_DOMAIN": ";".join(DOMAINS),
+    "BABEL_TRANSLATION_DIRECTORIES": ";".join([str(TRANSLATIONS)] * len(DOMAINS)),
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SECURE": True,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "WTF_CSRF_TIME_LIMIT": None,                   # a form left open on a tablet all day still submits
+}
+
+
+def _secret_key(instance: Path) -> str:
+    """A key made once per installation and kept in the instance folder, never in the code."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def select_locale() -> str:
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user.lang
+    return request.cookies.get("lang") if request.cookies.get("lang") in LANGS else \
+        (request.accept_languages.best_match(LANGS) or "zh")
+
+
+def get_store() -> Store:
+    return current_app.extensions["gisgrid.store"]
+
+
+def translate(error: GisgridError) -> str:
+    """A user error in the user's language: the template is the message id."""
+    return gettext(error.template).format(**error.params) if error.params else gettext(error.template)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    instance = Path((test_config or {}).get("INSTANCE_PATH") or default_instance_path())
+    app = Flask("gisgrid", instance_path=str(instance), instance_relative_config=True,
+                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("GISGRID")
+    if test_config:
+        app.config.update(test_config)
+    app.config.setdefault("SECRET_KEY", None)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _secret_key(instance)
+
+    store = Store(app.config["DATABASE_URL"], instance)
+    store.migrate()
+    app.extensions["gisgrid.store"] = store
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    from . import api, auth, inspect, plan, review
+
+    auth.login_manager.init_app(app)
+    for module in (auth, inspect, api, plan, review):
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(GisgridError)
+    def user_error(error: GisgridError):
+        message = translate(error)
+        if wants_json():
+            return jsonify(error=type(error).__name__, message=message), error.http_status
+        return render_template("error.html", message=message), error.http_status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        message = gettext("The form has expired or was not sent from this site; reload the page and try again.")
+        if wants_json():
+            return jsonify(error="CSRFError", message=message), 400
+        return render_template("error.html", message=message), 400
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        message = gettext("The upload is too large (at most %(mb)d MB).",
+                          mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024))
+        if wants_json():
+            return jsonify(error="TooLarge", message=message), 413
+        return render_template("error.html", message=message), 413
+
+    @app.context_processor
+    def page_globals():
+        return {"tiles": tile_layer(app.config), "lang": select_locale(), "roles_label": auth.ROLE_LABELS}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def tile_layer(config) -> dict | None:
+    """The base map for Leaflet: a preset, a custom URL template, or none (vector layers alone)."""
+    if config.get("TILE_URL"):
+        return {"url": config["TILE_URL"], "attribution": config.get("TILE_ATTRIBUTION", ""), "max_zoom": 19}
+    preset = TILE_PRESETS.get(config.get("TILES") or "none")
+    if preset and "{key}" in preset["url"]:
+        if not config.get("TIANDITU_KEY"):
+            return None
+        preset = {**preset, "url": preset["url"].replace("{key}", config["TIANDITU_KEY"])}
+    return preset

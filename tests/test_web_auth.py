@@ -1,0 +1,79 @@
+"""Accounts in the web app: hashed passwords, login/logout, CSRF, roles, language."""
+
+import re
+
+import pytest
+
+from gisgrid.store import ROLES
+
+
+def test_passwords_are_stored_hashed(app, auth):
+    password = auth.account("zhang", "planner")
+    row = app.extensions["gisgrid.store"].user(name="zhang")
+    assert password not in row["password_hash"]
+    assert row["password_hash"].startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_login_and_logout(client, auth):
+    assert client.get("/").headers["Location"].endswith("/login")
+    response = auth.login("li", "reviewer")
+    assert response.status_code == 302
+    assert "li" in client.get("/", follow_redirects=True).get_data(as_text=True)
+    auth.logout()
+    assert client.get("/").headers["Location"].endswith("/login")
+
+
+def test_wrong_password_is_refused_with_a_message(client, auth):
+    auth.account("wang", "inspector")
+    response = client.post("/login", data={"name": "wang", "password": "nope", "csrf_token": auth.csrf()})
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.get_data(as_text=True)
+
+
+def test_login_form_without_csrf_token_is_refused(client, auth):
+    password = auth.account("zhao", "inspector")
+    response = client.post("/login", data={"name": "zhao", "password": password})
+    assert response.status_code == 400
+    assert "表单已过期" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # nobody is logged in
+
+
+def test_logout_needs_csrf(client, auth):
+    auth.login()
+    assert client.post("/logout", data={}).status_code == 400
+    assert "inspector1" in client.get("/", follow_redirects=True).get_data(as_text=True)
+
+
+def test_open_redirect_is_not_followed(client, auth):
+    password = auth.account("sun", "planner")
+    response = client.post("/login?next=//evil.example/", data={"name": "sun", "password": password,
+                                                               "csrf_token": auth.csrf()})
+    assert response.headers["Location"] == "/"
+
+
+def test_language_switch_is_kept_per_user(app, client, auth):
+    auth.login("qian", "planner")
+    assert "退出" in client.get("/", follow_redirects=True).get_data(as_text=True)
+    client.post("/lang/en", data={"csrf_token": auth.csrf("/")})
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert "Log out" in page and "退出" not in page
+    assert app.extensions["gisgrid.store"].user(name="qian")["lang"] == "en"
+
+
+def test_first_start_makes_one_account_per_role_with_generated_passwords(app):
+    from gisgrid.web.auth import first_accounts
+
+    store = app.extensions["gisgrid.store"]
+    made = first_accounts(store)
+    assert sorted(made) == sorted(ROLES)
+    assert len(set(made.values())) == len(ROLES) and all(len(p) >= 12 for p in made.values())
+    assert first_accounts(store) == {}  # only on first start
+
+
+def test_session_cookie_is_secure_by_default(db_url, tmp_path):
+    from gisgrid.web import create_app
+
+    app = create_app({"DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "i")})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    assert re.fullmatch(r"[0-9a-f]{64}", app.config["SECRET_KEY"])
+    app.extensions["gisgrid.store"].dispose()
