@@ -62,6 +62,10 @@ class Context:
             self._store = Store(self.db)
         return self._store
 
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -73,6 +77,7 @@ pass_context = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
     ctx.obj = Context(db)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command(help="Create or upgrade the database schema.")
@@ -168,6 +173,23 @@ def annual(ctx: Context, year: str, as_json: bool) -> None:
 @pass_context
 def export(ctx: Context, what: str, path: str) -> None:
     office.export(ctx.store, what, path, log=log)
+
+
+@cli.command(help="Print the month's bulletin (通报) to an A4 PDF with headless Chromium.")
+@click.argument("month")
+@click.option("--pdf", "pdf_path", required=True, type=click.Path(dir_okay=False), help="Where to write the PDF.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@pass_context
+def bulletin(ctx: Context, month: str, pdf_path: str, lang: str) -> None:
+    from .web import create_app
+    from .web.review import bulletin_pdf
+
+    app = create_app({"DATABASE_URL": ctx.db} if ctx.db else None)
+    try:
+        size = bulletin_pdf(app, month, pdf_path, lang=lang)
+    finally:
+        app.extensions["gisgrid.store"].dispose()
+    log(f"bulletin of {month} written to {pdf_path} ({size} bytes)")
 
 
 @cli.command(help="Load the demo district, draw this month, generate findings and print the ranking.")

@@ -40,6 +40,12 @@ class NotFound(GisgridError):
     http_status = 404
 
 
+class Forbidden(GisgridError):
+    """The user's role or ownership does not allow this."""
+
+    http_status = 403
+
+
 class Conflict(GisgridError):
     """The request contradicts what is already stored."""
 

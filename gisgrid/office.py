@@ -24,7 +24,7 @@ from .months import (current_month, from_utc_naive, month_of, months_of_year, pa
                      parse_observed, parse_year, utc_naive)
 from .rulebook import Rulebook, load_rulebooks, rulebook_for
 from .sampling import designate, draw_sample
-from .store import Draw, Store
+from .store import Draw, Store, publishing
 
 Log = Callable[[str], None]
 
@@ -54,8 +54,8 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
                  log: Log = quiet) -> LayerImport:
     """Import grids or roads; existing codes are updated, new ones added, all in one transaction.
     A road without a `grid` attribute goes to the grid holding most of its area."""
-    log(f"reading {kind} from {path}")
     frame, report = layers.read_layer(path, kind, crs=crs, layer=layer)
+    log(f"{len(frame)} {kind} read from {path} ({report.source_crs}, attributes {report.encoding})")
     for code, what in report.repaired:
         log(f"repaired {code}: {what}")
     for warning in report.warnings:
@@ -157,7 +157,7 @@ def _same(stored: dict, row: dict, road: str) -> bool:
 
 
 def record_findings(store: Store, features: Iterable[tuple[dict, float, float]], created_by: str | None = None,
-                    log: Log = quiet) -> FindingImport:
+                    log: Log = quiet, inspector_id: int | None = None) -> FindingImport:
     """Validate, place on roads and store findings given as (properties, lon, lat).
     Every finding is accepted, counted as a duplicate of one already stored, or rejected with
     its reason; the accepted ones are written in one transaction."""
@@ -184,10 +184,11 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
         parsed.append((external, row, lon, lat))
     if not parsed:
         return result
+    publishing.require_open(store, *(row["month"] for _id, row, _lon, _lat in parsed))
     ids, codes, geoms = store.road_geometries()
     if not ids:
         raise NotFound("There are no roads yet; import roads before findings")
-    index = RoadIndex(geoms, tolerance_m=tolerance)
+    index = road_index(store, ids, geoms, tolerance)
     lons = np.array([p[2] for p in parsed], dtype=float)
     lats = np.array([p[3] for p in parsed], dtype=float)
     placed = index.assign(lons, lats)
@@ -209,7 +210,7 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
         snapped = float(placed.distance_m[i])
         result.snapped += snapped > 0
         rows.append({**row, "external_id": external, "road_id": ids[road], "snapped_m": snapped,
-                     "geom": shapely.Point(lon, lat), "created_by": created_by})
+                     "geom": shapely.Point(lon, lat), "created_by": created_by, "inspector_id": inspector_id})
     inserted = store.add_findings(rows)
     result.accepted = inserted
     result.duplicates += len(rows) - inserted  # stored meanwhile by a concurrent writer
@@ -226,6 +227,35 @@ def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     return record_findings(store, zip(records, frame.geometry.x.tolist(), frame.geometry.y.tolist()),
                            created_by="import", log=log)
+
+
+_INDEX_CACHE: dict[tuple, RoadIndex] = {}
+
+
+def road_index(store: Store, ids: list[int], geoms: list, tolerance: float) -> RoadIndex:
+    """The roads' spatial index, rebuilt only when the roads changed (the web app reuses it)."""
+    key = (store.url, tolerance, store.roads_revision())
+    if key not in _INDEX_CACHE:
+        _INDEX_CACHE.clear()
+        _INDEX_CACHE[key] = RoadIndex(geoms, tolerance_m=tolerance)
+    return _INDEX_CACHE[key]
+
+
+def place(store: Store, lon: float, lat: float) -> tuple[int, str, float]:
+    """(road id, road code, snapped metres) for one point, or a FindingError saying how far it is."""
+    ids, codes, geoms = store.road_geometries()
+    if not ids:
+        raise NotFound("There are no roads yet; import roads before findings")
+    tolerance = store.snap_tolerance_m()
+    placed = road_index(store, ids, geoms, tolerance).assign(np.array([lon]), np.array([lat]))
+    road = int(placed.road[0])
+    if road < 0:
+        nearest = placed.nearest_m[0]
+        if np.isfinite(nearest):
+            raise FindingError("Outside every road: {distance} m from the nearest road (tolerance {tolerance} m)",
+                               distance=round(float(nearest)), tolerance=f"{tolerance:g}")
+        raise FindingError("Outside every road: no road within 1 km")
+    return ids[road], codes[road], float(placed.distance_m[0])
 
 
 # samples ------------------------------------------------------------------------------
@@ -250,6 +280,7 @@ def sample_month(store: Store, month: str, seed: int | None = None, roads: Itera
     A sample that findings are scored against is changed only when forced; old draws are kept."""
     month = parse_month(month)
     store.require_schema()
+    publishing.require_open(store, month)
     current = store.sample(month)
     grid_roads = store.grid_roads()
     designated = designate(roads, store.road_grids()) if roads else {}
@@ -292,9 +323,10 @@ def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
 
 
 def month_json(store: Store, month: str) -> dict:
+    results = score_month(store, month)
     details = store.grid_details()
     grids = []
-    for result in score_month(store, month):
+    for result in results:
         grid = details.get(result.code, {})
         grids.append({
             "code": result.code, "name": grid.get("name"), "town": grid.get("town"),
@@ -363,3 +395,88 @@ def scores_frame(store: Store):
 
 def default_month(store: Store) -> str:
     return current_month(store.timezone())
+
+
+# inspections --------------------------------------------------------------------------
+
+
+def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
+    """The road's running score this month from its stored findings (sampled or not)."""
+    from .store import inspections
+
+    tz = store.timezone()
+    findings = [scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"],
+                                observed_on=from_utc_naive(f["observed_at"], tz).date(), deadline=f["deadline"])
+                for f in inspections.road_findings(store, month, road_code)]
+    return scoring.score_road(road_code, findings, rulebook_for(month, rulebooks()))
+
+
+def _require_changeable(store: Store, row: dict, user: dict, reason: str | None) -> None:
+    """Only its inspector (or an admin) changes a finding; after the road's inspection is
+    submitted, only with a reason, which is kept."""
+    from .errors import Conflict, Forbidden
+    from .store import inspections
+
+    if user["role"] != "admin" and row["inspector_id"] != user["id"]:
+        raise Forbidden("Only the inspector who recorded this finding may change it")
+    publishing.require_open(store, row["month"])
+    done = inspections.inspection(store, row["month"], row["road"])
+    if done and done["submitted_at"] and not (reason or "").strip():
+        raise Conflict("The inspection of road {code} was submitted; give a reason for this change", code=row["road"])
+
+
+def create_finding(store: Store, props: dict, lon: float, lat: float, user: dict) -> tuple[dict, bool]:
+    """One finding from the tablet: (stored finding, created?). The client-made id makes it
+    idempotent: the same id and content again returns the stored finding."""
+    from .errors import Conflict
+    from .store import inspections
+
+    external = _text(props.get("id"))
+    if not external:
+        raise FindingError("A finding needs its client-made id")
+    row = _parse_finding(props, store.timezone(), rulebooks())
+    publishing.require_open(store, row["month"])
+    existing = store.existing_findings([external])
+    if external in existing:
+        stored = inspections.finding(store, external_id=external)
+        if _same(existing[external], row, stored["road"]):
+            return stored, False
+        raise Conflict("This id is already stored with different content")
+    road_id, road_code, snapped = place(store, lon, lat)
+    done = inspections.inspection(store, row["month"], road_code)
+    if done and done["submitted_at"]:
+        raise Conflict("The inspection of road {code} was submitted; no new findings can be added", code=road_code)
+    store.add_findings([{**row, "external_id": external, "road_id": road_id, "snapped_m": snapped,
+                         "geom": shapely.Point(lon, lat), "created_by": user["name"], "inspector_id": user["id"]}])
+    stored = inspections.finding(store, external_id=external)
+    with store.begin() as conn:
+        inspections.log_change(conn, stored["id"], "create", user["name"], None, None, stored)
+    return stored, True
+
+
+def edit_finding(store: Store, finding_id: int, props: dict, user: dict, reason: str | None = None,
+                 lon: float | None = None, lat: float | None = None) -> dict:
+    """Change a finding's rule, count, area, time, note or place (moving it re-places it on a road)."""
+    from .store import inspections
+
+    row = inspections.finding(store, id=finding_id)
+    _require_changeable(store, row, user, reason)
+    merged = {"rule": row["rule"], "count": row["count"], "area_m2": row["area_m2"], "note": row["note"],
+              "observed_at": from_utc_naive(row["observed_at"], store.timezone()).isoformat(),
+              "deadline": row["deadline"].isoformat() if row["deadline"] else None}
+    merged.update({k: v for k, v in props.items() if k in merged})
+    values = _parse_finding(merged, store.timezone(), rulebooks())
+    if lon is not None and lat is not None:
+        road_id, _code, snapped = place(store, lon, lat)
+        values.update(road_id=road_id, snapped_m=snapped, geom=shapely.Point(lon, lat))
+    inspections.update_finding(store, finding_id, values, user["name"], reason)
+    return inspections.finding(store, id=finding_id)
+
+
+def remove_finding(store: Store, finding_id: int, user: dict, reason: str | None = None) -> dict:
+    from .store import inspections
+
+    row = inspections.finding(store, id=finding_id)
+    _require_changeable(store, row, user, reason)
+    inspections.delete_finding(store, finding_id, user["name"], reason)
+    return row

@@ -15,7 +15,8 @@ from pathlib import Path
 import geopandas as gpd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, text, update
+from sqlalchemy import (Date, DateTime, bindparam, create_engine, event, func, insert, inspect, select, text,
+                        update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -215,6 +216,12 @@ class Store:
             rows = conn.execute(select(grid_t.c.code, grid_t.c.name, grid_t.c.town, grid_t.c.grid_class))
             return {r.code: r._asdict() for r in rows}
 
+    def roads_revision(self) -> tuple:
+        """Changes whenever a road is added or edited: the key of cached road indexes."""
+        with self.engine.connect() as conn:
+            return tuple(conn.execute(select(func.count(), func.max(road_t.c.updated_at), func.max(road_t.c.id),
+                                             func.sum(road_t.c.version))).one())
+
     def road_geometries(self) -> tuple[list[int], list[str], list]:
         """(ids, codes, WGS84 geometries) of every road, for assigning findings."""
         with self.engine.connect() as conn:
@@ -274,7 +281,8 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(finding_t)
                                 .join(sample_t, sample_t.c.road_id == finding_t.c.road_id)
-                                .where(sample_t.c.draw_id == draw_id, finding_t.c.month == month)).scalar_one()
+                                .where(sample_t.c.draw_id == draw_id, finding_t.c.month == month,
+                                       finding_t.c.deleted_at.is_(None))).scalar_one()
 
     # findings -------------------------------------------------------------------------
 
@@ -297,13 +305,14 @@ class Store:
         retries). Returns how many were inserted."""
         if not rows:
             return 0
-        insert_stmt = self._insert_ignoring_duplicates(finding_t)
+        # RETURNING counts what was really inserted (rowcount is -1 for batches on some drivers).
+        insert_stmt = self._insert_ignoring_duplicates(finding_t).returning(finding_t.c.id)
         now = utcnow()
         inserted = 0
         with self.begin() as conn:
             for start in range(0, len(rows), 20000):
                 chunk = [{"created_at": now, "created_by": None, **r} for r in rows[start:start + 20000]]
-                inserted += conn.execute(insert_stmt, chunk).rowcount
+                inserted += len(conn.execute(insert_stmt, chunk).all())
         return inserted
 
     def _insert_ignoring_duplicates(self, table):
@@ -324,8 +333,8 @@ class Store:
         query = text(
             "SELECT r.code, f.rule, f.count, f.area_m2, f.observed_at, f.deadline FROM finding f "
             "JOIN sample_road s ON s.road_id = f.road_id AND s.draw_id = :draw "
-            "JOIN road r ON r.id = f.road_id WHERE f.month = :month"
-        ).columns(finding_t.c.observed_at, finding_t.c.deadline)
+            "JOIN road r ON r.id = f.road_id WHERE f.month = :month AND f.deleted_at IS NULL"
+        ).columns(observed_at=DateTime, deadline=Date)
         by_road: dict[str, list[scoring.Finding]] = {}
         with self.engine.connect() as conn:
             for road, rule, count, area, observed, deadline in conn.execute(query, {"draw": draw_id, "month": month}):
@@ -340,7 +349,8 @@ class Store:
                         finding_t.c.observed_at, finding_t.c.deadline, finding_t.c.note, finding_t.c.snapped_m,
                         finding_t.c.geom)
                  .join(road_t, road_t.c.id == finding_t.c.road_id)
-                 .outerjoin(grid_t, grid_t.c.id == road_t.c.grid_id).order_by(finding_t.c.id))
+                 .outerjoin(grid_t, grid_t.c.id == road_t.c.grid_id).where(finding_t.c.deleted_at.is_(None))
+                 .order_by(finding_t.c.id))
         if month:
             query = query.where(finding_t.c.month == month)
         with self.engine.connect() as conn:

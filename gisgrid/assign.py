@@ -1,0 +1,229 @@
+"""Which road a finding's point belongs to: inside a road polygon, or snapped to the nearest
+road within a tolerance in metres, or rejected with how far the nearest road is."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+SEARCH_M = 1000.0          # how far to look for "the nearest road is 42 m away"
+METRES_PER_DEGREE = 111_320.0
+CHUNK = 65_536
+
+
+@dataclass(frozen=True)
+class Assignment:
+    road: np.ndarray        # index into the roads, -1 when rejected
+    distance_m: np.ndarray  # 0 inside, > 0 snapped, nan rejected
+    nearest_m: np.ndarray   # when rejected: metres to the nearest road within SEARCH_M, else nan
+
+
+def _first_per_point(points: np.ndarray, roads: np.ndarray, n: int) -> np.ndarray:
+    """For (point, road) pairs, the lowest road index per point; -1 for points without a pair."""
+    out = np.full(n, -1, dtype=np.int64)
+    if len(points):
+        order = np.lexsort((roads, points))
+        first = np.unique(points[order], return_index=True)[1]
+        out[points[order][first]] = roads[order][first]
+    return out
+
+
+class RoadIndex:
+    def __init__(self, geoms, tolerance_m: float = 10.0):
+        self.geoms = np.asarray(list(geoms), dtype=object)
+        self.tolerance_m = float(tolerance_m)
+        shapely.prepare(self.geoms)
+        self.tree = shapely.STRtree(self.geoms)
+        if len(self.geoms):
+            x0, y0, x1, y1 = shapely.total_bounds(self.geoms)
+            self.centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+            self.max_abs_lat = min(89.0, max(abs(y0), abs(y1)) + 1.0)
+        else:
+            self.centre, self.max_abs_lat = (0.0, 0.0), 1.0
+        # A transverse Mercator centred on the data: metres accurate to well under 0.1 % across a city.
+        self.to_metric = Transformer.from_crs(
+            "EPSG:4326", f"+proj=tmerc +lon_0={self.centre[0]} +lat_0={self.centre[1]} +k=1 +ellps=GRS80 +units=m",
+            always_xy=True)
+        self.bounds = shapely.bounds(self.geoms) if len(self.geoms) else np.zeros((0, 4))
+        self.cells = _Buckets(self.bounds)
+        self.edges = _Edges(self.geoms)
+
+    def _degrees(self, metres: float) -> float:
+        """A degree window surely covering `metres` in every direction at these latitudes."""
+        return metres / (METRES_PER_DEGREE * np.cos(np.radians(self.max_abs_lat))) * 1.01 + 1e-9
+
+    def _metric(self, geoms):
+        return shapely.transform(geoms, lambda c: np.column_stack(self.to_metric.transform(c[:, 0], c[:, 1])))
+
+    @property
+    def metric_geoms(self) -> np.ndarray:
+        """The roads in metres, made on first need (only misses are measured) and kept."""
+        if getattr(self, "_metric_geoms", None) is None:
+            self._metric_geoms = self._metric(self.geoms)
+        return self._metric_geoms
+
+    def _inside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Lowest index of a road containing each point, -1 if none: bucket candidates, bbox
+        filter, then an exact point-in-polygon test, all on arrays (no Point objects)."""
+        p, r = self.cells.candidates(lon, lat)
+        b = self.bounds[r]
+        keep = (lon[p] >= b[:, 0]) & (lon[p] <= b[:, 2]) & (lat[p] >= b[:, 1]) & (lat[p] <= b[:, 3])
+        p, r = p[keep], r[keep]
+        inside = self.edges.contains(r, lon[p], lat[p], self.geoms)
+        p, r = p[inside], r[inside]
+        # pairs come grouped by point with road indexes ascending: the first of a group wins
+        first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, np.int64)
+        out = np.full(len(lon), -1, dtype=np.int64)
+        out[p[first]] = r[first]
+        return out
+
+    def _nearest(self, lon, lat, within_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """(road, metres) of the metrically nearest road within `within_m` (-1/nan if none)."""
+        n = len(lon)
+        road, dist = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+        if n == 0:
+            return road, dist
+        points = shapely.points(lon, lat)
+        p, r = self.tree.query(points, predicate="dwithin", distance=self._degrees(within_m))
+        if len(p) == 0:
+            return road, dist
+        d = shapely.distance(self._metric(points)[p], self.metric_geoms[r])
+        order = np.lexsort((r, d, p))
+        first = np.unique(p[order], return_index=True)[1]
+        chosen = order[first]
+        keep = d[chosen] <= within_m
+        road[p[chosen][keep]] = r[chosen][keep]
+        dist[p[chosen][keep]] = d[chosen][keep]
+        return road, dist
+
+    def assign(self, lon, lat) -> Assignment:
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        n = len(lon)
+        if n == 0 or len(self.geoms) == 0:
+            empty = np.full(n, np.nan)
+            return Assignment(np.full(n, -1, dtype=np.int64), empty, empty.copy())
+        size = max(CHUNK, -(-n // 2))  # two halves: one per core
+        chunks = [(lon[i:i + size], lat[i:i + size]) for i in range(0, n, size)]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # GEOS work releases the GIL
+            road = np.concatenate(list(pool.map(lambda c: self._inside(*c), chunks)))
+        distance = np.where(road >= 0, 0.0, np.nan)
+        nearest = distance.copy()
+        miss = np.flatnonzero(road < 0)
+        if len(miss):
+            near_road, near_m = self._nearest(lon[miss], lat[miss], self.tolerance_m)
+            snap = near_road >= 0
+            road[miss[snap]] = near_road[snap]
+            distance[miss[snap]] = near_m[snap]
+            nearest[miss[snap]] = near_m[snap]
+            far = miss[~snap]
+            nearest[far] = self._roughly_nearest_m(lon[far], lat[far])
+        return Assignment(road, distance, nearest)
+
+    def _roughly_nearest_m(self, lon, lat) -> np.ndarray:
+        """Metres to the road nearest in degrees, within SEARCH_M: only to tell the inspector
+        how far off a refused pin is, so one candidate per point is enough."""
+        out = np.full(len(lon), np.nan)
+        if len(lon) == 0:
+            return out
+        points = shapely.points(lon, lat)
+        p, r = self.tree.query_nearest(points, max_distance=self._degrees(SEARCH_M), all_matches=False)
+        d = shapely.distance(self._metric(points)[p], self.metric_geoms[r])
+        close = d <= SEARCH_M
+        out[p[close]] = d[close]
+        return out
+
+
+class _Buckets:
+    """A uniform grid over the roads' extent, each cell listing the roads whose bounding box
+    touches it (CSR layout), so a point's candidate roads are one array lookup away."""
+
+    def __init__(self, bounds: np.ndarray):
+        if len(bounds) == 0:
+            self.n = 0
+            return
+        self.x0, self.y0 = bounds[:, 0].min(), bounds[:, 1].min()
+        width, height = bounds[:, 2].max() - self.x0, bounds[:, 3].max() - self.y0
+        typical = max(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])), 1e-9)
+        self.size = max(typical / 8, np.sqrt(max(width * height, 1e-18) / 4_000_000), 1e-9)
+        self.nx = int(width // self.size) + 1
+        self.ny = int(height // self.size) + 1
+        ix0, iy0 = self._cell(bounds[:, 0], bounds[:, 1])
+        ix1, iy1 = self._cell(bounds[:, 2], bounds[:, 3])
+        spans_x, spans_y = ix1 - ix0 + 1, iy1 - iy0 + 1
+        per_road = spans_x * spans_y
+        road = np.repeat(np.arange(len(bounds)), per_road)
+        k = np.arange(per_road.sum()) - np.repeat(np.cumsum(per_road) - per_road, per_road)
+        cx = ix0[road] + k % spans_x[road]
+        cy = iy0[road] + k // spans_x[road]
+        cell = cy.astype(np.int64) * self.nx + cx
+        order = np.argsort(cell, kind="stable")
+        self.roads = road[order]
+        self.start = np.searchsorted(cell[order], np.arange(self.nx * self.ny + 1))
+        self.n = len(bounds)
+
+    def _cell(self, x, y):
+        ix = np.clip(((x - self.x0) // self.size).astype(np.int64), 0, self.nx - 1)
+        iy = np.clip(((y - self.y0) // self.size).astype(np.int64), 0, self.ny - 1)
+        return ix, iy
+
+    def candidates(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """(point, road) pairs whose road's bounding box may hold the point."""
+        if self.n == 0 or len(lon) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        ix, iy = self._cell(lon, lat)
+        cell = iy * self.nx + ix
+        first, count = self.start[cell], self.start[cell + 1] - self.start[cell]
+        point = np.repeat(np.arange(len(lon)), count)
+        offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        return point, self.roads[np.repeat(first, count) + offset]
+
+
+class _Edges:
+    """Every road's ring edges padded into arrays, for an even-odd point-in-polygon test on
+    many (point, road) pairs at once; roads with very many vertices use GEOS instead."""
+
+    MAX_EDGES = 64
+
+    def __init__(self, geoms: np.ndarray):
+        n = len(geoms)
+        parts, part_road = shapely.get_parts(geoms, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+        road_of_coord = part_road[ring_part][ring_of]
+        # an edge joins consecutive coordinates of the same ring
+        same = ring_of[1:] == ring_of[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        edge_road = road_of_coord[:-1][same]
+        counts = np.bincount(edge_road, minlength=n)
+        self.small = counts <= self.MAX_EDGES
+        width = int(counts[self.small].max()) if self.small.any() else 1
+        slot = np.arange(len(edge_road)) - np.repeat(np.cumsum(counts) - counts, counts)
+        # One row per road: (ax, ay, by, dx/dy) per edge, interleaved so a pair costs one gather.
+        # Padding edges are (0,0)-(0,0): horizontal, they never cross a ray.
+        self.table = np.zeros((n, width, 4))
+        fits = self.small[edge_road]
+        rows, cols = edge_road[fits], slot[fits]
+        a, b = a[fits], b[fits]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where(b[:, 1] != a[:, 1], (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1]), 0.0)
+        self.table[rows, cols] = np.column_stack([a[:, 0], a[:, 1], b[:, 1], slope])
+
+    def contains(self, road: np.ndarray, x: np.ndarray, y: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+        result = np.zeros(len(road), dtype=bool)
+        small = self.small[road] if len(road) else np.zeros(0, bool)
+        idx = np.flatnonzero(small)
+        for start in range(0, len(idx), 32768):
+            part = idx[start:start + 32768]
+            edges, px, py = self.table[road[part]], x[part, None], y[part, None]
+            ay = edges[:, :, 1]
+            crosses = (ay > py) != (edges[:, :, 2] > py)
+            at_x = edges[:, :, 0] + (py - ay) * edges[:, :, 3]
+            result[part] = np.count_nonzero(crosses & (px < at_x), axis=1) % 2 == 1
+        big = np.flatnonzero(~small)
+        if len(big):
+            result[big] = shapely.contains_xy(geoms[road[big]], x[big], y[big])
+        return result

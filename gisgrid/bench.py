@@ -1,0 +1,80 @@
+"""`gisgrid bench`: the figures the core is held to, on a synthetic city, each printed with
+the baseline it is compared against in the same run."""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from . import layers, office
+from .assign import RoadIndex
+from .store import Store
+from .synthetic import bench_assign, synthetic_city, synthetic_points
+
+MONTH = "2026-11"
+# (rule, area) pairs the synthetic findings cycle through: area rules on both sides of 4 m².
+RULES = [("8.3.1", None), ("5.3.1", None), ("4.1", 3.0), ("4.1", 6.0), ("6.1.2", None), ("1", 4.0), ("7", None)]
+
+
+def _timed(work):
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
+def _store_findings(store: Store, lon: np.ndarray, lat: np.ndarray, log) -> int:
+    """Put the points in the month as findings (setup for scoring, not a measured figure)."""
+    ids, _codes, geoms = store.road_geometries()
+    placed = RoadIndex(geoms).assign(lon, lat)
+    keep = np.flatnonzero(placed.road >= 0)
+    observed = datetime(2026, 11, 24, 2, 0)
+    rows = []
+    for n, i in enumerate(keep):
+        rule, area = RULES[n % len(RULES)]
+        rows.append({"external_id": None, "road_id": ids[placed.road[i]], "month": MONTH, "rule": rule,
+                     "count": 1 + n % 3, "area_m2": area, "observed_at": observed, "deadline": None, "note": None,
+                     "snapped_m": float(placed.distance_m[i]), "geom": shapely.Point(lon[i], lat[i])})
+    log(f"storing {len(rows)} findings")
+    return store.add_findings(rows)
+
+
+def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> dict:
+    with tempfile.TemporaryDirectory(prefix="gisgrid-bench-") as folder:
+        folder = Path(folder)
+        log(f"building a synthetic city of {n_grids} grids × 8 roads")
+        grids, roads = synthetic_city(n_grids, 8, seed=0)
+        layers.write_layer(grids, folder / "grids.gpkg")
+        layers.write_layer(roads, folder / "roads.gpkg")
+        store = Store(str(folder / "bench.sqlite"))
+        store.migrate()
+        office.import_layer(store, "grids", folder / "grids.gpkg")
+        log(f"importing {len(roads)} road polygons from a GeoPackage")
+        _, import_roads_s = _timed(lambda: office.import_layer(store, "roads", folder / "roads.gpkg"))
+
+        log(f"{n_findings} findings: gisgrid's assignment against geopandas.sjoin(predicate='within')")
+        lon, lat = synthetic_points(roads, n_findings, seed=1)
+        assign = bench_assign(roads, lon, lat)
+
+        _store_findings(store, lon, lat, log)
+        office.sample_month(store, MONTH, seed=1)
+        log(f"scoring {MONTH} from the database")
+        _, score_month_s = _timed(lambda: office.score_month(store, MONTH))
+        store.dispose()
+    return {
+        "grids": n_grids,
+        "roads": int(len(roads)),
+        "findings": n_findings,
+        "assign_per_s": round(assign["assign_per_s"]),
+        "sjoin_per_s": round(assign["sjoin_per_s"]),
+        "ratio": round(assign["ratio"], 2),
+        "assign_agrees_with_sjoin": assign["agree"],
+        "score_month_s": round(score_month_s, 3),
+        "import_roads_s": round(import_roads_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }

@@ -1,0 +1,112 @@
+"""Storage of publishing: each month's state (draft or published, with the scores frozen at
+publication) and the audit log of who published or re-opened a month, when, why, and the scores."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
+
+from ..errors import Conflict, GisgridError
+from ..schema import utcnow
+from . import Store
+
+_metadata = MetaData()
+state_t = Table("month_state", _metadata,
+                Column("month", String(7), primary_key=True), Column("state", String(10), nullable=False),
+                Column("draw_id", Integer), Column("published_at", DateTime), Column("published_by", String(100)),
+                Column("scores", Text), Column("updated_at", DateTime, nullable=False))
+audit_t = Table("audit_log", _metadata,
+                Column("id", Integer, primary_key=True), Column("month", String(7), nullable=False),
+                Column("action", String(20), nullable=False), Column("actor", String(100), nullable=False),
+                Column("at", DateTime, nullable=False), Column("reason", Text), Column("before", Text),
+                Column("after", Text))
+
+DRAFT, PUBLISHED = "draft", "published"
+
+
+def _load(text: str | None):
+    return json.loads(text) if text else None
+
+
+def _dump(value) -> str | None:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value is not None else None
+
+
+def month_state(store: Store, month: str) -> dict:
+    """The month's state; a month nobody published is a draft."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(state_t).where(state_t.c.month == month)).first()
+    if row is None:
+        return {"month": month, "state": DRAFT, "draw_id": None, "published_at": None, "published_by": None,
+                "scores": None}
+    row = row._asdict()
+    row["scores"] = _load(row["scores"])
+    row.pop("updated_at")
+    return row
+
+
+def published_months(store: Store, year: int | None = None) -> list[str]:
+    query = select(state_t.c.month).where(state_t.c.state == PUBLISHED).order_by(state_t.c.month)
+    if year is not None:
+        query = query.where(state_t.c.month.like(f"{int(year):04d}-%"))
+    with store.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def is_published(store: Store, month: str) -> bool:
+    return month_state(store, month)["state"] == PUBLISHED
+
+
+def require_open(store: Store, *months: str) -> None:
+    """Refuse a change to the sample or findings of a published month."""
+    for month in sorted(set(months)):
+        if is_published(store, month):
+            raise Conflict("{month} is published: its scores and sample are frozen; "
+                           "re-open the month with a reason to change them", month=month)
+
+
+def publish(store: Store, month: str, by: str, scores: dict, draw_id: int | None) -> dict:
+    """Freeze the month's scores and sample; logs the scores before (of an earlier publication) and after."""
+    with store.begin() as conn:
+        row = conn.execute(select(state_t).where(state_t.c.month == month).with_for_update()).first()
+        if row is not None and row.state == PUBLISHED:
+            raise Conflict("{month} is already published", month=month)
+        now = utcnow()
+        values = {"state": PUBLISHED, "draw_id": draw_id, "published_at": now, "published_by": by,
+                  "scores": _dump(scores), "updated_at": now}
+        if row is None:
+            conn.execute(insert(state_t).values(month=month, **values))
+        else:
+            conn.execute(update(state_t).where(state_t.c.month == month).values(**values))
+        conn.execute(insert(audit_t).values(month=month, action="publish", actor=by, at=now, reason=None,
+                                            before=row.scores if row is not None else None, after=_dump(scores)))
+    return month_state(store, month)
+
+
+def reopen(store: Store, month: str, by: str, reason: str | None) -> dict:
+    """Back to draft so that the sample or findings can change; the reason and the frozen scores are logged."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise GisgridError("Give a reason for re-opening {month}", month=month)
+    with store.begin() as conn:
+        row = conn.execute(select(state_t).where(state_t.c.month == month).with_for_update()).first()
+        if row is None or row.state != PUBLISHED:
+            raise Conflict("{month} is not published", month=month)
+        now = utcnow()
+        # the last published scores stay in the row: the next publication logs them as "before"
+        conn.execute(update(state_t).where(state_t.c.month == month).values(state=DRAFT, updated_at=now))
+        conn.execute(insert(audit_t).values(month=month, action="reopen", actor=by, at=now, reason=reason,
+                                            before=row.scores, after=None))
+    return month_state(store, month)
+
+
+def audit_log(store: Store, month: str | None = None) -> list[dict]:
+    query = select(audit_t).order_by(audit_t.c.id)
+    if month is not None:
+        query = query.where(audit_t.c.month == month)
+    with store.engine.connect() as conn:
+        rows = [r._asdict() for r in conn.execute(query)]
+    for row in rows:
+        row["before"], row["after"] = _load(row["before"]), _load(row["after"])
+    return rows

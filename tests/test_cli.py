@@ -1,0 +1,107 @@
+"""The command line as other tools script it: exact commands, JSON alone on stdout, one
+line on stderr and exit code 2 for a user's mistake, nothing half-written."""
+
+import json
+
+import geopandas as gpd
+import pytest
+
+from conftest import small_district
+from gisgrid.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(db_url, district_files, capsys):
+    for kind, path in zip(("grids", "roads"), district_files):
+        assert run(capsys, "--db", db_url, "import", kind, str(path))[0] == 0
+    return db_url
+
+
+def test_import_sample_score_annual_json(db, tmp_path, capsys):
+    code, out, _ = run(capsys, "--db", db, "sample", "2026-11", "--seed", "7", "--json")
+    assert code == 0
+    sample = json.loads(out)
+    assert sample["month"] == "2026-11" and sample["seed"] == 7 and set(sample["grids"]) == {"G1", "G2", "G4"}
+
+    findings = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c"], "rule": ["5.1", "5.1", "5.1"], "count": [1, 1, 1],
+         "observed_at": ["2026-11-25T10:00:00+08:00"] * 3},
+        geometry=gpd.points_from_xy([114.035, 114.045, 114.035], [33.5951, 33.5951, 33.5990]), crs=4326)
+    path = tmp_path / "findings.geojson"
+    findings.to_file(path, driver="GeoJSON")
+    code, out, _ = run(capsys, "--db", db, "import", "findings", str(path), "--json")
+    report = json.loads(out)
+    assert code == 0 and (report["accepted"], report["duplicates"]) == (2, 0)
+    assert [r["id"] for r in report["rejected"]] == ["c"]
+    code, out, _ = run(capsys, "--db", db, "import", "findings", str(path), "--json")
+    assert json.loads(out)["duplicates"] == 2
+
+    code, out, _ = run(capsys, "--db", db, "score", "2026-11", "--json")
+    month = json.loads(out)
+    assert code == 0 and month["month"] == "2026-11"
+    assert set(month["grids"][0]) >= {"code", "name", "town", "score", "rank", "roads"}
+    g2 = next(g for g in month["grids"] if g["code"] == "G2")
+    assert g2["score"] == 95.0 and g2["roads"][0] == {"code": "R21", "score": 95.0, "deductions": 5.0,
+                                                      "by_rule": {"5.1": 5.0}}
+
+    code, out, _ = run(capsys, "--db", db, "annual", "2026", "--json")
+    year = json.loads(out)
+    assert year["year"] == 2026 and {g["code"] for g in year["grids"]} == {"G1", "G2", "G4"}
+    assert all(set(g) == {"code", "score", "months", "rank"} for g in year["grids"])
+
+
+def test_human_output_shows_the_ranking_in_chinese(db, capsys):
+    run(capsys, "--db", db, "sample", "2026-11", "--seed", "7")
+    code, out, _ = run(capsys, "--db", db, "score", "2026-11")
+    assert code == 0 and "排名" in out and "沙北街道第1网格" in out and "未考核" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sample", "2026-13"], "Month must be written YYYY-MM"),
+    (["score", "2026-12"], "No sample has been drawn for 2026-12"),
+    (["sample", "2026-11", "--roads", "R11,R12,R13"], "at most 2 may be designated"),
+    (["import", "grids", "/nonexistent/grids.geojson"], "/nonexistent/grids.geojson"),
+])
+def test_user_errors_are_one_line_and_exit_2(db, capsys, args, message):
+    code, out, err = run(capsys, "--db", db, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("gisgrid: error: ") and message in err
+
+
+def test_a_bad_file_writes_nothing(db_url, tmp_path, capsys):
+    grids, _ = small_district()
+    grids.loc[1, "code"] = "G1"  # duplicate code
+    path = tmp_path / "dup.geojson"
+    grids.to_file(path, driver="GeoJSON")
+    code, _, err = run(capsys, "--db", db_url, "import", "grids", str(path))
+    assert code == 2 and "G1" in err
+    code, _, err = run(capsys, "--db", db_url, "score", "2026-11")
+    assert code == 2  # no grids were written: nothing to score
+
+
+def test_plain_path_is_a_sqlite_file(tmp_path, district_files, capsys):
+    path = tmp_path / "plain.sqlite"
+    assert run(capsys, "--db", str(path), "import", "grids", str(district_files[0]))[0] == 0
+    assert path.exists()
+
+
+def test_database_url_from_the_environment(monkeypatch, tmp_path, district_files, capsys):
+    path = tmp_path / "env.sqlite"
+    monkeypatch.setenv("GISGRID_DATABASE_URL", f"sqlite:///{path}")
+    assert run(capsys, "import", "grids", str(district_files[0]))[0] == 0
+    assert path.exists()
+
+
+def test_bench_prints_its_figures_and_baseline(capsys):
+    code, out, _ = run(capsys, "bench", "--grids", "30", "--findings", "3000", "--json")
+    figures = json.loads(out)
+    assert code == 0
+    assert set(figures) >= {"assign_per_s", "sjoin_per_s", "ratio", "score_month_s", "import_roads_s", "peak_rss_mb"}
+    assert figures["assign_agrees_with_sjoin"] is True and figures["roads"] == 240
+    assert figures["ratio"] == pytest.approx(figures["assign_per_s"] / figures["sjoin_per_s"], rel=0.01)
