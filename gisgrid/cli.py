@@ -245,8 +245,16 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     from .web.auth import first_accounts
 
     app = create_app({"DATABASE_URL": ctx.db} if ctx.db else None)
-    for role, password in first_accounts(app.extensions["gisgrid.store"]).items():
+    store = app.extensions["gisgrid.store"]
+    made = first_accounts(store)
+    for role, password in made.items():
         click.echo(f"account {role} / password {password}  (role {role}; shown once, change it soon)")
+    if "inspector" in made:  # first start: this month's sampled roads go to the first inspector
+        from .store.inspections import assign_round_robin
+
+        given = assign_round_robin(store, office.default_month(store), ["inspector"], assigned_by="first start")
+        if given:
+            log(f"{len(given)} sampled roads of this month assigned to the account 'inspector'")
 
     class Server(BaseApplication):
         def load_config(self):

@@ -29,6 +29,8 @@ class LayerError(GisgridError):
 class FindingError(GisgridError):
     """A finding cannot be accepted (unknown rule, bad time, too far from any road ...)."""
 
+    http_status = 422
+
 
 class SampleError(GisgridError):
     """A month's sample cannot be drawn as asked."""

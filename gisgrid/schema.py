@@ -129,6 +129,9 @@ class Finding(Base):
     geom = mapped_column(Geom("POINT"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)  # kept, not scored
 
 
 class User(Base):
@@ -140,3 +143,46 @@ class User(Base):
     lang: Mapped[str] = mapped_column(String(8), default="zh")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Inspection(Base):
+    """Which inspector walks which sampled road in a month, and when they submitted it."""
+
+    __tablename__ = "inspection"
+    __table_args__ = (UniqueConstraint("month", "road_id", name="uq_inspection_month_road"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    road_id: Mapped[int] = mapped_column(ForeignKey("road.id"))
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    assigned_by: Mapped[str] = mapped_column(String(100))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class FindingChange(Base):
+    """Every create, edit, move and delete of a finding: who, when, why, before and after."""
+
+    __tablename__ = "finding_change"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"))
+    action: Mapped[str] = mapped_column(String(10))
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reason: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+
+class Photo(Base):
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"))
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
+    file: Mapped[str] = mapped_column(String(255))
+    thumb: Mapped[str] = mapped_column(String(255))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))

@@ -6,7 +6,7 @@ import json
 import geopandas as gpd
 import pytest
 
-from conftest import small_district
+from fixtures import small_district
 from gisgrid.cli import main
 
 

@@ -5,7 +5,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from conftest import box, finding, small_district
+from fixtures import box, finding, small_district
 from gisgrid import office
 from gisgrid.errors import LayerError, NotFound, SampleError
 

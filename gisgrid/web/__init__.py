@@ -120,6 +120,13 @@ def create_app(test_config: dict | None = None) -> Flask:
             return jsonify(error="CSRFError", message=message), 400
         return render_template("error.html", message=message), 400
 
+    @app.errorhandler(403)
+    def forbidden(_error):
+        message = gettext("Your role may not open this page.")
+        if wants_json():
+            return jsonify(error="Forbidden", message=message), 403
+        return render_template("error.html", message=message), 403
+
     @app.errorhandler(413)
     def too_large(_error):
         message = gettext("The upload is too large (at most %(mb)d MB).",

@@ -1,5 +1,39 @@
-"""The inspector's pages: my roads this month, a road's map, pinning findings."""
+"""The inspector's pages: my roads this month, a road's map where findings are pinned, and
+the service worker that keeps both working with no network."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask_login import current_user
+
+from ..months import current_month, parse_month
+from . import get_store
+from .api import READERS, roads_data, road_data, rulebook_data
+from .auth import ROLE_HOME, role_required
 
 bp = Blueprint("inspect", __name__)
+ROLE_HOME["inspector"] = "inspect.roads"
+
+
+@bp.get("/inspect/")
+@role_required(*READERS)
+def roads():
+    month = parse_month(request.args.get("month") or current_month(get_store().timezone()))
+    return render_template("inspect/roads.html", data=roads_data(month))
+
+
+@bp.get("/inspect/<month>/<code>")
+@role_required(*READERS)
+def road(month: str, code: str):
+    month = parse_month(month)
+    return render_template("inspect/road.html", data=road_data(month, code),
+                           rulebook=rulebook_data(month, current_user.lang))
+
+
+@bp.get("/sw.js")
+def service_worker():
+    # Served from the root so that its scope covers every page; never cached itself.
+    response = send_from_directory(current_app.static_folder, "js/sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response

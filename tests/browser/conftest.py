@@ -72,13 +72,14 @@ def live_server(live_app):
 class Tablet:
     """A Chromium context as a tablet in the street: touch, GPS, Chinese, and a request log."""
 
-    def __init__(self, browser, server: LiveServer, orientation="landscape", geolocation=None):
+    def __init__(self, browser, server: LiveServer, orientation="landscape", geolocation=None,
+                 service_workers="allow"):
         self.server = server
         self.context = browser.new_context(
             viewport=TABLETS[orientation], has_touch=True, is_mobile=False, device_scale_factor=1,
             locale="zh-CN", timezone_id="Asia/Shanghai", permissions=["geolocation"],
             geolocation=geolocation or {"latitude": 33.59, "longitude": 114.04, "accuracy": 5},
-            service_workers="allow")
+            service_workers=service_workers)
         self.requests: list[str] = []
         self.context.on("request", lambda request: self.requests.append(request.url))
         self.page = self.context.new_page()
