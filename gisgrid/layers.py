@@ -170,6 +170,8 @@ def _text(value) -> str | None:
 def _columns(frame: pd.DataFrame, kind: str, name: str) -> dict[str, str]:
     """Our field -> the file's field, matched case-insensitively through ALIASES."""
     lowered = {str(c).strip().lower(): c for c in frame.columns if c != frame.geometry.name}
+    if name.lower().endswith((".kml", ".kmz")):
+        lowered.pop("id", None)  # KML feature ids are made up by the writer, not codes
     found = {}
     for ours in COLUMNS[kind]:
         for alias in ALIASES[ours]:
