@@ -11,7 +11,6 @@ import shapely
 from pyproj import Transformer
 
 SEARCH_M = 1000.0          # how far to look for "the nearest road is 42 m away"
-METRES_PER_DEGREE = 111_320.0
 CHUNK = 65_536
 
 
@@ -22,28 +21,16 @@ class Assignment:
     nearest_m: np.ndarray   # when rejected: metres to the nearest road within SEARCH_M, else nan
 
 
-def _first_per_point(points: np.ndarray, roads: np.ndarray, n: int) -> np.ndarray:
-    """For (point, road) pairs, the lowest road index per point; -1 for points without a pair."""
-    out = np.full(n, -1, dtype=np.int64)
-    if len(points):
-        order = np.lexsort((roads, points))
-        first = np.unique(points[order], return_index=True)[1]
-        out[points[order][first]] = roads[order][first]
-    return out
-
-
 class RoadIndex:
     def __init__(self, geoms, tolerance_m: float = 10.0):
         self.geoms = np.asarray(list(geoms), dtype=object)
         self.tolerance_m = float(tolerance_m)
         shapely.prepare(self.geoms)
-        self.tree = shapely.STRtree(self.geoms)
         if len(self.geoms):
             x0, y0, x1, y1 = shapely.total_bounds(self.geoms)
             self.centre = ((x0 + x1) / 2, (y0 + y1) / 2)
-            self.max_abs_lat = min(89.0, max(abs(y0), abs(y1)) + 1.0)
         else:
-            self.centre, self.max_abs_lat = (0.0, 0.0), 1.0
+            self.centre = (0.0, 0.0)
         # A transverse Mercator centred on the data: metres accurate to well under 0.1 % across a city.
         self.to_metric = Transformer.from_crs(
             "EPSG:4326", f"+proj=tmerc +lon_0={self.centre[0]} +lat_0={self.centre[1]} +k=1 +ellps=GRS80 +units=m",
@@ -51,20 +38,13 @@ class RoadIndex:
         self.bounds = shapely.bounds(self.geoms) if len(self.geoms) else np.zeros((0, 4))
         self.cells = _Buckets(self.bounds)
         self.edges = _Edges(self.geoms)
-
-    def _degrees(self, metres: float) -> float:
-        """A degree window surely covering `metres` in every direction at these latitudes."""
-        return metres / (METRES_PER_DEGREE * np.cos(np.radians(self.max_abs_lat))) * 1.01 + 1e-9
+        # Misses are searched in metres directly, so the candidate window is exact in every
+        # direction and at every latitude (no degree window to get wrong).
+        self.metric_geoms = self._metric(self.geoms)
+        self.metric_tree = shapely.STRtree(self.metric_geoms)
 
     def _metric(self, geoms):
         return shapely.transform(geoms, lambda c: np.column_stack(self.to_metric.transform(c[:, 0], c[:, 1])))
-
-    @property
-    def metric_geoms(self) -> np.ndarray:
-        """The roads in metres, made on first need (only misses are measured) and kept."""
-        if getattr(self, "_metric_geoms", None) is None:
-            self._metric_geoms = self._metric(self.geoms)
-        return self._metric_geoms
 
     def _inside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Lowest index of a road containing each point, -1 if none: bucket candidates, bbox
@@ -74,30 +54,38 @@ class RoadIndex:
         keep = (lon[p] >= b[:, 0]) & (lon[p] <= b[:, 2]) & (lat[p] >= b[:, 1]) & (lat[p] <= b[:, 3])
         p, r = p[keep], r[keep]
         inside = self.edges.contains(r, lon[p], lat[p], self.geoms)
-        p, r = p[inside], r[inside]
-        # pairs come grouped by point with road indexes ascending: the first of a group wins
-        first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, np.int64)
         out = np.full(len(lon), -1, dtype=np.int64)
-        out[p[first]] = r[first]
+        # pairs come grouped by point with road indexes ascending: the first inside pair wins
+        p_in, r_in = p[inside], r[inside]
+        first = np.flatnonzero(np.r_[True, p_in[1:] != p_in[:-1]]) if len(p_in) else np.zeros(0, np.int64)
+        out[p_in[first]] = r_in[first]
+        # The even-odd test may miss a boundary point; that matters only where a lower-indexed
+        # road touches it (points found nowhere are settled by _nearest, which sees boundaries).
+        doubt = ~inside & (out[p] > r)
+        touch = shapely.intersects_xy(self.geoms[r[doubt]], lon[p[doubt]], lat[p[doubt]])
+        np.minimum.at(out, p[doubt][touch], r[doubt][touch])
         return out
 
     def _nearest(self, lon, lat, within_m: float) -> tuple[np.ndarray, np.ndarray]:
-        """(road, metres) of the metrically nearest road within `within_m` (-1/nan if none)."""
+        """(road, metres) of the metrically nearest road within `within_m` (-1/nan if none);
+        ties go to the lowest index."""
         n = len(lon)
         road, dist = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
         if n == 0:
             return road, dist
-        points = shapely.points(lon, lat)
-        p, r = self.tree.query(points, predicate="dwithin", distance=self._degrees(within_m))
+        points = shapely.points(np.column_stack(self.to_metric.transform(lon, lat)))
+        p, r = self.metric_tree.query(points, predicate="dwithin", distance=within_m)
         if len(p) == 0:
             return road, dist
-        d = shapely.distance(self._metric(points)[p], self.metric_geoms[r])
+        d = shapely.distance(points[p], self.metric_geoms[r])
+        # On the boundary the even-odd test may say "outside" and the projection leaves a
+        # nanometre: a point the road covers is at 0 m.
+        d[shapely.intersects_xy(self.geoms[r], lon[p], lat[p])] = 0.0
         order = np.lexsort((r, d, p))
         first = np.unique(p[order], return_index=True)[1]
         chosen = order[first]
-        keep = d[chosen] <= within_m
-        road[p[chosen][keep]] = r[chosen][keep]
-        dist[p[chosen][keep]] = d[chosen][keep]
+        road[p[chosen]] = r[chosen]
+        dist[p[chosen]] = d[chosen]
         return road, dist
 
     def assign(self, lon, lat) -> Assignment:
@@ -108,33 +96,24 @@ class RoadIndex:
             return Assignment(np.full(n, -1, dtype=np.int64), empty, empty.copy())
         size = max(CHUNK, -(-n // 2))  # two halves: one per core
         chunks = [(lon[i:i + size], lat[i:i + size]) for i in range(0, n, size)]
-        with ThreadPoolExecutor(max_workers=2) as pool:  # GEOS work releases the GIL
+        with ThreadPoolExecutor(max_workers=2) as pool:  # numpy and GEOS work release the GIL
             road = np.concatenate(list(pool.map(lambda c: self._inside(*c), chunks)))
         distance = np.where(road >= 0, 0.0, np.nan)
         nearest = distance.copy()
         miss = np.flatnonzero(road < 0)
-        if len(miss):
-            near_road, near_m = self._nearest(lon[miss], lat[miss], self.tolerance_m)
-            snap = near_road >= 0
-            road[miss[snap]] = near_road[snap]
-            distance[miss[snap]] = near_m[snap]
-            nearest[miss[snap]] = near_m[snap]
-            far = miss[~snap]
-            nearest[far] = self._roughly_nearest_m(lon[far], lat[far])
+        near_road, near_m = self._nearest(lon[miss], lat[miss], self.tolerance_m)
+        snap = near_road >= 0
+        road[miss[snap]] = near_road[snap]
+        distance[miss[snap]] = near_m[snap]
+        nearest[miss[snap]] = near_m[snap]
+        # Refused pins: how far the nearest road is, searched close first (in a city almost
+        # every pin has a road within 50 m), then out to SEARCH_M for the rest.
+        far = miss[~snap]
+        for radius in (50.0, SEARCH_M):
+            found = self._nearest(lon[far], lat[far], radius)[1]
+            nearest[far] = found
+            far = far[np.isnan(found)]
         return Assignment(road, distance, nearest)
-
-    def _roughly_nearest_m(self, lon, lat) -> np.ndarray:
-        """Metres to the road nearest in degrees, within SEARCH_M: only to tell the inspector
-        how far off a refused pin is, so one candidate per point is enough."""
-        out = np.full(len(lon), np.nan)
-        if len(lon) == 0:
-            return out
-        points = shapely.points(lon, lat)
-        p, r = self.tree.query_nearest(points, max_distance=self._degrees(SEARCH_M), all_matches=False)
-        d = shapely.distance(self._metric(points)[p], self.metric_geoms[r])
-        close = d <= SEARCH_M
-        out[p[close]] = d[close]
-        return out
 
 
 class _Buckets:
@@ -208,8 +187,11 @@ class _Edges:
         fits = self.small[edge_road]
         rows, cols = edge_road[fits], slot[fits]
         a, b = a[fits], b[fits]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = np.where(b[:, 1] != a[:, 1], (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1]), 0.0)
+        with np.errstate(all="ignore"):
+            slope = (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
+        # Horizontal edges never cross the ray; an edge of subnormal height would give an
+        # infinite slope, and is as good as horizontal.
+        slope[~np.isfinite(slope)] = 0.0
         self.table[rows, cols] = np.column_stack([a[:, 0], a[:, 1], b[:, 1], slope])
 
     def contains(self, road: np.ndarray, x: np.ndarray, y: np.ndarray, geoms: np.ndarray) -> np.ndarray:
