@@ -319,7 +319,7 @@ def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
     draw = _require_sample(store, month)
     rulebook = rulebook_for(month, rulebooks())
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
-    return scoring.score_month(draw.sample, findings, rulebook, grids=store.grid_roads().keys())
+    return scoring.score_month(draw.sample, findings, rulebook, grids=store.grid_codes())
 
 
 def month_json(store: Store, month: str) -> dict:

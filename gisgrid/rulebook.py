@@ -3,9 +3,11 @@ effect from. A month is always scored with the rulebook in force that month."""
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 from pathlib import Path
 
@@ -57,6 +59,23 @@ class Rulebook:
                 "Unknown rule code {code!r} in rulebook {book} (in force from {since})",
                 code=code, book=self.id, since=self.effective_from,
             ) from None
+
+    @cached_property
+    def unit(self) -> int:
+        """The common denominator of every figure: scoring adds whole units, not Fractions."""
+        return math.lcm(*(f.denominator for r in self.rules.values() for f in (r.points, r.points_high) if f is not None))
+
+    @cached_property
+    def area_threshold(self) -> int | Fraction:
+        """The threshold as an int when whole: a float compares with it exactly and fast."""
+        t = self.area_threshold_m2
+        return t.numerator if t.denominator == 1 else t
+
+    @cached_property
+    def units(self) -> dict[str, tuple[int, int]]:
+        """Rule code -> (low, high) figure in units (high only differs for area rules)."""
+        return {code: (int(r.points * self.unit), int((r.points_high or r.points) * self.unit))
+                for code, r in self.rules.items()}
 
     def by_section(self) -> dict[str, list[Rule]]:
         grouped: dict[str, list[Rule]] = {s: [] for s in self.sections}

@@ -4,6 +4,7 @@ Exact arithmetic (Fraction) so that half points and ties are never blurred by fl
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -65,32 +66,36 @@ def check_finding(rule: Rule, finding: Finding) -> None:
                                code=rule.code, observed=finding.observed_on, deadline=finding.deadline)
 
 
-def deduction(rule: Rule, finding: Finding, area_threshold_m2: Fraction) -> Fraction:
-    """Points one finding deducts: the rule's figure times the count (each item has the area given)."""
+def _units(rule: Rule, finding: Finding, rulebook: Rulebook) -> int:
+    """What one finding deducts, in the rulebook's whole units."""
     check_finding(rule, finding)
-    if rule.kind == "area":
-        points = rule.points if Fraction(str(finding.area_m2)) <= area_threshold_m2 else rule.points_high
-    elif rule.kind == "overdue":
-        # "more than one month past the deadline": observed after the same day of the next month.
-        late = finding.observed_on is not None and finding.observed_on > one_month_after(finding.deadline)
-        points = rule.points * 2 if late else rule.points
-    else:
-        points = rule.points
+    low, high = rulebook.units[rule.code]
+    # float against Fraction compares exactly: 4.0 is "≤ 4 m²", 4.0000001 is not
+    points = high if rule.kind == "area" and finding.area_m2 > rulebook.area_threshold else low
+    # "more than one month past the deadline": observed after the same day of the next month.
+    if rule.kind == "overdue" and finding.observed_on is not None and \
+            finding.observed_on > one_month_after(finding.deadline):
+        points *= 2
     return points * finding.count
 
 
+def deduction(rule: Rule, finding: Finding, rulebook: Rulebook) -> Fraction:
+    """Points one finding deducts: the rule's figure times the count (each item has the area given)."""
+    return Fraction(_units(rule, finding, rulebook), rulebook.unit)
+
+
 def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook) -> RoadScore:
-    by_rule: dict[str, Fraction] = {}
-    for finding in findings:
+    units: dict[str, int] = {}
+    # Identical findings deduct identically: count them once (a month has many alike).
+    for finding, times in Counter(findings).items():
         rule = rulebook.rule(finding.rule)
-        by_rule[rule.code] = by_rule.get(rule.code, Fraction(0)) + deduction(rule, finding, rulebook.area_threshold_m2)
-    for rule_code, points in by_rule.items():
-        rule = rulebook.rules[rule_code]
-        if rule.kind == "once":
-            by_rule[rule_code] = min(points, rule.points)
-    total = sum(by_rule.values(), Fraction(0))
-    return RoadScore(code=code, score=max(Fraction(0), FULL_MARKS - total), deductions=total,
-                     by_rule=dict(sorted(by_rule.items())))
+        units[rule.code] = units.get(rule.code, 0) + _units(rule, finding, rulebook) * times
+    for rule_code, total in units.items():
+        if rulebook.rules[rule_code].kind == "once":
+            units[rule_code] = min(total, rulebook.units[rule_code][0])
+    by_rule = {k: Fraction(v, rulebook.unit) for k, v in sorted(units.items())}
+    total = Fraction(sum(units.values()), rulebook.unit)
+    return RoadScore(code=code, score=max(Fraction(0), FULL_MARKS - total), deductions=total, by_rule=by_rule)
 
 
 def mean(values: Sequence[Fraction]) -> Fraction:

@@ -9,13 +9,13 @@ import os
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import geopandas as gpd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import (Date, DateTime, bindparam, create_engine, event, func, insert, inspect, select, text,
+from sqlalchemy import (bindparam, create_engine, event, func, insert, inspect, select, text,
                         update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -330,18 +330,33 @@ class Store:
 
     def findings_for_scoring(self, draw_id: int, month: str, tz) -> dict[str, list[scoring.Finding]]:
         """The month's findings on the sampled roads, as the pure scorer wants them."""
-        query = text(
-            "SELECT r.code, f.rule, f.count, f.area_m2, f.observed_at, f.deadline FROM finding f "
-            "JOIN sample_road s ON s.road_id = f.road_id AND s.draw_id = :draw "
-            "JOIN road r ON r.id = f.road_id WHERE f.month = :month AND f.deleted_at IS NULL"
-        ).columns(observed_at=DateTime, deadline=Date)
+        # A plain DB-API fetch: this is the hot path of scoring a whole city's month.
+        query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
+                 "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline "
+                 # sample roads first (SQLite keeps CROSS JOIN order): a few index look-ups per road
+                 "FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id "
+                 "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
+                 "AND f.deleted_at IS NULL")
+        if self.engine.dialect.paramstyle == "qmark":
+            query, params = query.replace("%(draw)s", "?").replace("%(month)s", "?"), (draw_id, month)
+        else:
+            params = {"draw": draw_id, "month": month}
         by_road: dict[str, list[scoring.Finding]] = {}
         with self.engine.connect() as conn:
-            for road, rule, count, area, observed, deadline in conn.execute(query, {"draw": draw_id, "month": month}):
-                observed_on = from_utc_naive(observed, tz).date() if deadline is not None else None
-                by_road.setdefault(road, []).append(
-                    scoring.Finding(rule=rule, count=count, area_m2=area, observed_on=observed_on, deadline=deadline))
+            rows = conn.exec_driver_sql(query, params).fetchall()
+        for road, rule, count, area, observed, deadline in rows:
+            observed_on = None
+            if deadline is not None:  # only 5.4-like rules need the local date of observation
+                observed = datetime.fromisoformat(observed) if isinstance(observed, str) else observed
+                deadline = date.fromisoformat(deadline[:10]) if isinstance(deadline, str) else deadline
+                observed_on = from_utc_naive(observed, tz).date()
+            by_road.setdefault(road, []).append(
+                scoring.Finding(rule=rule, count=count, area_m2=area, observed_on=observed_on, deadline=deadline))
         return by_road
+
+    def grid_codes(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(grid_t.c.code).order_by(grid_t.c.code)).scalars())
 
     def findings_frame(self, month: str | None = None) -> gpd.GeoDataFrame:
         query = (select(finding_t.c.external_id.label("id"), road_t.c.code.label("road"), grid_t.c.code.label("grid"),
