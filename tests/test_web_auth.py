@@ -77,3 +77,20 @@ def test_session_cookie_is_secure_by_default(db_url, tmp_path):
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert re.fullmatch(r"[0-9a-f]{64}", app.config["SECRET_KEY"])
     app.extensions["gisgrid.store"].dispose()
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"TILES": "none"}, None),
+    ({"TILES": "osm"}, "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+    ({"TILES": "tianditu"}, None),  # no key: no tiles rather than a broken layer
+    ({"TILES": "tianditu", "TIANDITU_KEY": "k1"}, "tk=k1"),
+    ({"TILES": "osm", "TILE_URL": "http://tiles.local/{z}/{x}/{y}.png"}, "http://tiles.local/{z}/{x}/{y}.png"),
+])
+def test_base_map_presets(config, expected):
+    from gisgrid.web import tile_layer
+
+    layer = tile_layer(config)
+    if expected is None:
+        assert layer is None
+    else:
+        assert expected in layer["url"]
