@@ -94,10 +94,14 @@ class RoadIndex:
         if n == 0 or len(self.geoms) == 0:
             empty = np.full(n, np.nan)
             return Assignment(np.full(n, -1, dtype=np.int64), empty, empty.copy())
+        # Points in bucket order: neighbouring points test the same roads while they are in cache.
+        order = self.cells.order(lon, lat)
+        s_lon, s_lat = lon[order], lat[order]
         size = max(CHUNK, -(-n // 2))  # two halves: one per core
-        chunks = [(lon[i:i + size], lat[i:i + size]) for i in range(0, n, size)]
+        chunks = [(s_lon[i:i + size], s_lat[i:i + size]) for i in range(0, n, size)]
         with ThreadPoolExecutor(max_workers=2) as pool:  # numpy and GEOS work release the GIL
-            road = np.concatenate(list(pool.map(lambda c: self._inside(*c), chunks)))
+            road = np.empty(n, dtype=np.int64)
+            road[order] = np.concatenate(list(pool.map(lambda c: self._inside(*c), chunks)))
         distance = np.where(road >= 0, 0.0, np.nan)
         nearest = distance.copy()
         miss = np.flatnonzero(road < 0)
@@ -148,6 +152,13 @@ class _Buckets:
         ix = np.clip(((x - self.x0) // self.size).astype(np.int64), 0, self.nx - 1)
         iy = np.clip(((y - self.y0) // self.size).astype(np.int64), 0, self.ny - 1)
         return ix, iy
+
+    def order(self, lon, lat) -> np.ndarray:
+        """A permutation putting points of the same cell together."""
+        if self.n == 0:
+            return np.arange(len(lon))
+        ix, iy = self._cell(lon, lat)
+        return np.argsort(iy * self.nx + ix, kind="stable")
 
     def candidates(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         """(point, road) pairs whose road's bounding box may hold the point."""
