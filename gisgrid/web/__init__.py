@@ -81,6 +81,13 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def refusal(kind: str, message: str, status: int):
+    """One shape for every refusal: JSON for the API, the error page for people."""
+    if wants_json():
+        return jsonify(error=kind, message=message), status
+    return render_template("error.html", message=message), status
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH") or default_instance_path())
     app = Flask("gisgrid", instance_path=str(instance), instance_relative_config=True,
@@ -108,32 +115,21 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(GisgridError)
     def user_error(error: GisgridError):
-        message = translate(error)
-        if wants_json():
-            return jsonify(error=type(error).__name__, message=message), error.http_status
-        return render_template("error.html", message=message), error.http_status
+        return refusal(type(error).__name__, translate(error), error.http_status)
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
-        message = gettext("The form has expired or was not sent from this site; reload the page and try again.")
-        if wants_json():
-            return jsonify(error="CSRFError", message=message), 400
-        return render_template("error.html", message=message), 400
+    def csrf_error(_error):
+        return refusal("CSRFError", gettext("The form has expired or was not sent from this site; reload the page "
+                                            "and try again."), 400)
 
     @app.errorhandler(403)
     def forbidden(_error):
-        message = gettext("Your role may not open this page.")
-        if wants_json():
-            return jsonify(error="Forbidden", message=message), 403
-        return render_template("error.html", message=message), 403
+        return refusal("Forbidden", gettext("Your role may not open this page."), 403)
 
     @app.errorhandler(413)
     def too_large(_error):
-        message = gettext("The upload is too large (at most %(mb)d MB).",
-                          mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024))
-        if wants_json():
-            return jsonify(error="TooLarge", message=message), 413
-        return render_template("error.html", message=message), 413
+        return refusal("TooLarge", gettext("The upload is too large (at most %(mb)d MB).",
+                                           mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)), 413)
 
     @app.context_processor
     def page_globals():

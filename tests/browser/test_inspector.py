@@ -139,7 +139,7 @@ def test_a_pin_far_from_the_road_is_refused_and_the_form_stays(tablet, district_
     pin(tablet, "5.3.1", at=far, note="电线杆小广告", photo=photo_file(tmp_path))
     error = tablet.page.locator("#form-error")
     error.wait_for(state="visible")
-    assert "m" in error.inner_text()
+    assert "不在任何道路上：距最近道路" in error.inner_text()
     assert tablet.page.locator("#finding-form[open]").count() == 1
     assert tablet.page.input_value("#note") == "电线杆小广告"
     assert tablet.page.input_value("#rule") == "5.3.1"
