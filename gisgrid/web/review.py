@@ -1,5 +1,220 @@
-"""The reviewer's pages: the month on a map, rankings, publishing, the bulletin, exports."""
+"""The reviewer's pages: the month on a map, rankings, a grid, the year, publishing, the
+bulletin and exports. Every page has a JSON twin (`….json`) built from the same data."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from .. import review
+from ..errors import GisgridError
+from ..months import current_month, parse_month, parse_year
+from . import get_store, tile_layer, wants_json
+from .auth import ROLE_HOME, role_required
 
 bp = Blueprint("review", __name__)
+ROLE_HOME["reviewer"] = "review.index"
+ROWS_PER_PAGE = 200
+
+
+def _static() -> str:
+    return url_for("static", filename="").rstrip("/")
+
+
+def _map_labels() -> dict:
+    return {"score": gettext("Score"), "rank": gettext("Rank"), "unassessed": gettext("Not assessed"),
+            "sampled": gettext("sampled"), "count": gettext("Count"), "points": gettext("Deduction"),
+            "not_scored": gettext("not sampled, not scored"), "photo": gettext("Photo")}
+
+
+def _month_map(report: dict, map_id: str) -> dict:
+    layer = review.light_layer(review.store_grids_encoded(get_store()), report)
+    m = review.month_map(layer, _static(), tile_layer(current_app.config),
+                         {"labels": _map_labels(), "id": map_id, "month": report["month"]})
+    return review.map_parts(m)
+
+
+@bp.get("/review/")
+@role_required("reviewer")
+def index():
+    store = get_store()
+    drawn = store.months_drawn()
+    month = current_month(store.timezone())
+    return redirect(url_for("review.month", month=month if month in drawn or not drawn else drawn[-1]))
+
+
+# the month ----------------------------------------------------------------------------
+
+
+@bp.get("/review/<month>.json")
+@role_required("reviewer")
+def month_json(month: str):
+    store = get_store()
+    report = review.month_report(store, month)
+    report["audit"] = review.audit_report(store, month)
+    if request.args.get("grid"):
+        # one grid's line (what a click on the map shows): a city's month is megabytes
+        report["grids"] = [g for g in report["grids"] if g["code"] == request.args["grid"]]
+    return jsonify(report)
+
+
+@bp.get("/review/<month>")
+@role_required("reviewer")
+def month(month: str):
+    if wants_json():
+        return month_json(month)
+    store = get_store()
+    report = review.month_report(store, month)
+    maps = [_month_map(report, "main")]
+    compare = request.args.get("compare")
+    compared = None
+    if compare:
+        compared = review.month_report(store, parse_month(compare))
+        maps.append(_month_map(compared, "compare"))
+    ranked = report["grids"]
+    page = max(1, request.args.get("page", 1, type=int))
+    pages = max(1, -(-len(ranked) // ROWS_PER_PAGE))
+    page = min(page, pages)
+    return render_template("review/month.html", data=report, maps=maps, compared=compared,
+                           rows=ranked[(page - 1) * ROWS_PER_PAGE:page * ROWS_PER_PAGE], page=page, pages=pages,
+                           audit=review.audit_report(store, report["month"]), legend=review.legend(),
+                           months=store.months_drawn())
+
+
+@bp.post("/review/<month>/publish")
+@role_required("reviewer")
+def publish(month: str):
+    state = review.publish(get_store(), month, current_user.name)
+    if wants_json():
+        return jsonify(state={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in state.items()
+                              if k != "scores"})
+    return redirect(url_for("review.month", month=parse_month(month)))
+
+
+@bp.post("/review/<month>/reopen")
+@role_required("reviewer")
+def reopen(month: str):
+    reason = request.form.get("reason") if request.form else (request.get_json(silent=True) or {}).get("reason")
+    state = review.reopen(get_store(), month, current_user.name, reason)
+    if wants_json():
+        return jsonify(state={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in state.items()
+                              if k != "scores"})
+    return redirect(url_for("review.month", month=parse_month(month)))
+
+
+# a grid -------------------------------------------------------------------------------
+
+
+@bp.get("/review/<month>/grid/<code>.json")
+@role_required("reviewer")
+def grid_json(month: str, code: str):
+    return jsonify(review.grid_report(get_store(), month, code))
+
+
+@bp.get("/review/<month>/grid/<code>")
+@role_required("reviewer")
+def grid(month: str, code: str):
+    if wants_json():
+        return grid_json(month, code)
+    report = review.grid_report(get_store(), month, code)
+    labels = _map_labels()
+    m = review.grid_map(report, _static(), tile_layer(current_app.config), labels)
+    return render_template("review/grid.html", data=report, map=review.map_parts(m))
+
+
+# the year -----------------------------------------------------------------------------
+
+
+def _year(year: str) -> dict:
+    published_only = request.args.get("all") != "1"
+    return review.year_report(get_store(), parse_year(year), published_only=published_only)
+
+
+@bp.get("/review/year/<year>.json")
+@role_required("reviewer")
+def year_json(year: str):
+    return jsonify(_year(year))
+
+
+@bp.get("/review/year/<year>")
+@role_required("reviewer")
+def year(year: str):
+    if wants_json():
+        return year_json(year)
+    data = _year(year)
+    return render_template("review/year.html", data=data, charts=review.year_charts(data))
+
+
+# the bulletin and exports -------------------------------------------------------------
+
+
+@bp.get("/review/<month>/bulletin.json")
+@role_required("reviewer")
+def bulletin_json(month: str):
+    data = review.bulletin(get_store(), month)
+    data.pop("map")
+    return jsonify(data)
+
+
+@bp.get("/review/<month>/bulletin")
+@role_required("reviewer")
+def bulletin(month: str):
+    if wants_json():
+        return bulletin_json(month)
+    return render_bulletin(month)
+
+
+def render_bulletin(month: str, inline_photos: bool = False) -> str:
+    """The bulletin page, self-contained but for photos (inlined too when asked: the PDF
+    command renders it with no server to fetch them from)."""
+    import base64
+    from datetime import datetime
+
+    from ..store import inspections
+    from . import select_locale
+
+    store = get_store()
+    data = review.bulletin(store, month)
+    today = datetime.now(store.timezone()).date()
+    issued = f"{today.year}年{today.month}月{today.day}日" if select_locale() == "zh" else today.isoformat()
+
+    def photo_src(photo: dict) -> str:
+        if not inline_photos:
+            return photo["thumb"]
+        from .api import photo_folder
+
+        path = photo_folder() / inspections.photo(store, photo["id"])["thumb"]
+        return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+    css = (Path(current_app.static_folder) / "css" / "review.css").read_text(encoding="utf-8")
+    return render_template("review/bulletin.html", data=data, css=css, issued=issued, photo_src=photo_src)
+
+
+def bulletin_pdf(app, month: str, path, lang: str = "zh", browser=None) -> int:
+    """Write the month's bulletin as an A4 PDF with headless Chromium; returns its size in bytes."""
+    with app.test_request_context("/", headers={"Accept-Language": lang}):
+        html = render_bulletin(parse_month(month), inline_photos=True)
+    return review.html_to_pdf(html, path, browser)
+
+
+@bp.get("/review/<month>/scores.xlsx")
+@role_required("reviewer")
+def export_xlsx(month: str):
+    month = parse_month(month)
+    return Response(review.xlsx_bytes(get_store(), month),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="scores-{month}.xlsx"'})
+
+
+@bp.get("/review/<month>/<level>.csv")
+@role_required("reviewer")
+def export_csv(month: str, level: str):
+    month = parse_month(month)
+    if level not in review.LEVELS:
+        raise GisgridError("Can export {choices}, not {what!r}", choices=", ".join(review.LEVELS), what=level)
+    headers, rows = review.export_rows(get_store(), month, level)
+    return Response(review.csv_bytes(headers, rows), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{level}-{month}.csv"'})
