@@ -16,6 +16,7 @@ from . import layers, office
 from .assign import RoadIndex
 from .store import Store
 from .synthetic import bench_assign, synthetic_city, synthetic_points
+from .validation import validate
 
 MONTH = "2026-11"
 # (rule, area) pairs the synthetic findings cycle through: area rules on both sides of 4 m².
@@ -61,6 +62,8 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         lon, lat = synthetic_points(roads, n_findings, seed=1)
         assign = bench_assign(roads, lon, lat)
 
+        log("validating the layer set (overlaps, gaps, roads outside their grid …)")
+        defects, validate_s = _timed(lambda: validate(grids, roads))
         _store_findings(store, lon, lat, log)
         office.sample_month(store, MONTH, seed=1)
         log(f"scoring {MONTH} from the database")
@@ -76,5 +79,7 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         "assign_agrees_with_sjoin": assign["agree"],
         "score_month_s": round(score_month_s, 3),
         "import_roads_s": round(import_roads_s, 2),
+        "validate_s": round(validate_s, 2),
+        "validate_defects": len(defects),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
