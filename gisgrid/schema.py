@@ -113,7 +113,8 @@ class Finding(Base):
     __tablename__ = "finding"
     __table_args__ = (
         UniqueConstraint("external_id", name="uq_finding_external_id"),
-        Index("ix_finding_month_road", "month", "road_id"),
+        Index("ix_finding_scoring", "month", "road_id", "deleted_at", "rule", "count", "area_m2", "deadline",
+              "observed_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(128))

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import date
 from fractions import Fraction
+from functools import lru_cache
 
 from .errors import FindingError
 from .months import one_month_after
@@ -17,9 +19,9 @@ from .rulebook import Rule, Rulebook
 FULL_MARKS = Fraction(100)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """What scoring needs of a finding: its rule, count, area and the dates for 5.4."""
+class Finding(NamedTuple):
+    """What scoring needs of a finding: its rule, count, area and the dates for 5.4.
+    (A named tuple: a city's month makes hundreds of thousands, hashed to count alike ones.)"""
 
     rule: str
     count: int = 1
@@ -53,7 +55,7 @@ class GridMonth:
 
 def check_finding(rule: Rule, finding: Finding) -> None:
     """Refuse a finding the rule cannot score, with the reason."""
-    if not isinstance(finding.count, int) or isinstance(finding.count, bool) or finding.count < 1:
+    if type(finding.count) is not int or finding.count < 1:
         raise FindingError("Count must be a whole number of at least 1 (got {count!r})", count=finding.count)
     if rule.needs_area:
         if finding.area_m2 is None or not finding.area_m2 > 0:
@@ -84,6 +86,12 @@ def deduction(rule: Rule, finding: Finding, rulebook: Rulebook) -> Fraction:
     return Fraction(_units(rule, finding, rulebook), rulebook.unit)
 
 
+@lru_cache(maxsize=65536)
+def _fraction(units: int, unit: int) -> Fraction:
+    """Units back to points; few distinct values recur across a whole city's roads."""
+    return Fraction(units, unit)
+
+
 def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook) -> RoadScore:
     units: dict[str, int] = {}
     # Identical findings deduct identically: count them once (a month has many alike).
@@ -93,9 +101,10 @@ def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook) -> Ro
     for rule_code, total in units.items():
         if rulebook.rules[rule_code].kind == "once":
             units[rule_code] = min(total, rulebook.units[rule_code][0])
-    by_rule = {k: Fraction(v, rulebook.unit) for k, v in sorted(units.items())}
-    total = Fraction(sum(units.values()), rulebook.unit)
-    return RoadScore(code=code, score=max(Fraction(0), FULL_MARKS - total), deductions=total, by_rule=by_rule)
+    by_rule = {k: _fraction(v, rulebook.unit) for k, v in sorted(units.items())}
+    total = _fraction(sum(units.values()), rulebook.unit)
+    return RoadScore(code=code, score=_fraction(max(0, 100 * rulebook.unit - sum(units.values())), rulebook.unit),
+                     deductions=total, by_rule=by_rule)
 
 
 def mean(values: Sequence[Fraction]) -> Fraction:
@@ -104,10 +113,12 @@ def mean(values: Sequence[Fraction]) -> Fraction:
 
 def rank(scores: Mapping[str, Fraction | None]) -> dict[str, int | None]:
     """Competition ranking, highest first; equal scores share a rank (1, 1, 3). None is not ranked."""
-    ordered = sorted((s for s in scores.values() if s is not None), reverse=True)
+    how_many = Counter(s for s in scores.values() if s is not None)
     first_place: dict[Fraction, int] = {}
-    for position, score in enumerate(ordered, start=1):
-        first_place.setdefault(score, position)
+    position = 1
+    for score in sorted(how_many, reverse=True):  # distinct scores only: a city has few
+        first_place[score] = position
+        position += how_many[score]
     return {key: (first_place[s] if s is not None else None) for key, s in scores.items()}
 
 
