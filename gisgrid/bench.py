@@ -76,6 +76,8 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         "assign_per_s": round(assign["assign_per_s"]),
         "sjoin_per_s": round(assign["sjoin_per_s"]),
         "ratio": round(assign["ratio"], 2),
+        "assign_explained_per_s": round(assign["assign_explained_per_s"]),
+        "index_build_s": round(assign["index_build_s"], 2),
         "assign_agrees_with_sjoin": assign["agree"],
         "score_month_s": round(score_month_s, 3),
         "import_roads_s": round(import_roads_s, 2),
