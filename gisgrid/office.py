@@ -322,19 +322,22 @@ def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
     return scoring.score_month(draw.sample, findings, rulebook, grids=store.grid_codes())
 
 
-def month_json(store: Store, month: str) -> dict:
+def month_json(store: Store, month: str, exact: bool = False) -> dict:
+    """The month's scores as `gisgrid score --json` prints them; `exact` adds each grid's
+    score as an exact fraction (for means over months)."""
     results = score_month(store, month)
     details = store.grid_details()
     grids = []
     for result in results:
         grid = details.get(result.code, {})
-        grids.append({
-            "code": result.code, "name": grid.get("name"), "town": grid.get("town"),
-            "class": grid.get("grid_class"), "score": scoring.as_points(result.score), "rank": result.rank,
-            "roads": [{"code": r.code, "score": scoring.as_points(r.score),
-                       "deductions": scoring.as_points(r.deductions),
-                       "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()}} for r in result.roads],
-        })
+        row = {"code": result.code, "name": grid.get("name"), "town": grid.get("town"),
+               "class": grid.get("grid_class"), "score": scoring.as_points(result.score), "rank": result.rank}
+        if exact:
+            row["exact"] = str(result.score) if result.score is not None else None
+        row["roads"] = [{"code": r.code, "score": scoring.as_points(r.score),
+                         "deductions": scoring.as_points(r.deductions),
+                         "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()}} for r in result.roads]
+        grids.append(row)
     return {"month": parse_month(month), "rulebook": rulebook_for(month, rulebooks()).id, "grids": grids}
 
 

@@ -75,20 +75,7 @@ def _draw_record(draw) -> dict | None:
 def live_scores(store: Store, month: str) -> dict:
     """office.month_json's document, plus exact scores (for year means) and the draw record."""
     month = parse_month(month)
-    results = office.score_month(store, month)
-    details = store.grid_details()
-    grids = []
-    for result in results:
-        grid = details.get(result.code, {})
-        grids.append({
-            "code": result.code, "name": grid.get("name"), "town": grid.get("town"),
-            "class": grid.get("grid_class"), "score": scoring.as_points(result.score), "rank": result.rank,
-            "exact": str(result.score) if result.score is not None else None,
-            "roads": [{"code": r.code, "score": scoring.as_points(r.score),
-                       "deductions": scoring.as_points(r.deductions),
-                       "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()}} for r in result.roads],
-        })
-    return {"month": month, "rulebook": _rulebook(month).id, "grids": grids, "draw": _draw_record(store.sample(month))}
+    return {**office.month_json(store, month, exact=True), "draw": _draw_record(store.sample(month))}
 
 
 def month_scores(store: Store, month: str) -> dict:

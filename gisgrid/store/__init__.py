@@ -15,8 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import (bindparam, create_engine, event, func, insert, inspect, select, text,
-                        update)
+from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 

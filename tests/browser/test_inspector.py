@@ -2,7 +2,6 @@
 photos, a refused pin that keeps the form, offline pins that arrive once (even when the first
 answer is lost), no request leaving the app's origin, and what an inspector may not open."""
 
-import io
 import json
 from pathlib import Path
 
