@@ -130,6 +130,7 @@
     $("form-error").hidden = true;
     $("form-title").textContent = editing ? text.edit : text.new;
     $("delete").hidden = !editing;
+    $("move").hidden = !editing;
     $("reason-box").hidden = !(editing && data.inspection.submitted_at);
     if (editing) {
       const p = editing.properties;
@@ -242,7 +243,28 @@
     closeForm(); say(text.saved); await reload();
   });
 
-  map.on("click", function (event) { openForm(event.latlng); });
+  // Moving a finding: the next tap on the map is its new place.
+  let moving = null;
+  $("move").addEventListener("click", function () {
+    moving = { finding: editing, reason: $("reason").value.trim() || null };
+    closeForm();
+    say(text.move_where, "warn");
+  });
+
+  async function move(latlng) {
+    const target = moving;
+    moving = null;
+    const response = await fetch("/api/findings/" + target.finding.properties.id, {
+      method: "PATCH", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
+      body: JSON.stringify({ lon: latlng.lng, lat: latlng.lat, reason: target.reason })
+    }).catch(function () { return null; });
+    const result = response ? await response.json().catch(function () { return {}; }) : {};
+    if (!response || !response.ok) { say(result.message || text.queued, "bad"); return; }
+    say(text.saved); await reload();
+  }
+
+  map.on("click", function (event) { if (moving) { move(event.latlng); } else { openForm(event.latlng); } });
 
   $("pin-here").addEventListener("click", function () {
     if (!navigator.geolocation) { say(text.no_gps, "bad"); return; }

@@ -92,6 +92,16 @@ def test_pin_three_findings_and_the_score_is_the_cores(tablet, district_month, t
     gps_pin = next(f for f in stored if f["rule"] == "5.1")
     assert (round(gps_pin["geom"].x, 4), round(gps_pin["geom"].y, 4)) == (114.035, 33.5951)
     assert tablet.page.locator("#findings img.thumb").count() == 1
+
+    # move the GPS pin: open it from the list, "Move", tap its new place on the road
+    tablet.page.locator("#findings li", has_text="店招店牌破损").click()
+    tablet.page.click("#move")
+    assert tablet.page.locator("#message").inner_text() == "请在地图上点击问题的实际位置"
+    tablet.page.touchscreen.tap(*map_point(tablet, dx=150))
+    tablet.page.wait_for_function("document.getElementById('message').textContent === '已保存'")
+    moved = inspections.finding(store, id=gps_pin["id"])
+    assert moved["road"] == "R11" and moved["geom"].x > gps_pin["geom"].x + 0.0005
+    assert [c["action"] for c in inspections.changes(store, gps_pin["id"])] == ["create", "update"]
     assert tablet.offsite() == []
 
     weight = tablet.page.evaluate(
