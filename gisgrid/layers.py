@@ -4,9 +4,12 @@ what can be repaired safely; write layers back out. No Flask, no SQL."""
 
 from __future__ import annotations
 
+import codecs
+import math
 import tempfile
 import warnings
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -21,19 +25,28 @@ from pyproj.exceptions import CRSError
 from .errors import LayerError
 
 KINDS = ("grids", "roads")
-ALIASES = {
-    "code": ("code", "编码", "编号", "id", "网格编码", "道路编码"),
-    "name": ("name", "名称", "网格名称", "道路名称"),
-    "town": ("town", "镇办", "街道", "乡镇"),
-    "grid_class": ("class", "grid_class", "类别", "等级", "网格类别"),
-    "leader": ("leader", "网格长"),
-    "grade": ("grade", "道路等级"),
-    "grid": ("grid", "grid_code", "网格", "所属网格"),
+# Our column -> the field names a file may use for it, matched case-insensitively, first match wins.
+FIELDS = {
+    "grids": {
+        "code": ("code", "编码", "编号", "id", "网格编码"),
+        "name": ("name", "名称", "网格名称"),
+        "town": ("town", "镇办", "街道", "乡镇"),
+        "grid_class": ("class", "grid_class", "类别", "等级", "网格类别"),
+        "leader": ("leader", "网格长"),
+    },
+    "roads": {
+        "code": ("code", "编码", "编号", "id", "道路编码"),
+        "name": ("name", "名称", "道路名称"),
+        "grade": ("grade", "道路等级", "等级"),
+        "grid": ("grid", "grid_code", "网格", "网格编码", "所属网格"),
+    },
 }
-COLUMNS = {"grids": ["code", "name", "town", "grid_class", "leader"], "roads": ["code", "name", "grade", "grid"]}
 CLASSES = {"a": "A", "b": "B", "c": "C", "一类": "A", "二类": "B", "三类": "C"}
 CHINA = (70.0, 0.0, 140.0, 56.0)
+FORMATS = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".fgb")
 WRITERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
+POLYGON, MULTIPOLYGON, COLLECTION, POINT = 3, 6, 7, 0  # shapely type ids
+GDAL_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError)
 
 
 @dataclass
@@ -48,8 +61,9 @@ def metric_crs(lon: float, lat: float) -> CRS:
     """A metric CRS for areas and distances: the CGCS2000 3° Gauss-Krüger zone (no zone prefix)
     in China's longitudes, the WGS84 UTM zone elsewhere."""
     if 73.5 <= lon < 136.5:
-        return CRS.from_epsg(4534 + int(round(lon / 3.0)) - 25)
-    zone = int((lon + 180) // 6) + 1
+        zone = math.floor(lon / 3 + 0.5)  # not round(): it rounds 24.5 to 24, a zone west of 75°E
+        return CRS.from_epsg(4534 + zone - 25)
+    zone = min(int((lon + 180) // 6) + 1, 60)
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
@@ -63,94 +77,163 @@ def parse_crs(text: str) -> CRS:
         raise LayerError("Unknown CRS {crs!r}; give an EPSG code such as EPSG:4547", crs=text) from None
 
 
+def _crs_label(crs: CRS) -> str:
+    """EPSG:n when the CRS is one (a Shapefile's .prj rarely says so itself), else its name."""
+    code = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{code}" if code else crs.name
+
+
 # reading ------------------------------------------------------------------------------
 
 
-def _unpack(path: Path, folder: Path) -> Path:
-    """A zipped Shapefile (or other layer) extracted safely into `folder`."""
+@contextmanager
+def _opened(path: Path, layer: str | None):
+    """The file to read and the layer to pick: a zip is extracted into a temporary folder."""
+    if not path.exists():
+        raise LayerError("File not found: {path}", path=path)
+    if path.suffix.lower() != ".zip":
+        yield path, layer
+        return
+    with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
+        found = _unzip(path, Path(folder))
+        if layer is not None and any(p.stem == layer for p in found):
+            yield next(p for p in found if p.stem == layer), None
+        elif len(found) > 1:
+            raise LayerError("{path} has several layers ({layers}); choose one with --layer", path=path.name,
+                             layers=", ".join(p.stem for p in found))
+        else:
+            yield found[0], layer
+
+
+def _unzip(path: Path, folder: Path) -> list[Path]:
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
-                target = (folder / member).resolve()
-                if not target.is_relative_to(folder.resolve()):
+                if not (folder / member).resolve().is_relative_to(folder.resolve()):
                     raise LayerError("{path}: the zip file holds a path outside itself ({member})", path=path.name,
                                      member=member)
             archive.extractall(folder)
     except zipfile.BadZipFile:
         raise LayerError("{path} is not a valid zip file", path=path.name) from None
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".shp", ".gpkg", ".geojson", ".json", ".kml",
-                                                                         ".fgb"))
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in FORMATS and "__MACOSX" not in p.parts)
     if not found:
         raise LayerError("{path}: the zip file holds no Shapefile or other layer", path=path.name)
-    return found[0]
+    return found
 
 
-def _shapefile_encoding(path: Path) -> str | None:
-    """None to let GDAL decide (a .cpg or the dbf's code page says); else our guess."""
-    if path.suffix.lower() != ".shp" or path.with_suffix(".cpg").exists() or path.with_suffix(".CPG").exists():
-        return None
-    dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()), None)
+def _sidecar(path: Path, suffix: str) -> Path | None:
+    return next((p for p in (path.with_suffix(suffix), path.with_suffix(suffix.upper())) if p.exists()), None)
+
+
+# dbf code page bytes for Chinese text; other non-zero bytes are left to GDAL.
+CHINESE_CODE_PAGES = {0x4D: "GB18030", 0x7A: "GB18030", 0x4F: "Big5", 0x78: "Big5"}
+
+
+def _shapefile_encoding(path: Path) -> tuple[str | None, str | None]:
+    """(Python codec for the .dbf, or None to let GDAL decode it; the encoding to report)."""
+    cpg, dbf = _sidecar(path, ".cpg"), _sidecar(path, ".dbf")
+    if cpg is not None:
+        declared = cpg.read_text(encoding="ascii", errors="replace").strip()
+        try:
+            codec = codecs.lookup(f"cp{declared}" if declared.isdigit() else declared).name
+        except LookupError:
+            return None, declared  # a name only GDAL knows
+        # GBK text decodes the same as GB18030, which also reads what GBK cannot
+        return ("gb18030" if codec in ("gbk", "cp936") else codec), declared
     if dbf is None:
-        return None
+        return None, None
     raw = dbf.read_bytes()
-    if len(raw) > 29 and raw[29] != 0:  # the dbf names its code page
-        return None
+    # Byte 29 names the dbf's code page. 0 says nothing; 0x57 is "the Windows ANSI code page",
+    # which GDAL reads as Latin-1 but on the Chinese Windows that wrote the file means GBK.
+    if len(raw) > 32 and raw[29] in CHINESE_CODE_PAGES:
+        return CHINESE_CODE_PAGES[raw[29]], CHINESE_CODE_PAGES[raw[29]]
+    if len(raw) > 32 and raw[29] not in (0, 0x57):
+        return None, f"as the .dbf declares (code page byte {raw[29]:#04x})"
+    records = raw[int.from_bytes(raw[8:10], "little"):]  # the header holds binary counts: skip it
     try:
-        raw.decode("utf-8")
-        return "UTF-8"
+        records.decode("utf-8")
+        return "UTF-8", "UTF-8"
     except UnicodeDecodeError:
-        return "GB18030"  # a superset of GBK: what Chinese offices' files without .cpg are
+        return "GB18030", "GB18030"  # a superset of GBK
+
+
+def _transcoded(frame: gpd.GeoDataFrame, codec: str, name: str) -> gpd.GeoDataFrame:
+    """A .dbf read as Latin-1 (byte for byte) decoded with its real code page. Field names are
+    cut at 10 bytes, often inside a character: the broken tail is dropped."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    try:
+        for column in columns:
+            if pd.api.types.is_string_dtype(frame[column].dtype):
+                frame[column] = [v.encode("latin-1").decode(codec) if isinstance(v, str) else v
+                                 for v in frame[column]]
+    except UnicodeDecodeError:
+        raise LayerError("{path}: the attribute table is neither UTF-8 nor GBK", path=name) from None
+    names: dict[str, str] = {}
+    for column in columns:
+        decoded = column.encode("latin-1").decode(codec, "ignore")
+        names[column] = decoded if decoded not in names.values() else column.encode("latin-1").decode(codec, "replace")
+    return frame.rename(columns=names)
 
 
 def _read(path: Path, layer: str | None) -> tuple[gpd.GeoDataFrame, str | None]:
-    if not path.exists():
-        raise LayerError("File not found: {path}", path=path)
-    try:
-        layers = [name for name, _ in pyogrio.list_layers(path)]
-    except Exception as exc:
-        raise LayerError("Cannot read {path}: {error}", path=path.name, error=str(exc).splitlines()[0]) from None
-    if layer is None and len(layers) > 1:
-        raise LayerError("{path} has several layers ({layers}); choose one with --layer", path=path.name,
-                         layers=", ".join(layers))
-    if layer is not None and layer not in layers:
-        raise LayerError("{path} has no layer {layer!r} (it has {layers})", path=path.name, layer=layer,
-                         layers=", ".join(layers))
-    encoding = _shapefile_encoding(path)
+    """The features of one layer of `path` (a file, not a zip) and the attribute encoding used."""
+    codec, encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else (None, None)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="ignore")
+            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes, e.g. "measured (M) geometry not supported"
+            # A GeoJSON field holding numbers and text is typed JSON; pyogrio keeps it as text and says so.
+            warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+            layers = [name for name, _ in pyogrio.list_layers(path)]
+            if not layers:
+                raise LayerError("{path} has no features", path=path.name)
+            if layer is None and len(layers) > 1:
+                raise LayerError("{path} has several layers ({layers}); choose one with --layer", path=path.name,
+                                 layers=", ".join(layers))
+            if layer is not None and layer not in layers:
+                raise LayerError("{path} has no layer {layer!r} (it has {layers})", path=path.name, layer=layer,
+                                 layers=", ".join(layers))
+            # Latin-1 maps every byte to one character, so reading never fails and _transcoded undoes it.
+            frame = pyogrio.read_dataframe(path, layer=layer, encoding="ISO-8859-1" if codec else None,
+                                           on_invalid="ignore")
+            if path.suffix.lower() != ".shp":
+                encoding = pyogrio.read_info(path, layer=layer).get("encoding")
     except UnicodeDecodeError:
         raise LayerError("{path}: the attribute table is neither UTF-8 nor GBK", path=path.name) from None
-    except Exception as exc:
-        raise LayerError("Cannot read {path}: {error}", path=path.name, error=str(exc).splitlines()[0]) from None
-    return frame, encoding or "as declared"
+    except GDAL_ERRORS as exc:
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+    return (_transcoded(frame, codec, path.name) if codec else frame), encoding
 
 
-def _to_wgs84(frame: gpd.GeoDataFrame, crs: str | None, name: str, report: LayerReport) -> gpd.GeoDataFrame:
+def _gdal_error(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "not recognized as" in text:
+        return "not a layer format gisgrid reads (GeoJSON, Shapefile or a zipped one, GeoPackage, KML, FlatGeobuf)"
+    return text
+
+
+def _to_wgs84(geoms: gpd.GeoSeries, crs: str | None, name: str, report: LayerReport) -> gpd.GeoSeries:
+    """Non-empty geometries into EPSG:4326, refusing coordinates that cannot be in their CRS."""
+    source = CRS(geoms.crs) if geoms.crs is not None else None
     if crs is not None:
         wanted = parse_crs(crs)
-        if frame.crs is not None and not CRS(frame.crs).equals(wanted):
-            report.warnings.append(f"{name} declares {CRS(frame.crs).to_string()}; using {wanted.to_string()} as asked")
-        frame = frame.set_crs(wanted, allow_override=True)
-    if frame.crs is None:
+        if source is not None and _crs_label(source) != _crs_label(wanted):
+            report.warnings.append(f"{name} declares {_crs_label(source)}; using {_crs_label(wanted)} as asked")
+        source = wanted
+    if source is None:
         raise LayerError("{path} has no CRS; pass --crs, e.g. --crs EPSG:4547 (CGCS2000 3° Gauss-Krüger, "
                          "central meridian 114°E)", path=name)
-    source = CRS(frame.crs)
-    report.source_crs = source.to_string()
-    out = frame.to_crs(4326) if not source.equals(CRS.from_epsg(4326)) else frame
-    bounds = shapely.bounds(out.geometry.values)
-    if not np.all(np.isfinite(bounds[~np.isnan(bounds).all(axis=1)])) or \
-            np.nanmin(bounds[:, [0, 2]]) < -180 or np.nanmax(bounds[:, [0, 2]]) > 180 or \
-            np.nanmin(bounds[:, [1, 3]]) < -90 or np.nanmax(bounds[:, [1, 3]]) > 90:
-        hint = ""
-        raw_x = np.nanmax(np.abs(shapely.bounds(frame.geometry.values)[:, [0, 2]]))
-        if source.is_geographic and raw_x > 180:
-            hint = "; the coordinates look like metres: pass the projected CRS, e.g. --crs EPSG:4547"
-        elif raw_x > 1e7:
-            hint = ("; x values like 38500000 carry a zone prefix: use EPSG:4513–4533 (with zone prefix), "
-                    "not EPSG:4534–4554")
-        raise LayerError("{path}: coordinates cannot be in {crs}{hint}", path=name, crs=source.to_string(), hint=hint)
+    report.source_crs = _crs_label(source)
+    raw = shapely.bounds(geoms.values)
+    out = geoms.set_crs(source, allow_override=True).to_crs(4326)
+    lon_lat = shapely.bounds(out.values)
+    outside_earth = not (np.isfinite(lon_lat).all() and np.abs(lon_lat[:, [0, 2]]).max() <= 180
+                         and np.abs(lon_lat[:, [1, 3]]).max() <= 90)
+    # Degrees taken for metres land within 200 m of the projection's false origin, still "on earth".
+    degrees_in_projected = source.is_projected and np.abs(raw[:, [0, 2]]).max() <= 180 and \
+        np.abs(raw[:, [1, 3]]).max() <= 90
+    if outside_earth or degrees_in_projected:
+        raise LayerError("{path}: coordinates cannot be in {crs}{hint}", path=name, crs=report.source_crs,
+                         hint=_coordinate_hint(source, raw))
     x0, y0, x1, y1 = out.total_bounds
     if x0 < CHINA[0] or y0 < CHINA[1] or x1 > CHINA[2] or y1 > CHINA[3]:
         report.warnings.append(f"{name} lies partly outside China ({x0:.3f}, {y0:.3f} – {x1:.3f}, {y1:.3f}); "
@@ -158,8 +241,34 @@ def _to_wgs84(frame: gpd.GeoDataFrame, crs: str | None, name: str, report: Layer
     return out
 
 
+def _coordinate_hint(source: CRS, raw: np.ndarray) -> str:
+    """What the raw coordinates suggest about the CRS they are really in ("" when nothing)."""
+    if not np.isfinite(raw).all():
+        return ""
+    largest_x = np.abs(raw[:, [0, 2]]).max()
+    if source.is_geographic and largest_x > 180:
+        return "; the coordinates look like metres: pass the projected CRS, e.g. --crs EPSG:4547"
+    if source.is_projected and largest_x <= 180:
+        return "; the coordinates look like degrees: pass --crs EPSG:4326 (or EPSG:4490 for CGCS2000)"
+    if largest_x < 1e7:
+        epsg = source.to_epsg(min_confidence=70) or 0
+        if 4513 <= epsg <= 4533:  # a zone with prefix, x without: the same zone without prefix is 21 codes on
+            return f"; x values like {raw[0, 0]:.0f} have no zone prefix: use EPSG:{epsg + 21}, the same zone without"
+        return ""
+    zone = int(raw[:, 0].min() // 1_000_000)
+    if zone != int(raw[:, 2].max() // 1_000_000):
+        return ""
+    if 25 <= zone <= 45:
+        return (f"; x values like {raw[0, 0]:.0f} carry the zone prefix {zone}: use EPSG:{4513 + zone - 25} "
+                "(EPSG:4513–4533 are the 3° zones with zone prefix, EPSG:4534–4554 those without)")
+    if 13 <= zone <= 23:
+        return f"; x values like {raw[0, 0]:.0f} carry the 6° zone prefix {zone}: use EPSG:{4491 + zone - 13}"
+    return ""
+
+
 def _text(value) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+    """A stripped string, None for blanks; numbers without ".0" so numeric codes stay codes."""
+    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
@@ -167,41 +276,78 @@ def _text(value) -> str | None:
     return text or None
 
 
-def _columns(frame: pd.DataFrame, kind: str, name: str) -> dict[str, str]:
-    """Our field -> the file's field, matched case-insensitively through ALIASES."""
+def _dbf_cut(alias: str) -> str:
+    """The alias as a Shapefile keeps it: at most 10 bytes of UTF-8, no broken character."""
+    return alias.encode("utf-8")[:10].decode("utf-8", "ignore")
+
+
+def _fields(frame: gpd.GeoDataFrame, kind: str, name: str) -> dict[str, str]:
+    """Our column -> the file's field; each file field serves one column at most."""
     lowered = {str(c).strip().lower(): c for c in frame.columns if c != frame.geometry.name}
     if name.lower().endswith((".kml", ".kmz")):
-        lowered.pop("id", None)  # KML feature ids are made up by the writer, not codes
-    found = {}
-    for ours in COLUMNS[kind]:
-        for alias in ALIASES[ours]:
-            if alias.lower() in lowered:
-                found[ours] = lowered[alias.lower()]
-                break
+        lowered.pop("id", None)  # KML placemark ids are made up by the writing program, not codes
+    found: dict[str, str] = {}
+    for ours, aliases in FIELDS[kind].items():
+        names = [n for a in aliases for n in (a, _dbf_cut(a))]
+        theirs = next((lowered[n] for n in names if n in lowered and lowered[n] not in found.values()), None)
+        if theirs is not None:
+            found[ours] = theirs
     if "code" not in found:
-        if "name" in found:  # KML: Name is the only label
-            found["code"] = found["name"]
-        else:
+        if "name" not in found:
             raise LayerError("{path} has no code field (one of: {aliases}); its fields are {fields}", path=name,
-                             aliases=", ".join(ALIASES["code"]),
+                             aliases=", ".join(FIELDS[kind]["code"]),
                              fields=", ".join(map(str, lowered.values())) or "none")
+        found["code"] = found["name"]  # a KML's only label is its Name
     return found
 
 
-def _polygons(frame: gpd.GeoDataFrame, codes: list[str], name: str, report: LayerReport) -> np.ndarray:
-    geoms = frame.geometry.values
-    missing = [c for c, g in zip(codes, geoms) if g is None or g.is_empty]
+def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str) -> pd.DataFrame:
+    fields = _fields(frame, kind, name)
+    out = pd.DataFrame({ours: [_text(v) for v in frame[fields[ours]]] if ours in fields else None
+                        for ours in FIELDS[kind]}, index=range(len(frame)), dtype=object)  # None, not NaN
+    if out["code"].isna().any():
+        raise LayerError("{path}: {n} features have no code", path=name, n=int(out["code"].isna().sum()))
+    duplicated = sorted(set(out.loc[out["code"].duplicated(), "code"]))
+    if duplicated:
+        raise LayerError("{path}: duplicate codes {codes}", path=name, codes=", ".join(duplicated[:20]))
+    out["name"] = out["name"].fillna(out["code"])
+    if kind == "grids":
+        out["grid_class"] = [CLASSES.get(c.lower(), c) if c else None for c in out["grid_class"]]
+        unknown = sorted({c for c in out["grid_class"] if c not in (None, "A", "B", "C")})
+        if unknown:
+            raise LayerError("{path}: grid class must be A, B or C (found {classes})", path=name,
+                             classes=", ".join(unknown))
+    return out
+
+
+def _require_geometry(geoms: np.ndarray, labels: list[str], name: str) -> None:
+    missing = [label for label, g in zip(labels, shapely.is_missing(geoms) | shapely.is_empty(geoms)) if g]
     if missing:
-        raise LayerError("{path}: features without geometry: {codes}", path=name, codes=", ".join(missing[:10]))
-    types = set(shapely.get_type_id(geoms).tolist())
-    if not types <= {3, 6}:
+        raise LayerError("{path}: features without geometry: {codes}", path=name, codes=", ".join(missing[:20]))
+
+
+def _polygons(geoms: np.ndarray, codes: list[str], name: str, report: LayerReport) -> np.ndarray:
+    """2D polygons; collections keep their polygons when they have some (lines, points dropped)."""
+    types = shapely.get_type_id(geoms)
+    for i in np.flatnonzero(types == COLLECTION):
+        polygonal = _polygonal_part(geoms[i])
+        if polygonal is not None:
+            geoms[i] = polygonal
+            types[i] = MULTIPOLYGON
+            report.repaired.append((codes[i], "geometry collection reduced to its polygons"))
+    if not np.isin(types, (POLYGON, MULTIPOLYGON)).all():
+        kinds = sorted({g.geom_type for g, t in zip(geoms, types) if t not in (POLYGON, MULTIPOLYGON)})
         raise LayerError("{path}: grids and roads must be polygons (this layer has {types})", path=name,
-                         types=", ".join(sorted({g.geom_type for g in geoms})))
-    geoms = np.array(shapely.force_2d(geoms), dtype=object)
+                         types=", ".join(kinds))
+    return shapely.force_2d(geoms)
+
+
+def _repaired(geoms: np.ndarray, codes: list[str], name: str, report: LayerReport) -> np.ndarray:
+    """Valid MultiPolygons: invalid ones repaired when that is safe, else the layer is refused."""
+    geoms = geoms.copy()
     invalid = np.flatnonzero(~shapely.is_valid(geoms))
     broken = []
-    for i in invalid:
-        reason = shapely.is_valid_reason(geoms[i])
+    for i, reason in zip(invalid, shapely.is_valid_reason(geoms[invalid])):
         fixed = _repair(geoms[i])
         if fixed is None:
             broken.append(f"{codes[i]} ({reason})")
@@ -210,19 +356,20 @@ def _polygons(frame: gpd.GeoDataFrame, codes: list[str], name: str, report: Laye
             report.repaired.append((codes[i], reason))
     if broken:
         raise LayerError("{path}: invalid geometry that cannot be repaired safely: {features}", path=name,
-                         features="; ".join(broken[:10]))
-    single = shapely.get_type_id(geoms) == 3
-    geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+                         features="; ".join(broken[:20]))
+    single = np.flatnonzero(shapely.get_type_id(geoms) == POLYGON)
+    geoms[single] = shapely.multipolygons(geoms[single], indices=np.arange(len(single)))
     return geoms
 
 
 def _polygonal_part(geometry):
-    parts = [p for p in shapely.get_parts(geometry) if p.geom_type == "Polygon" and not p.is_empty]
+    parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon") and p.area > 0]
+    parts = [q for p in parts for q in shapely.get_parts(p)]
     return shapely.MultiPolygon(parts) if parts else None
 
 
 def _repair(geometry):
-    """Repair when two standard repairs agree (so no reading of the drawing is guessed)."""
+    """The repair when two standard repairs agree (so no reading of the drawing is guessed), else None."""
     structure = _polygonal_part(shapely.make_valid(geometry, method="structure", keep_collapsed=False))
     linework = _polygonal_part(shapely.make_valid(geometry, method="linework"))
     if structure is None or linework is None:
@@ -235,75 +382,93 @@ def _repair(geometry):
 
 def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None
                ) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """Read grids or roads into WGS84 with our columns (see COLUMNS, plus geometry)."""
+    """Grids or roads in EPSG:4326 with our columns (FIELDS[kind], then geometry), in file order."""
     if kind not in KINDS:
         raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
-        source = _unpack(path, Path(folder)) if path.suffix.lower() == ".zip" else path
-        frame, encoding = _read(source, layer)
     name = path.name
+    with _opened(path, layer) as (source, chosen):
+        frame, encoding = _read(source, chosen)
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=name)
     report = LayerReport(source_crs="", encoding=encoding)
-    frame = _to_wgs84(frame, crs, name, report)
-    fields = _columns(frame, kind, name)
-    out = pd.DataFrame({ours: [_text(v) for v in frame[theirs]] for ours, theirs in fields.items()})
-    for column in COLUMNS[kind]:
-        if column not in out:
-            out[column] = None
-    if out["code"].isna().any():
-        raise LayerError("{path}: {n} features have no code", path=name, n=int(out["code"].isna().sum()))
-    duplicated = sorted(set(out.loc[out["code"].duplicated(), "code"]))
-    if duplicated:
-        raise LayerError("{path}: duplicate codes {codes}", path=name, codes=", ".join(duplicated[:10]))
-    out["name"] = out["name"].fillna(out["code"])
-    if kind == "grids":
-        out["grid_class"] = [CLASSES.get(c.lower(), c.upper()) if c else None for c in out["grid_class"]]
-        bad = sorted({c for c in out["grid_class"] if c not in (None, "A", "B", "C")})
-        if bad:
-            raise LayerError("{path}: grid class must be A, B or C (found {classes})", path=name,
-                             classes=", ".join(bad))
-    geoms = _polygons(frame, out["code"].tolist(), name, report)
-    return gpd.GeoDataFrame(out[COLUMNS[kind]], geometry=geoms, crs=4326), report
+    table = _attributes(frame, kind, name)
+    codes = table["code"].tolist()
+    geoms = frame.geometry.values.to_numpy()
+    _require_geometry(geoms, codes, name)
+    polygons = gpd.GeoSeries(_polygons(geoms.copy(), codes, name, report), crs=frame.crs)
+    wgs84 = _to_wgs84(polygons, crs, name, report)
+    return gpd.GeoDataFrame(table, geometry=_repaired(wgs84.values.to_numpy(), codes, name, report), crs=4326), report
 
 
 def read_points(path, crs: str | None = None, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read findings: points in any vector format, or a CSV with lon/lat (or x/y) columns."""
+    """Findings in EPSG:4326: points in any vector format, or a CSV with lon/lat (or x/y) columns;
+    every other field is kept as a column, `id` as text."""
     path = Path(path)
-    report = LayerReport(source_crs="", encoding=None)
     if path.suffix.lower() == ".csv":
-        if not path.exists():
-            raise LayerError("File not found: {path}", path=path)
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        lower = {c.lower(): c for c in table.columns}
-        xy = next(((lower[a], lower[b]) for a, b in (("lon", "lat"), ("lng", "lat"), ("x", "y"))
-                   if a in lower and b in lower), None)
-        if xy is None:
-            raise LayerError("{path}: a CSV of findings needs lon and lat (or x and y) columns", path=path.name)
-        try:
-            x, y = table[xy[0]].astype(float), table[xy[1]].astype(float)
-        except ValueError:
-            raise LayerError("{path}: lon/lat must be numbers", path=path.name) from None
-        frame = gpd.GeoDataFrame(table.drop(columns=list(xy)).replace("", None), geometry=gpd.points_from_xy(x, y),
-                                 crs=None if crs else 4326)
+        frame = _read_csv(path, crs)
     else:
-        with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
-            source = _unpack(path, Path(folder)) if path.suffix.lower() == ".zip" else path
-            frame, _ = _read(source, layer)
-    frame = _to_wgs84(frame, crs, path.name, report)
-    if len(frame) and not set(shapely.get_type_id(frame.geometry.values).tolist()) <= {0}:
+        with _opened(path, layer) as (source, chosen):
+            frame, _ = _read(source, chosen)
+    if len(frame) == 0:
+        raise LayerError("{path} has no features", path=path.name)
+    frame = _plain_text(frame)
+    labels = [str(i) for i in frame["id"]] if "id" in frame.columns else [f"#{n + 1}" for n in range(len(frame))]
+    geoms = frame.geometry.values.to_numpy()
+    _require_geometry(geoms, labels, path.name)
+    if not (shapely.get_type_id(geoms) == POINT).all():
         raise LayerError("{path}: findings must be points", path=path.name)
-    if "id" in frame.columns:
-        frame["id"] = [_text(v) for v in frame["id"]]
+    frame = frame.set_geometry(_to_wgs84(frame.geometry, crs, path.name, LayerReport("", None)))
+    return frame.set_geometry(shapely.force_2d(frame.geometry.values))
+
+
+def _plain_text(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Text columns hold str or None (pandas would give NaN); `id` is text whatever its type."""
+    for column in frame.columns:
+        if column == "id":
+            frame[column] = pd.Series([_text(v) for v in frame[column]], index=frame.index, dtype=object)
+        elif column != frame.geometry.name and pd.api.types.is_string_dtype(frame[column].dtype):
+            frame[column] = pd.Series([None if pd.isna(v) else v for v in frame[column]], index=frame.index,
+                                      dtype=object)
     return frame
+
+
+CSV_COORDINATES = (("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("经度", "纬度"), ("x", "y"))
+
+
+def _read_csv(path: Path, crs: str | None) -> gpd.GeoDataFrame:
+    """A CSV of findings; UTF-8 (with or without BOM) or, as Excel saves it in China, GBK."""
+    if not path.exists():
+        raise LayerError("File not found: {path}", path=path)
+    try:
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=str(exc).splitlines()[0]) from None
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    xy = next(((lower[a], lower[b]) for a, b in CSV_COORDINATES if a in lower and b in lower), None)
+    if xy is None:
+        raise LayerError("{path}: a CSV of findings needs lon and lat (or x and y) columns", path=path.name)
+    try:
+        x = pd.to_numeric(table[xy[0]].str.strip(), errors="raise")
+        y = pd.to_numeric(table[xy[1]].str.strip(), errors="raise")
+    except ValueError:
+        raise LayerError("{path}: lon/lat must be numbers", path=path.name) from None
+    if x.isna().any() or y.isna().any():
+        raise LayerError("{path}: lon/lat must be numbers", path=path.name)
+    attributes = pd.DataFrame({c: [v.strip() or None for v in table[c]] for c in table.columns if c not in xy},
+                              index=table.index, dtype=object)
+    # Coordinates in a CSV are lon/lat unless told otherwise: _to_wgs84 assigns `crs` when given.
+    return gpd.GeoDataFrame(attributes, geometry=gpd.points_from_xy(x, y), crs=None if crs else 4326)
 
 
 # writing ------------------------------------------------------------------------------
 
 
 def _short_names(columns: list[str]) -> dict[str, str]:
-    """Shapefile field names: at most 10 bytes, unique."""
+    """Shapefile field names: at most 10 bytes, unique regardless of case, the same every time."""
     out, used = {}, set()
     for column in columns:
         base = column.encode("utf-8")[:10].decode("utf-8", "ignore")
@@ -318,6 +483,7 @@ def _short_names(columns: list[str]) -> dict[str, str]:
 
 
 def write_layer(frame: gpd.GeoDataFrame, path, layer: str | None = None) -> None:
+    """Write `frame` to `path`, the format chosen by its extension; an existing file is replaced."""
     path = Path(path)
     driver = WRITERS.get(path.suffix.lower())
     if driver is None:
@@ -325,21 +491,20 @@ def write_layer(frame: gpd.GeoDataFrame, path, layer: str | None = None) -> None
     frame = frame.copy()
     for column in frame.columns:
         if column != frame.geometry.name and frame[column].dtype == object:
-            frame[column] = [None if v is None else (v.isoformat() if hasattr(v, "isoformat") else v)
-                             for v in frame[column]]
+            frame[column] = [v.isoformat() if hasattr(v, "isoformat") else v for v in frame[column]]
     options = {}
     if driver == "ESRI Shapefile":
         frame = frame.rename(columns=_short_names([c for c in frame.columns if c != frame.geometry.name]))
-        options["encoding"] = "UTF-8"
+        options["encoding"] = "UTF-8"  # pyogrio then writes a .cpg saying so
     if driver == "GPKG":
         options["layer"] = layer or path.stem
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and driver != "ESRI Shapefile":
+    if path.exists() and driver != "ESRI Shapefile":  # GDAL replaces a Shapefile's whole set of files itself
         path.unlink()
     try:
         pyogrio.write_dataframe(frame, path, driver=driver, **options)
-    except Exception as exc:
-        raise LayerError("Cannot write {path}: {error}", path=path.name, error=str(exc).splitlines()[0]) from None
+    except GDAL_ERRORS as exc:
+        raise LayerError("Cannot write {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
 
 
 # places -------------------------------------------------------------------------------
@@ -350,17 +515,17 @@ def place_in_grids(roads: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> pd.Serie
     result = pd.Series([None] * len(roads), index=roads.index, dtype=object)
     if len(roads) == 0 or len(grids) == 0:
         return result
-    x0, y0, x1, y1 = roads.total_bounds
+    x0, y0, x1, y1 = roads.to_crs(4326).total_bounds
     metric = metric_crs((x0 + x1) / 2, (y0 + y1) / 2)
-    road_m = roads.geometry.to_crs(metric).values
-    grid_m = grids.geometry.to_crs(metric).values
+    road_m = roads.geometry.to_crs(metric).values.to_numpy()
+    grid_m = grids.geometry.to_crs(metric).values.to_numpy()
     r, g = shapely.STRtree(grid_m).query(road_m, predicate="intersects")
-    if len(r) == 0:
-        return result
     area = shapely.area(shapely.intersection(road_m[r], grid_m[g]))
     pairs = pd.DataFrame({"road": r, "grid": g, "area": area})
-    pairs = pairs[pairs["area"] > 0].sort_values(["road", "area"], ascending=[True, False]).drop_duplicates("road")
-    codes = grids["code"].to_numpy()
-    result.iloc[pairs["road"].to_numpy()] = codes[pairs["grid"].to_numpy()]
+    # A road sharing only an edge with a grid overlaps it by rounding noise (~1e-9 m²): not a part of it.
+    pairs = pairs[pairs["area"] > 1e-6 * shapely.area(road_m[r])]
+    # Largest area first; on a tie the grid earlier in the layer, so the answer never varies.
+    pairs = pairs.sort_values(["road", "area", "grid"], ascending=[True, False, True])
+    pairs = pairs.drop_duplicates("road")
+    result.iloc[pairs["road"].to_numpy()] = grids["code"].to_numpy()[pairs["grid"].to_numpy()]
     return result
-
