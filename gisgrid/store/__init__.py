@@ -146,7 +146,11 @@ class Store:
     # grids and roads ------------------------------------------------------------------
 
     def _upsert(self, conn: Connection, table, rows: list[dict]) -> tuple[int, int]:
+        from . import boundaries  # every change is versioned in the same transaction (issue 4)
+
         existing = dict(conn.execute(select(table.c.code, table.c.id)).all())
+        codes = {r["code"] for r in rows}
+        before = boundaries.snapshot(conn, table, codes & existing.keys())
         now = utcnow()
         new = [{**r, "version": 1, "updated_at": now} for r in rows if r["code"] not in existing]
         changed = [{**r, "b_id": existing[r["code"]], "updated_at": now} for r in rows if r["code"] in existing]
@@ -156,6 +160,7 @@ class Store:
             columns = {k: bindparam(k) for k in changed[0] if k not in ("b_id", "code")}
             conn.execute(update(table).where(table.c.id == bindparam("b_id"))
                          .values(**columns, version=table.c.version + 1), changed)
+        boundaries.record_bulk(conn, table, codes, before, "import", None)
         return len(new), len(changed)
 
     def save_grids(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
