@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import math
+from collections.abc import Callable
 import tempfile
 import warnings
 import zipfile
@@ -175,7 +176,7 @@ def _transcoded(frame: gpd.GeoDataFrame, codec: str, name: str) -> gpd.GeoDataFr
     return frame.rename(columns=names)
 
 
-def _read(path: Path, layer: str | None) -> tuple[gpd.GeoDataFrame, str | None]:
+def _read(path: Path, layer: str | None, max_features: int | None = None) -> tuple[gpd.GeoDataFrame, str | None]:
     """The features of one layer of `path` (a file, not a zip) and the attribute encoding used."""
     codec, encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else (None, None)
     try:
@@ -194,7 +195,7 @@ def _read(path: Path, layer: str | None) -> tuple[gpd.GeoDataFrame, str | None]:
                                  layers=", ".join(layers))
             # Latin-1 maps every byte to one character, so reading never fails and _transcoded undoes it.
             frame = pyogrio.read_dataframe(path, layer=layer, encoding="ISO-8859-1" if codec else None,
-                                           on_invalid="ignore")
+                                           on_invalid="ignore", max_features=max_features)
             if path.suffix.lower() != ".shp":
                 encoding = pyogrio.read_info(path, layer=layer).get("encoding")
     except UnicodeDecodeError:
@@ -281,8 +282,26 @@ def _dbf_cut(alias: str) -> str:
     return alias.encode("utf-8")[:10].decode("utf-8", "ignore")
 
 
-def _fields(frame: gpd.GeoDataFrame, kind: str, name: str) -> dict[str, str]:
-    """Our column -> the file's field; each file field serves one column at most."""
+def _chosen_fields(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str, str]) -> dict[str, str]:
+    """The planner's own mapping (our column -> the file's field), checked."""
+    theirs = [c for c in frame.columns if c != frame.geometry.name]
+    for ours, field_name in chosen.items():
+        if ours not in FIELDS[kind]:
+            raise LayerError("{field} is not a column of {kind}", field=ours, kind=kind)
+        if field_name not in theirs:
+            raise LayerError("{path} has no field {field!r} (its fields are {fields})", path=name, field=field_name,
+                             fields=", ".join(map(str, theirs)))
+    twice = sorted({f for f in chosen.values() if list(chosen.values()).count(f) > 1})
+    if twice:
+        raise LayerError("The field {field} is chosen for two columns", field=twice[0])
+    if "code" not in chosen:
+        raise LayerError("Choose the field that holds the code")
+    return dict(chosen)
+
+
+def guess_fields(frame: gpd.GeoDataFrame, kind: str, name: str) -> dict[str, str]:
+    """Our column -> the file's field, matched by the usual names; each file field serves one
+    column at most; `code` may be missing (the planner then chooses it)."""
     lowered = {str(c).strip().lower(): c for c in frame.columns if c != frame.geometry.name}
     if name.lower().endswith((".kml", ".kmz")):
         lowered.pop("id", None)  # KML placemark ids are made up by the writing program, not codes
@@ -292,17 +311,24 @@ def _fields(frame: gpd.GeoDataFrame, kind: str, name: str) -> dict[str, str]:
         theirs = next((lowered[n] for n in names if n in lowered and lowered[n] not in found.values()), None)
         if theirs is not None:
             found[ours] = theirs
+    if "code" not in found and "name" in found:
+        found["code"] = found["name"]  # a KML's only label is its Name
+    return found
+
+
+def _fields(frame: gpd.GeoDataFrame, kind: str, name: str) -> dict[str, str]:
+    found = guess_fields(frame, kind, name)
+    lowered = {str(c).strip().lower(): c for c in frame.columns if c != frame.geometry.name}
     if "code" not in found:
         if "name" not in found:
             raise LayerError("{path} has no code field (one of: {aliases}); its fields are {fields}", path=name,
                              aliases=", ".join(FIELDS[kind]["code"]),
                              fields=", ".join(map(str, lowered.values())) or "none")
-        found["code"] = found["name"]  # a KML's only label is its Name
     return found
 
 
-def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str) -> pd.DataFrame:
-    fields = _fields(frame, kind, name)
+def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str, str] | None = None) -> pd.DataFrame:
+    fields = _chosen_fields(frame, kind, name, chosen) if chosen else _fields(frame, kind, name)
     out = pd.DataFrame({ours: [_text(v) for v in frame[fields[ours]]] if ours in fields else None
                         for ours in FIELDS[kind]}, index=range(len(frame)), dtype=object)  # None, not NaN
     if out["code"].isna().any():
@@ -380,25 +406,115 @@ def _repair(geometry):
     return structure
 
 
-def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None
+def no_progress(_stage: str, _fraction: float) -> None:
+    pass
+
+
+def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None,
+               fields: dict[str, str] | None = None, progress: Callable[[str, float], None] = no_progress
                ) -> tuple[gpd.GeoDataFrame, LayerReport]:
-    """Grids or roads in EPSG:4326 with our columns (FIELDS[kind], then geometry), in file order."""
+    """Grids or roads in EPSG:4326 with our columns (FIELDS[kind], then geometry), in file order.
+    `fields` (our column -> the file's field) replaces the guess from the usual field names;
+    `progress(stage, fraction)` hears how far the reading is."""
     if kind not in KINDS:
         raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
     path = Path(path)
     name = path.name
+    progress("read", 0.05)
     with _opened(path, layer) as (source, chosen):
         frame, encoding = _read(source, chosen)
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=name)
     report = LayerReport(source_crs="", encoding=encoding)
-    table = _attributes(frame, kind, name)
+    progress("attributes", 0.3)
+    table = _attributes(frame, kind, name, fields)
     codes = table["code"].tolist()
     geoms = frame.geometry.values.to_numpy()
     _require_geometry(geoms, codes, name)
+    progress("reproject", 0.4)
     polygons = gpd.GeoSeries(_polygons(geoms.copy(), codes, name, report), crs=frame.crs)
     wgs84 = _to_wgs84(polygons, crs, name, report)
+    progress("repair", 0.55)
     return gpd.GeoDataFrame(table, geometry=_repaired(wgs84.values.to_numpy(), codes, name, report), crs=4326), report
+
+
+def layer_names(path) -> list[str]:
+    """The layers a file offers: a GeoPackage's layers, the layer files in a zip."""
+    path = Path(path)
+    if path.suffix.lower() != ".zip":
+        return _list_layers(path)
+    with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
+        found = _unzip(path, Path(folder))
+        return [p.stem for p in found] if len(found) > 1 else _list_layers(found[0])
+
+
+def _list_layers(path: Path) -> list[str]:
+    if not path.exists():
+        raise LayerError("File not found: {path}", path=path)
+    try:
+        return [name for name, _ in pyogrio.list_layers(path)]
+    except GDAL_ERRORS as exc:
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+
+
+PREVIEW_FEATURES = 2000
+
+
+def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = None, rows: int = 5) -> dict:
+    """What an import would read, before anything is written (JSON-ready): the layers to pick
+    from, the fields with the guessed mapping, the first rows as text, the declared CRS, and
+    up to PREVIEW_FEATURES features in WGS84 when the CRS is known (declared or `crs`)."""
+    if kind not in KINDS:
+        raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
+    path = Path(path)
+    names = layer_names(path)
+    out = {"layers": names, "layer": layer if layer is not None else (names[0] if len(names) == 1 else None),
+           "count": None, "fields": [], "mapping": {}, "rows": [], "encoding": None, "crs": None,
+           "features": None}
+    if out["layer"] is None:
+        return out   # several layers: the planner picks one first
+    with _opened(path, out["layer"] if len(names) > 1 else layer) as (source, chosen):
+        frame, out["encoding"] = _read(source, chosen, max_features=PREVIEW_FEATURES)
+        out["count"] = int(pyogrio.read_info(source, layer=chosen)["features"])
+    if len(frame) == 0:
+        raise LayerError("{path} has no features", path=path.name)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    out["fields"] = [str(c) for c in columns]
+    out["mapping"] = guess_fields(frame, kind, path.name)
+    out["rows"] = [[_text(v) for v in record] for record in frame[columns].head(rows).itertuples(index=False)]
+    out["crs"] = _crs_label(CRS(frame.crs)) if frame.crs is not None else None
+    if crs is None and out["crs"] is None:
+        return out
+    geoms = frame.geometry[~(frame.geometry.isna() | frame.geometry.is_empty)]
+    wgs84 = _to_wgs84(geoms, crs, path.name, LayerReport(source_crs="", encoding=None))
+    code, label = out["mapping"].get("code"), out["mapping"].get("name")
+    out["features"] = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": shapely.geometry.mapping(shapely.simplify(g, 1e-6)),
+         "properties": {"code": _text(frame.at[i, code]) if code else None,
+                        "name": _text(frame.at[i, label]) if label else None}}
+        for i, g in zip(wgs84.index, wgs84.values)]}
+    return out
+
+
+def gk_zones() -> list[dict]:
+    """The CRS a planner can pick for a file that names none: CGCS2000 Gauss-Krüger zones by
+    central meridian (3° zones without and with the zone prefix, then 6° zones), and the
+    geographic CGCS2000 and WGS84."""
+    zones = [{"epsg": f"EPSG:{4534 + i}", "central_meridian": 75 + 3 * i, "width": 3, "zone_prefix": False}
+             for i in range(21)]
+    zones += [{"epsg": f"EPSG:{4513 + i}", "central_meridian": 75 + 3 * i, "width": 3, "zone_prefix": True}
+              for i in range(21)]
+    zones += [{"epsg": f"EPSG:{4502 + i}", "central_meridian": 75 + 6 * i, "width": 6, "zone_prefix": False}
+              for i in range(11)]
+    zones += [{"epsg": f"EPSG:{4491 + i}", "central_meridian": 75 + 6 * i, "width": 6, "zone_prefix": True}
+              for i in range(11)]
+    for zone in zones:
+        zone["label"] = (f"CGCS2000 {zone['width']}° Gauss-Krüger, CM {zone['central_meridian']}°E"
+                         + (" (x with zone prefix)" if zone["zone_prefix"] else ""))
+    return zones + [{"epsg": "EPSG:4490", "central_meridian": None, "width": None, "zone_prefix": False,
+                     "label": "CGCS2000 longitude/latitude"},
+                    {"epsg": "EPSG:4326", "central_meridian": None, "width": None, "zone_prefix": False,
+                     "label": "WGS84 longitude/latitude"}]
 
 
 def read_points(path, crs: str | None = None, layer: str | None = None) -> gpd.GeoDataFrame:

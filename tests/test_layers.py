@@ -9,8 +9,9 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
+from gisgrid import layers
 from gisgrid.errors import LayerError
 from gisgrid.layers import metric_crs, place_in_grids, read_layer, read_points, write_layer
 
@@ -432,3 +433,29 @@ def test_read_points_refusals(tmp_path):
     gpd.GeoDataFrame({"id": [5, 6]}, geometry=[shapely.Point(114, 33.6), None], crs=4326).to_file(tmp_path / "p.gpkg")
     with pytest.raises(LayerError, match="features without geometry: 6$"):
         read_points(tmp_path / "p.gpkg")
+
+
+def test_gauss_kruger_choices_name_their_central_meridian_truly():
+    zones = [z for z in layers.gk_zones() if z["central_meridian"] is not None]
+    assert len(zones) == 64 and {"EPSG:4547", "EPSG:4526", "EPSG:4509", "EPSG:4495"} <= {z["epsg"] for z in zones}
+    for zone in zones:
+        crs = CRS.from_user_input(zone["epsg"])
+        meridian = next(p.value for p in crs.coordinate_operation.params if p.name == "Longitude of natural origin")
+        false_easting = next(p.value for p in crs.coordinate_operation.params if "false easting" in p.name.lower())
+        assert meridian == zone["central_meridian"], zone
+        assert (false_easting > 1_000_000) == zone["zone_prefix"], zone
+
+
+def test_preview_reads_first_rows_and_maps_fields_without_writing(tmp_path):
+    frame = gk_grids().rename(columns={"编码": "BH", "名称": "MC"})
+    shapefile_without_cpg(frame, tmp_path / "grids.shp", "GBK")
+    preview = layers.preview_layer(tmp_path / "grids.shp", "grids", rows=1)
+    assert preview["count"] == len(frame) and preview["crs"] == "EPSG:4547"
+    assert preview["rows"][0][:2] == [frame["BH"].iloc[0], frame["MC"].iloc[0]]   # GBK decoded
+    assert "code" not in preview["mapping"]
+    read, _ = layers.read_layer(tmp_path / "grids.shp", "grids", fields={"code": "BH", "name": "MC"})
+    assert read["name"].tolist() == frame["MC"].tolist()
+    with pytest.raises(LayerError, match="no field 'XX'"):
+        layers.read_layer(tmp_path / "grids.shp", "grids", fields={"code": "XX"})
+    with pytest.raises(LayerError, match="two columns"):
+        layers.read_layer(tmp_path / "grids.shp", "grids", fields={"code": "BH", "name": "BH"})
