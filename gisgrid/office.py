@@ -51,18 +51,23 @@ class LayerImport:
 
 
 def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: str | None = None,
-                 log: Log = quiet) -> LayerImport:
-    """Import grids or roads; existing codes are updated, new ones added, all in one transaction.
-    A road without a `grid` attribute goes to the grid holding most of its area."""
-    frame, report = layers.read_layer(path, kind, crs=crs, layer=layer)
+                 log: Log = quiet, fields: dict[str, str] | None = None,
+                 progress: Callable[[str, float], None] = layers.no_progress,
+                 changed_by: str = "import") -> LayerImport:
+    """Import grids or roads; existing codes are updated, new ones added, all in one transaction
+    (versioned as changed by `changed_by`). A road without a `grid` attribute goes to the grid
+    holding most of its area. `fields` maps our columns to the file's when its names are not
+    the usual ones; `progress(stage, fraction)` hears how far it is."""
+    frame, report = layers.read_layer(path, kind, crs=crs, layer=layer, fields=fields, progress=progress)
     log(f"{len(frame)} {kind} read from {path} ({report.source_crs}, attributes {report.encoding})")
     for code, what in report.repaired:
         log(f"repaired {code}: {what}")
     for warning in report.warnings:
         log(f"warning: {warning}")
     store.migrate()
+    progress("save", 0.7)
     if kind == "grids":
-        created, updated = store.save_grids(frame)
+        created, updated = store.save_grids(frame, changed_by=changed_by)
         return LayerImport(kind, created, updated, report=report)
     placed, unplaced = 0, []
     missing = frame["grid"].isna()
@@ -75,7 +80,7 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
         log(f"{placed} roads placed in the grid holding most of their area")
         if unplaced:
             log(f"warning: {len(unplaced)} roads lie in no grid: {', '.join(unplaced[:10])}")
-    created, updated = store.save_roads(frame)
+    created, updated = store.save_roads(frame, changed_by=changed_by)
     return LayerImport(kind, created, updated, placed, unplaced, report)
 
 
@@ -185,19 +190,25 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
     if not parsed:
         return result
     publishing.require_open(store, *(row["month"] for _id, row, _lon, _lat in parsed))
-    ids, codes, geoms = store.road_geometries()
-    if not ids:
-        raise NotFound("There are no roads yet; import roads before findings")
-    index = road_index(store, ids, geoms, tolerance)
-    lons = np.array([p[2] for p in parsed], dtype=float)
-    lats = np.array([p[3] for p in parsed], dtype=float)
-    placed = index.assign(lons, lats)
+    # each month's findings are placed on the roads as they stood when its sample was drawn
+    road_of = np.full(len(parsed), -1, dtype=np.int64)
+    snapped_m, nearest_m = np.zeros(len(parsed)), np.full(len(parsed), np.inf)
+    ids_of: dict[str, tuple[list[int], list[str]]] = {}
+    months = np.array([row["month"] for _id, row, _lon, _lat in parsed])
+    for month in sorted(set(months)):
+        ids, codes, index = month_roads(store, month, tolerance)
+        ids_of[month] = (ids, codes)
+        at = np.flatnonzero(months == month)
+        placed = index.assign(np.array([parsed[i][2] for i in at], dtype=float),
+                              np.array([parsed[i][3] for i in at], dtype=float))
+        road_of[at], snapped_m[at], nearest_m[at] = placed.road, placed.distance_m, placed.nearest_m
     existing = store.existing_findings([p[0] for p in parsed])
     rows = []
     for i, (external, row, lon, lat) in enumerate(parsed):
-        road = int(placed.road[i])
+        road = int(road_of[i])
+        ids, codes = ids_of[row["month"]]
         if road < 0:
-            nearest = placed.nearest_m[i]
+            nearest = nearest_m[i]
             where = f"{nearest:.0f} m from the nearest road" if np.isfinite(nearest) else "no road within 1 km"
             result.rejected.append({"id": external, "reason": f"outside every road: {where} (tolerance {tolerance:g} m)"})
             continue
@@ -207,7 +218,7 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
             else:
                 result.rejected.append({"id": external, "reason": "this id is already stored with different content"})
             continue
-        snapped = float(placed.distance_m[i])
+        snapped = float(snapped_m[i])
         result.snapped += snapped > 0
         rows.append({**row, "external_id": external, "road_id": ids[road], "snapped_m": snapped,
                      "geom": shapely.Point(lon, lat), "created_by": created_by, "inspector_id": inspector_id})
@@ -229,25 +240,32 @@ def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet
                            created_by="import", log=log)
 
 
-_INDEX_CACHE: dict[tuple, RoadIndex] = {}
+_INDEX_CACHE: dict[tuple, tuple[list[int], list[str], RoadIndex]] = {}
 
 
-def road_index(store: Store, ids: list[int], geoms: list, tolerance: float) -> RoadIndex:
-    """The roads' spatial index, rebuilt only when the roads changed (the web app reuses it)."""
-    key = (store.url, tolerance, store.roads_revision())
+def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list[int], list[str], RoadIndex]:
+    """(road ids, codes, spatial index) that place a finding of `month`: the roads as they stood
+    when the month's sample was drawn (a later boundary change does not move that month's
+    findings), the current roads before a draw. Kept until a road changes (the web app reuses it)."""
+    from .store import boundaries
+
+    when = store.drawn_at(month) if month else None
+    key = (store.url, tolerance, store.roads_revision(), when)
     if key not in _INDEX_CACHE:
-        _INDEX_CACHE.clear()
-        _INDEX_CACHE[key] = RoadIndex(geoms, tolerance_m=tolerance)
+        ids, codes, geoms = boundaries.road_geometries_as_of(store, when) if when else store.road_geometries()
+        if not ids:
+            raise NotFound("There are no roads yet; import roads before findings")
+        while len(_INDEX_CACHE) >= 2:   # the month being inspected and one more, at most
+            _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+        _INDEX_CACHE[key] = (ids, codes, RoadIndex(geoms, tolerance_m=tolerance))
     return _INDEX_CACHE[key]
 
 
-def place(store: Store, lon: float, lat: float) -> tuple[int, str, float]:
-    """(road id, road code, snapped metres) for one point, or a FindingError saying how far it is."""
-    ids, codes, geoms = store.road_geometries()
-    if not ids:
-        raise NotFound("There are no roads yet; import roads before findings")
+def place(store: Store, lon: float, lat: float, month: str | None = None) -> tuple[int, str, float]:
+    """(road id, road code, snapped metres) for one point of `month`, or a FindingError saying how far it is."""
     tolerance = store.snap_tolerance_m()
-    placed = road_index(store, ids, geoms, tolerance).assign(np.array([lon]), np.array([lat]))
+    ids, codes, index = month_roads(store, month, tolerance)
+    placed = index.assign(np.array([lon]), np.array([lat]))
     road = int(placed.road[0])
     if road < 0:
         nearest = placed.nearest_m[0]
@@ -445,7 +463,7 @@ def create_finding(store: Store, props: dict, lon: float, lat: float, user: dict
         if _same(existing[external], row, stored["road"]):
             return stored, False
         raise Conflict("This id is already stored with different content")
-    road_id, road_code, snapped = place(store, lon, lat)
+    road_id, road_code, snapped = place(store, lon, lat, row["month"])
     done = inspections.inspection(store, row["month"], road_code)
     if done and done["submitted_at"]:
         raise Conflict("The inspection of road {code} was submitted; no new findings can be added", code=road_code)
@@ -470,7 +488,7 @@ def edit_finding(store: Store, finding_id: int, props: dict, user: dict, reason:
     merged.update({k: v for k, v in props.items() if k in merged})
     values = _parse_finding(merged, store.timezone(), rulebooks())
     if lon is not None and lat is not None:
-        road_id, _code, snapped = place(store, lon, lat)
+        road_id, _code, snapped = place(store, lon, lat, values["month"])
         values.update(road_id=road_id, snapped_m=snapped, geom=shapely.Point(lon, lat))
     inspections.update_finding(store, finding_id, values, user["name"], reason)
     return inspections.finding(store, id=finding_id)

@@ -72,6 +72,7 @@ class Grid(Base):
     geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)  # merged away or removed; kept for past months
 
 
 class Road(Base):
@@ -84,6 +85,7 @@ class Road(Base):
     geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)  # merged away or removed; kept for past months
 
 
 class SampleDraw(Base):

@@ -5,7 +5,7 @@ a city of 20,000 grids validates in seconds. No Flask, no SQL."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +26,7 @@ class Defect:
     message: str
     geometry: object            # WGS84, for highlighting and zoom-to on the map
     area_m2: float | None = None
+    params: dict = field(default_factory=dict)   # what a translated message needs beyond codes and area
 
     @property
     def blocking(self) -> bool:
@@ -59,8 +60,9 @@ def validate(grids: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, outline=None, roa
     for layer, frame in (("grid", grids), ("road", roads)):
         valid = shapely.is_valid(frame.geometry.values)
         for code, geometry in zip(frame["code"][~valid], frame.geometry.values[~valid]):
-            defects.append(Defect("invalid_geometry", [code], f"{layer} {code}: {shapely.is_valid_reason(geometry)}",
-                                  geometry))
+            reason = shapely.is_valid_reason(geometry)
+            defects.append(Defect("invalid_geometry", [code], f"{layer} {code}: {reason}", geometry,
+                                  params={"reason": reason}))
         for code in sorted(set(frame["code"][frame["code"].duplicated()])):
             defects.append(Defect("duplicate_code", [code], f"{layer} code {code} is used more than once",
                                   shapely.union_all(frame.geometry[frame["code"] == code].values)))
@@ -122,6 +124,6 @@ def validate(grids: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, outline=None, roa
         n = int(counts.get(code, 0))
         if n < 2:
             defects.append(Defect("grid_few_roads", [code], f"grid {code} has {n} road(s); two are sampled each month",
-                                  geometry))
+                                  geometry, params={"roads": int(n)}))
     return defects
 

@@ -145,7 +145,8 @@ class Store:
 
     # grids and roads ------------------------------------------------------------------
 
-    def _upsert(self, conn: Connection, table, rows: list[dict]) -> tuple[int, int]:
+    def _upsert(self, conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None
+                ) -> tuple[int, int]:
         from . import boundaries  # every change is versioned in the same transaction (issue 4)
 
         existing = dict(conn.execute(select(table.c.code, table.c.id)).all())
@@ -153,28 +154,32 @@ class Store:
         before = boundaries.snapshot(conn, table, codes & existing.keys())
         now = utcnow()
         new = [{**r, "version": 1, "updated_at": now} for r in rows if r["code"] not in existing]
-        changed = [{**r, "b_id": existing[r["code"]], "updated_at": now} for r in rows if r["code"] in existing]
+        # a retired code imported again comes back
+        changed = [{**r, "b_id": existing[r["code"]], "updated_at": now, "retired_at": None}
+                   for r in rows if r["code"] in existing]
         if new:
             conn.execute(insert(table), new)
         if changed:
             columns = {k: bindparam(k) for k in changed[0] if k not in ("b_id", "code")}
             conn.execute(update(table).where(table.c.id == bindparam("b_id"))
                          .values(**columns, version=table.c.version + 1), changed)
-        boundaries.record_bulk(conn, table, codes, before, "import", None)
+        boundaries.record_bulk(conn, table, codes, before, changed_by, reason)
         return len(new), len(changed)
 
-    def save_grids(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
+    def save_grids(self, frame: gpd.GeoDataFrame, changed_by: str = "import", reason: str | None = None
+                   ) -> tuple[int, int]:
         """Insert new grids and update those whose code exists; returns (created, updated)."""
         rows = [{"code": r.code, "name": r.name, "town": r.town, "grid_class": r.grid_class,
                  "leader": getattr(r, "leader", None), "geom": r.geometry}
                 for r in frame.itertuples(index=False)]
         with self.begin() as conn:
-            return self._upsert(conn, grid_t, rows)
+            return self._upsert(conn, grid_t, rows, changed_by, reason)
 
-    def save_roads(self, frame: gpd.GeoDataFrame) -> tuple[int, int]:
+    def save_roads(self, frame: gpd.GeoDataFrame, changed_by: str = "import", reason: str | None = None
+                   ) -> tuple[int, int]:
         """Like save_grids; each road's `grid` code must name a stored grid (or be None)."""
         with self.begin() as conn:
-            grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id)).all())
+            grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id).where(grid_t.c.retired_at.is_(None))).all())
             unknown = sorted({g for g in frame["grid"] if g is not None and g not in grid_ids})
             if unknown:
                 raise LayerError("Roads name grids that are not in the database: {codes} (import those grids first)",
@@ -182,12 +187,13 @@ class Store:
             rows = [{"code": r.code, "name": r.name, "grade": r.grade,
                      "grid_id": grid_ids.get(r.grid) if r.grid is not None else None, "geom": r.geometry}
                     for r in frame.itertuples(index=False)]
-            return self._upsert(conn, road_t, rows)
+            return self._upsert(conn, road_t, rows, changed_by, reason)
 
     def grids_frame(self) -> gpd.GeoDataFrame:
         with self.engine.connect() as conn:
             rows = conn.execute(select(grid_t.c.code, grid_t.c.name, grid_t.c.town, grid_t.c.grid_class,
-                                       grid_t.c.leader, grid_t.c.geom).order_by(grid_t.c.code)).all()
+                                       grid_t.c.leader, grid_t.c.geom).where(grid_t.c.retired_at.is_(None))
+                               .order_by(grid_t.c.code)).all()
         return gpd.GeoDataFrame([r._asdict() for r in rows], columns=["code", "name", "town", "grid_class",
                                                                        "leader", "geom"],
                                 geometry="geom", crs=SRID).rename_geometry("geometry")
@@ -196,7 +202,8 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(road_t.c.code, road_t.c.name, road_t.c.grade, grid_t.c.code.label("grid"), road_t.c.geom)
-                .select_from(road_t.outerjoin(grid_t, road_t.c.grid_id == grid_t.c.id)).order_by(road_t.c.code)
+                .select_from(road_t.outerjoin(grid_t, road_t.c.grid_id == grid_t.c.id))
+                .where(road_t.c.retired_at.is_(None)).order_by(road_t.c.code)
             ).all()
         return gpd.GeoDataFrame([r._asdict() for r in rows], columns=["code", "name", "grade", "grid", "geom"],
                                 geometry="geom", crs=SRID).rename_geometry("geometry")
@@ -204,16 +211,19 @@ class Store:
     def grid_roads(self) -> dict[str, list[str]]:
         """Grid code -> codes of the roads it manages (empty list for a grid with none)."""
         with self.engine.connect() as conn:
-            grids = {code: [] for code in conn.execute(select(grid_t.c.code)).scalars()}
+            grids = {code: [] for code in conn.execute(select(grid_t.c.code)
+                                                       .where(grid_t.c.retired_at.is_(None))).scalars()}
             for grid, road in conn.execute(select(grid_t.c.code, road_t.c.code)
-                                           .join(road_t, road_t.c.grid_id == grid_t.c.id)):
+                                           .join(road_t, road_t.c.grid_id == grid_t.c.id)
+                                           .where(grid_t.c.retired_at.is_(None), road_t.c.retired_at.is_(None))):
                 grids[grid].append(road)
         return grids
 
     def road_grids(self) -> dict[str, str | None]:
         with self.engine.connect() as conn:
             return dict(conn.execute(select(road_t.c.code, grid_t.c.code)
-                                     .select_from(road_t.outerjoin(grid_t, road_t.c.grid_id == grid_t.c.id))).all())
+                                     .select_from(road_t.outerjoin(grid_t, road_t.c.grid_id == grid_t.c.id))
+                                     .where(road_t.c.retired_at.is_(None))).all())
 
     def grid_details(self) -> dict[str, dict]:
         with self.engine.connect() as conn:
@@ -229,7 +239,8 @@ class Store:
     def road_geometries(self) -> tuple[list[int], list[str], list]:
         """(ids, codes, WGS84 geometries) of every road, for assigning findings."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(road_t.c.id, road_t.c.code, road_t.c.geom).order_by(road_t.c.id)).all()
+            rows = conn.execute(select(road_t.c.id, road_t.c.code, road_t.c.geom)
+                                .where(road_t.c.retired_at.is_(None)).order_by(road_t.c.id)).all()
         return [r.id for r in rows], [r.code for r in rows], [r.geom for r in rows]
 
     # samples --------------------------------------------------------------------------
@@ -251,6 +262,12 @@ class Store:
         return [Draw(id=d.id, month=d.month, seed=d.seed, method=d.method, drawn_by=d.drawn_by,
                      drawn_at=d.drawn_at, superseded_at=d.superseded_at, reason=d.reason, sample=samples[d.id])
                 for d in draws]
+
+    def drawn_at(self, month: str) -> datetime | None:
+        """When the month's sample (its draw not superseded) was drawn; None before any draw."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(draw_t.c.drawn_at).where(draw_t.c.month == month,
+                                                                draw_t.c.superseded_at.is_(None))).scalar()
 
     def sample(self, month: str) -> Draw | None:
         return next((d for d in self.draws(month) if d.superseded_at is None), None)
@@ -363,7 +380,8 @@ class Store:
 
     def grid_codes(self) -> list[str]:
         with self.engine.connect() as conn:
-            return list(conn.execute(select(grid_t.c.code).order_by(grid_t.c.code)).scalars())
+            return list(conn.execute(select(grid_t.c.code).where(grid_t.c.retired_at.is_(None))
+                                     .order_by(grid_t.c.code)).scalars())
 
     def findings_frame(self, month: str | None = None) -> gpd.GeoDataFrame:
         query = (select(finding_t.c.external_id.label("id"), road_t.c.code.label("road"), grid_t.c.code.label("grid"),
