@@ -33,6 +33,7 @@ DEFAULTS = {
     "DATABASE_URL": None,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,      # a request: three photos and a form
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,
+    "LAYER_MAX_BYTES": 200 * 1024 * 1024,         # a planner's layer upload (a city's roads as a zip)
     "PHOTOS_PER_FINDING": 3,
     "TILES": "none",                              # osm | tianditu | none | custom (TILE_URL)
     "TILE_URL": None,
@@ -129,7 +130,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.errorhandler(413)
     def too_large(_error):
         return refusal("TooLarge", gettext("The upload is too large (at most %(mb)d MB).",
-                                           mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)), 413)
+                                           mb=(request.max_content_length or 0) // (1024 * 1024)), 413)
 
     @app.context_processor
     def page_globals():

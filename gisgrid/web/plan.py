@@ -1,21 +1,36 @@
-"""The planner's JSON endpoints: the layer set, saving one grid or road with a version check
-(409 with both versions on a conflict), a feature's history and restore, the validation report."""
+"""The planner's pages and their JSON: the map to draw and edit grids and roads (saves are
+compare-and-set, 409 with both versions on a conflict), split, merge and retire, the import
+wizard (upload → preview → field mapping and CRS → import with progress), the validation
+report, each feature's history with restore, and the layers as they stood at any time."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
-from flask_login import current_user
-from shapely.geometry import shape
+import json
+from datetime import datetime
 
-from ..errors import Conflict, LayerError, NotFound
+import shapely
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from shapely.geometry import mapping, shape
+from wtforms.validators import ValidationError
+
+from .. import layers, office, osm
+from ..errors import Conflict, GisgridError, LayerError, NotFound
+from ..months import parse_observed, utc_naive
 from ..store import boundaries
+from ..uploads import Uploads
 from ..validation import validate
-from . import get_store, translate
-from .auth import role_required
+from . import csrf, get_store, translate
+from .auth import ROLE_HOME, role_required
 
 bp = Blueprint("plan", __name__)
+ROLE_HOME["planner"] = "plan.index"
 PLANNERS = ("planner",)
 KINDS = ("grid", "road")
+LAYER_KINDS = {"grid": "grids", "road": "roads"}
+GRADES = ("主干道", "次干道", "支路", "背街小巷")   # the grades osm.bootstrap_roads gives; others are allowed
 
 
 def _kind(kind: str) -> str:
@@ -24,20 +39,106 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def layers_data() -> dict:
-    """Grids and roads as two GeoJSON FeatureCollections, each feature with its version."""
+def _uploads() -> Uploads:
+    return Uploads(current_app.instance_path + "/uploads")
+
+
+def _geometry(body: dict, code: str, key: str = "geometry"):
+    try:
+        return shape(body[key])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        raise LayerError("The geometry of {code} is invalid: {reason}", code=code, reason="not GeoJSON") from None
+
+
+def _version(body: dict, key: str = "version") -> int:
+    value = body.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LayerError("The save must say which version it started from")
+    return value
+
+
+# pages --------------------------------------------------------------------------------
+
+
+@bp.get("/plan/")
+@role_required(*PLANNERS)
+def index():
+    return render_template("plan/map.html", grades=GRADES)
+
+
+@bp.get("/plan/import")
+@role_required(*PLANNERS)
+def import_page():
+    return render_template("plan/import.html", zones=layers.gk_zones(), fields=layers.FIELDS,
+                           has_grids=bool(get_store().grid_codes()))
+
+
+@bp.get("/plan/<kind>/<code>/history")
+@role_required(*PLANNERS)
+def history_page(kind: str, code: str):
     store = get_store()
-    out = {}
-    for kind, frame in (("grid", store.grids_frame()), ("road", store.roads_frame())):
-        out[kind + "s"] = {"type": "FeatureCollection",
-                           "features": [boundaries.feature(store, kind, code) for code in frame["code"]]}
-    return out
+    current = boundaries.feature(store, _kind(kind), code)
+    return render_template("plan/history.html", kind=kind, code=code, current=current,
+                           history=boundaries.history(store, kind, code), attributes=boundaries.ATTRIBUTES[kind])
+
+
+@bp.post("/plan/<kind>/<code>/restore")
+@role_required(*PLANNERS)
+def restore_page(kind: str, code: str):
+    version = request.form.get("version", type=int)
+    if version is None:
+        raise NotFound("{code} has no version {version}", code=code, version=request.form.get("version"))
+    boundaries.restore(get_store(), _kind(kind), code, version, current_user.name, request.form.get("reason") or None)
+    return redirect(url_for("plan.history_page", kind=kind, code=code, restored=version))
+
+
+def _download(collection: dict, filename: str) -> Response:
+    return Response(json.dumps(collection, ensure_ascii=False), mimetype="application/geo+json",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@bp.get("/plan/export")
+@role_required(*PLANNERS)
+def export():
+    """The grids or roads now, or as they stood at `at` (a date or date and time, local)."""
+    kind = _kind(request.args.get("kind", "grid"))
+    at = (request.args.get("at") or "").strip()
+    store = get_store()
+    if not at:
+        return _download(boundaries.features(store, kind), f"{LAYER_KINDS[kind]}.geojson")
+    when = utc_naive(parse_observed(at if "T" in at or " " in at else at + "T23:59:59", store.timezone()))
+    return _download(boundaries.layer_as_of(store, kind, when), f"{LAYER_KINDS[kind]}-{at[:10]}.geojson")
+
+
+@bp.get("/api/plan/<kind>/<code>/history/<int:version>.geojson")
+@role_required(*PLANNERS)
+def version_file(kind: str, code: str, version: int):
+    past = [h for h in boundaries.history(get_store(), _kind(kind), code) if h["version"] == version]
+    if not past:
+        raise NotFound("{code} has no version {version}", code=code, version=version)
+    return _download({"type": "FeatureCollection", "features": [past[0]["after"]]}, f"{code}-v{version}.geojson")
+
+
+# the layer set ------------------------------------------------------------------------
+
+
+def towns(grids: dict) -> dict:
+    """Town outlines: the union of each town's grids."""
+    by_town: dict[str, list] = {}
+    for f in grids["features"]:
+        if f["properties"].get("town"):
+            by_town.setdefault(f["properties"]["town"], []).append(shape(f["geometry"]))
+    return {"type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {"town": town},
+                          "geometry": mapping(shapely.union_all(shapes))} for town, shapes in sorted(by_town.items())]}
 
 
 @bp.get("/api/plan/layers")
 @role_required(*PLANNERS)
-def layers():
-    return jsonify(layers_data())
+def layers_json():
+    store = get_store()
+    grids = boundaries.features(store, "grid")
+    return jsonify({"grids": grids, "roads": boundaries.features(store, "road"), "towns": towns(grids)})
 
 
 @bp.get("/api/plan/<kind>/<code>")
@@ -46,15 +147,49 @@ def feature(kind: str, code: str):
     return jsonify(boundaries.feature(get_store(), _kind(kind), code))
 
 
+def _defects_near(codes: list[str], geometry) -> list[dict]:
+    """The warnings the layer set has around a saved feature: saving is allowed with them."""
+    store = get_store()
+    x0, y0, x1, y1 = shapely.bounds(geometry)
+    pad = max(x1 - x0, y1 - y0, 0.002)
+    grids, roads = store.grids_frame(), store.roads_frame()
+    near = lambda frame: frame.cx[x0 - pad:x1 + pad, y0 - pad:y1 + pad]  # noqa: E731
+    return [_defect_json(d) for d in validate(near(grids), near(roads)) if set(d.codes) & set(codes)]
+
+
+def _defect_json(defect) -> dict:
+    out = defect.as_json()
+    out["label"] = defect_label(defect.kind)
+    if defect.kind == "grid_few_roads":
+        out["message"] = gettext("%(n)s roads; two are sampled each month", n=defect.params["roads"])
+    elif defect.kind == "road_outside_grid":
+        out["message"] = gettext("outside its grid %(grid)s", grid=defect.codes[1])
+    elif defect.kind == "invalid_geometry":
+        out["message"] = defect.params["reason"]    # GEOS says what is wrong, in English
+    else:
+        out["message"] = ""
+    out["geometry"] = None if defect.geometry is None else mapping(shapely.simplify(defect.geometry, 1e-6))
+    return out
+
+
+def _saved(features: list[dict], status: int = 200):
+    codes = [f["properties"]["code"] for f in features]
+    geometry = shapely.union_all([shape(f["geometry"]) for f in features])
+    return jsonify({"features": features, "warnings": _defects_near(codes, geometry)}), status
+
+
+def _conflict(error: Conflict, yours: dict):
+    """Both versions go back, so that the page can show them side by side."""
+    return jsonify({"error": "Conflict", "message": translate(error),
+                    "theirs": getattr(error, "theirs", None), "yours": yours}), 409
+
+
 @bp.post("/api/plan/<kind>/<code>")
 @role_required(*PLANNERS)
 def save(kind: str, code: str):
     """Body: {properties, geometry (GeoJSON, WGS84), version (null to create), reason}."""
     body = request.get_json(silent=True) or {}
-    try:
-        geometry = shape(body["geometry"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise LayerError("The geometry of {code} is invalid: {reason}", code=code, reason="not GeoJSON") from None
+    geometry = _geometry(body, code)
     yours = {"type": "Feature", "properties": {**(body.get("properties") or {}), "code": code,
                                                "version": body.get("version")},
              "geometry": body["geometry"]}
@@ -62,10 +197,54 @@ def save(kind: str, code: str):
         saved = boundaries.save_feature(get_store(), _kind(kind), code, body.get("properties") or {}, geometry,
                                         body.get("version"), current_user.name, body.get("reason"))
     except Conflict as error:
-        # both versions go back, so that the page can show them side by side
-        return jsonify({"error": "Conflict", "message": translate(error),
-                        "theirs": getattr(error, "theirs", None), "yours": yours}), 409
-    return jsonify(saved), 200 if body.get("version") is not None else 201
+        if not hasattr(error, "theirs"):
+            raise
+        return _conflict(error, yours)
+    return _saved([saved], 200 if body.get("version") is not None else 201)
+
+
+@bp.post("/api/plan/<kind>/<code>/split")
+@role_required(*PLANNERS)
+def split(kind: str, code: str):
+    """Body: {line (GeoJSON LineString across the feature), new_code, version, reason}."""
+    body = request.get_json(silent=True) or {}
+    line = _geometry(body, code, "line")
+    try:
+        parts = boundaries.split(get_store(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
+                                 _version(body), current_user.name, body.get("reason"))
+    except Conflict as error:
+        if not hasattr(error, "theirs"):
+            raise
+        return _conflict(error, None)
+    return _saved(parts, 201)
+
+
+@bp.post("/api/plan/<kind>/<code>/merge")
+@role_required(*PLANNERS)
+def merge(kind: str, code: str):
+    """Body: {other, version, other_version, reason}: `other` joins `code` and is retired."""
+    body = request.get_json(silent=True) or {}
+    try:
+        merged = boundaries.merge(get_store(), _kind(kind), code, str(body.get("other") or ""), _version(body),
+                                  _version(body, "other_version"), current_user.name, body.get("reason"))
+    except Conflict as error:
+        if not hasattr(error, "theirs"):
+            raise
+        return _conflict(error, None)
+    return _saved([merged])
+
+
+@bp.post("/api/plan/<kind>/<code>/retire")
+@role_required(*PLANNERS)
+def retire(kind: str, code: str):
+    body = request.get_json(silent=True) or {}
+    try:
+        return jsonify(boundaries.retire(get_store(), _kind(kind), code, _version(body), current_user.name,
+                                         body.get("reason")))
+    except Conflict as error:
+        if not hasattr(error, "theirs"):
+            raise
+        return _conflict(error, None)
 
 
 @bp.get("/api/plan/<kind>/<code>/history")
@@ -77,11 +256,18 @@ def history(kind: str, code: str):
 @bp.post("/api/plan/<kind>/<code>/restore")
 @role_required(*PLANNERS)
 def restore(kind: str, code: str):
-    version = (request.get_json(silent=True) or {}).get("version")
-    if not isinstance(version, int):
-        raise NotFound("{code} has no version {version}", code=code, version=version)
-    return jsonify(boundaries.restore(get_store(), _kind(kind), code, version, current_user.name,
-                                      (request.get_json(silent=True) or {}).get("reason")))
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body.get("version"), int):
+        raise NotFound("{code} has no version {version}", code=code, version=body.get("version"))
+    return jsonify(boundaries.restore(get_store(), _kind(kind), code, body["version"], current_user.name,
+                                      body.get("reason")))
+
+
+def defect_label(kind: str) -> str:
+    return {"invalid_geometry": gettext("Invalid geometry"), "duplicate_code": gettext("Duplicate code"),
+            "grid_overlap": gettext("Grids overlap"), "gap": gettext("Gap between grids"),
+            "road_outside_grid": gettext("Road outside its grid"), "road_without_grid": gettext("Road without a grid"),
+            "grid_few_roads": gettext("Grid with fewer than two roads"), "sliver": gettext("Sliver")}.get(kind, kind)
 
 
 @bp.get("/api/plan/validation")
@@ -90,4 +276,106 @@ def validation():
     store = get_store()
     defects = validate(store.grids_frame(), store.roads_frame())
     return jsonify({"blocking": sum(d.blocking for d in defects), "warnings": sum(not d.blocking for d in defects),
-                    "defects": [d.as_json() for d in defects]})
+                    "defects": [_defect_json(d) for d in defects]})
+
+
+# the import wizard --------------------------------------------------------------------
+
+
+@bp.post("/api/plan/uploads")
+@csrf.exempt          # checked below, once the larger limit for layer files is in place
+@role_required(*PLANNERS)
+def upload():
+    """A layer file (multipart field `file`), kept until imported; answers with its preview."""
+    request.max_content_length = current_app.config["LAYER_MAX_BYTES"]
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
+    except ValidationError as error:
+        raise CSRFError(str(error)) from None
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        raise LayerError("Choose a file to upload")
+    uploads = _uploads()
+    token = uploads.save(sent.stream, sent.filename, current_user.name, current_app.config["LAYER_MAX_BYTES"])
+    try:
+        preview = _preview(token)
+    except GisgridError:
+        uploads.discard(token)   # a file that cannot be read is not kept
+        raise
+    return jsonify({"token": token, "filename": sent.filename, **preview}), 201
+
+
+def _is_osm(path) -> bool:
+    return str(path).lower().endswith((".osm", ".pbf"))
+
+
+def _preview(token: str) -> dict:
+    path = _uploads().path(token, current_user.name)
+    kind = request.values.get("kind", "grids")
+    if _is_osm(path):
+        roads, grids = osm.bootstrap_roads(path, get_store().grids_frame())
+        drafted = not get_store().grid_codes()
+        return {"osm": True, "count": len(roads), "drafted_grids": len(grids) if drafted else 0,
+                "features": json.loads(roads.to_json(drop_id=True)),
+                "grids": json.loads(grids.to_json(drop_id=True)) if drafted else None}
+    if kind not in layers.KINDS:
+        raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
+    return {"osm": False, **layers.preview_layer(path, kind, layer=request.values.get("layer") or None,
+                                                 crs=request.values.get("crs") or None)}
+
+
+@bp.get("/api/plan/uploads/<token>/preview")
+@role_required(*PLANNERS)
+def preview(token: str):
+    return jsonify({"token": token, **_preview(token)})
+
+
+@bp.post("/api/plan/uploads/<token>/import")
+@role_required(*PLANNERS)
+def start_import(token: str):
+    """Body: {kind: grids|roads, layer, crs, fields: {ours: theirs}}; runs in the background,
+    one transaction; GET …/progress follows it."""
+    body = request.get_json(silent=True) or {}
+    uploads, store, who = _uploads(), get_store(), current_user.name
+    path = uploads.path(token, who)
+    kind = body.get("kind")
+    if _is_osm(path):
+        job = lambda progress: _bootstrap(store, path, who, progress)  # noqa: E731
+    elif kind in layers.KINDS:
+        fields = {k: v for k, v in (body.get("fields") or {}).items() if v} or None
+
+        def job(progress):
+            done = office.import_layer(store, kind, path, crs=body.get("crs") or None, layer=body.get("layer") or None,
+                                       fields=fields, progress=progress, changed_by=who)
+            return {"kind": kind, "created": done.created, "updated": done.updated, "placed": done.placed,
+                    "unplaced": done.unplaced, "repaired": [list(r) for r in done.report.repaired],
+                    "warnings": done.report.warnings, "crs": done.report.source_crs}
+    else:
+        raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
+    uploads.run(token, job)
+    return jsonify({"progress": url_for("plan.progress", token=token)}), 202
+
+
+def _bootstrap(store, path, who: str, progress) -> dict:
+    """Draft roads (and grids, when the district has none) from OpenStreetMap, in one go."""
+    progress("read", 0.1)
+    roads, grids = osm.bootstrap_roads(path, store.grids_frame())
+    progress("save", 0.6)
+    made_grids = 0
+    if not store.grid_codes():
+        made_grids = store.save_grids(grids, changed_by=who, reason="OpenStreetMap draft")[0]
+    created, updated = store.save_roads(roads, changed_by=who, reason="OpenStreetMap draft")
+    return {"kind": "osm", "created": created, "updated": updated, "grids": made_grids}
+
+
+@bp.get("/api/plan/uploads/<token>/progress")
+@role_required(*PLANNERS)
+def progress(token: str):
+    _uploads().path(token, current_user.name)
+    state = _uploads().progress(token)
+    if state.get("state") == "failed":
+        error = state["error"]
+        template = error.get("template")   # a user error's message id, translated here
+        state["message"] = (gettext(template).format(**error["params"]) if template
+                            else gettext("The import failed: %(error)s", error=error["message"]))
+    return jsonify(state)

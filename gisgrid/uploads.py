@@ -1,0 +1,115 @@
+"""Files a planner uploads to import: kept in the instance folder under a random token until
+imported (or a day old), with the import's progress beside them in a small JSON file, so that
+any worker process can report it. No Flask here."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import LayerError, NotFound
+
+KEEP_S = 24 * 3600
+ACCEPTED = (".zip", ".geojson", ".json", ".gpkg", ".kml", ".fgb", ".osm", ".pbf")
+TOKEN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+class Uploads:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def save(self, stream, filename: str, owner: str, max_bytes: int) -> str:
+        """Store an uploaded file; the token names it from now on. Refuses unknown formats and
+        files over `max_bytes` (counted while copying, so a lying Content-Length cannot pass)."""
+        suffix = "".join(Path(filename).suffixes[-2:]).lower()
+        suffix = suffix if suffix == ".osm.pbf" else Path(filename).suffix.lower()
+        if not suffix.endswith(ACCEPTED):
+            raise LayerError("{path}: upload a GeoJSON, zipped Shapefile, GeoPackage, KML, FlatGeobuf or "
+                             "OpenStreetMap file", path=filename)
+        self._forget_old()
+        token = secrets.token_urlsafe(16)
+        folder = self.folder / token
+        folder.mkdir(parents=True)
+        # the planner's own file name, so that messages name the file they know
+        name = "".join(ch for ch in Path(filename.replace("\\", "/")).name if ch.isprintable()).lstrip(".")[-120:]
+        target = folder / (name if name.lower().endswith(suffix) else "upload" + suffix)
+        written = 0
+        with open(target, "wb") as out:
+            while chunk := stream.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    out.close()
+                    shutil.rmtree(folder)
+                    raise LayerError("{path} is larger than {mb} MB", path=filename, mb=max_bytes >> 20)
+                out.write(chunk)
+        if written == 0:
+            shutil.rmtree(folder)
+            raise LayerError("{path} is empty", path=filename)
+        self._write(token, "meta.json", {"owner": owner, "filename": filename, "file": target.name,
+                                         "at": time.time()})
+        return token
+
+    def discard(self, token: str) -> None:
+        self.meta(token)
+        shutil.rmtree(self.folder / token, ignore_errors=True)
+
+    def path(self, token: str, owner: str) -> Path:
+        """The uploaded file, for its owner only."""
+        meta = self.meta(token)
+        if meta["owner"] != owner:
+            raise NotFound("No upload {token}", token=token)
+        return self.folder / token / meta["file"]
+
+    def meta(self, token: str) -> dict:
+        if not token or set(token) - TOKEN_CHARS or not (self.folder / token / "meta.json").exists():
+            raise NotFound("No upload {token}", token=token)
+        return json.loads((self.folder / token / "meta.json").read_text(encoding="utf-8"))
+
+    def progress(self, token: str) -> dict:
+        self.meta(token)
+        path = self.folder / token / "progress.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"state": "waiting"}
+
+    def run(self, token: str, job: Callable[[Callable[[str, float], None]], dict]) -> None:
+        """Run `job(progress)` in a thread; its stages, then its result or its error, go to
+        progress.json. Only one import per upload: a second start is refused."""
+        if self.progress(token)["state"] != "waiting":
+            raise LayerError("This file is already being imported or was imported")
+        self._write(token, "progress.json", {"state": "running", "stage": "start", "fraction": 0.0})
+
+        def report(stage: str, fraction: float) -> None:
+            self._write(token, "progress.json", {"state": "running", "stage": stage, "fraction": round(fraction, 3)})
+
+        def work() -> None:
+            try:
+                result = job(report)
+            except Exception as error:  # noqa: BLE001 - every failure must reach the page
+                self._write(token, "progress.json", {"state": "failed", "error": error})
+            else:
+                self._write(token, "progress.json", {"state": "done", "fraction": 1.0, "result": result})
+
+        threading.Thread(target=work, name=f"import-{token[:6]}", daemon=True).start()
+
+    def _write(self, token: str, name: str, data: dict) -> None:
+        if isinstance(data.get("error"), Exception):
+            error = data["error"]
+            data = {**data, "error": {"kind": type(error).__name__, "template": getattr(error, "template", None),
+                                      "params": {k: str(v) for k, v in getattr(error, "params", {}).items()},
+                                      "message": str(error)}}
+        path = self.folder / token / name
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+        temporary.replace(path)  # readers never see half a file
+
+    def _forget_old(self) -> None:
+        if not self.folder.exists():
+            return
+        for folder in self.folder.iterdir():
+            meta = folder / "meta.json"
+            if folder.is_dir() and time.time() - (meta if meta.exists() else folder).stat().st_mtime > KEEP_S:
+                shutil.rmtree(folder, ignore_errors=True)

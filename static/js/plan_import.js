@@ -1,0 +1,199 @@
+/* The import wizard: upload (with its progress), preview the first rows and the features on
+   a map, map the file's fields to ours and pick the CRS, then import in one transaction while
+   the page follows its progress. File contents are shown as text, never as HTML. */
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("page-config").textContent);
+  const text = JSON.parse(document.getElementById("i18n").textContent);
+  const $ = function (id) { return document.getElementById(id); };
+  const csrf = document.querySelector("meta[name=csrf-token]").content;
+  let upload = null;      // {token, kind, preview}
+  let previewMap = null, previewLayer = null;
+
+  function fmt(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k]; });
+  }
+  // Leaflet puts a tooltip's string in as HTML: names from files and forms go in as text
+  function asText(value) { const span = document.createElement("span"); span.textContent = String(value); return span; }
+  function fail(message) { $("message").textContent = message; $("message").hidden = !message; }
+  function step(name) {
+    ["upload", "preview", "import"].forEach(function (s) {
+      $("step-" + s).hidden = s !== name;
+      document.querySelector('#steps [data-step="' + s + '"]').className = s === name ? "on" : "";
+    });
+  }
+  function kind() { return document.querySelector("input[name=kind]:checked").value; }
+
+  async function call(url, options) {
+    let response;
+    try {
+      response = await fetch(url, Object.assign({ credentials: "same-origin",
+        headers: { "Accept": "application/json", "Content-Type": "application/json", "X-CSRFToken": csrf } }, options || {}));
+    } catch (e) { throw new Error(text.offline); }
+    const data = await response.json().catch(function () { return {}; });
+    if (!response.ok) { throw new Error(data.message || fmt(text.failed, { reason: response.status })); }
+    return data;
+  }
+
+  // 1. upload ------------------------------------------------------------------------------
+  $("upload-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    fail("");
+    const file = $("file").files[0];
+    if (!file) { return; }
+    const form = new FormData();
+    form.append("file", file);
+    form.append("kind", kind());
+    const request = new XMLHttpRequest();
+    const bar = $("upload-progress");
+    bar.hidden = false; bar.value = 0;
+    $("upload").disabled = true;
+    request.upload.addEventListener("progress", function (ev) {
+      if (ev.lengthComputable) { bar.value = ev.loaded / ev.total; $("upload").textContent = fmt(text.uploading, { pct: Math.round(100 * ev.loaded / ev.total) }); }
+    });
+    request.upload.addEventListener("load", function () { $("upload").textContent = text.previewing; });
+    request.addEventListener("loadend", function () {
+      $("upload").disabled = false;
+      $("upload").textContent = $("upload").dataset.label;
+      bar.hidden = true;
+      let data = {};
+      try { data = JSON.parse(request.responseText || "{}"); } catch (err) { data = {}; }
+      if (request.status === 0) { fail(text.offline); return; }
+      if (request.status !== 201) { fail(data.message || fmt(text.failed, { reason: request.status })); return; }
+      upload = { token: data.token, kind: kind(), preview: data };
+      showPreview(data);
+    });
+    request.open("POST", config.uploads);
+    request.setRequestHeader("X-CSRFToken", csrf);
+    request.setRequestHeader("Accept", "application/json");
+    request.send(form);
+  });
+  $("upload").dataset.label = $("upload").textContent;
+
+  // 2. preview, fields and CRS ---------------------------------------------------------------
+  function option(select, value, label, chosen) {
+    const o = document.createElement("option");
+    o.value = value; o.textContent = label; o.selected = chosen;
+    select.appendChild(o);
+  }
+
+  function showPreview(data) {
+    step("preview");
+    const osm = !!data.osm;
+    $("mapping-box").hidden = $("crs-box").hidden = osm;
+    $("layer-box").hidden = osm || !(data.layers && data.layers.length > 1);
+    const layerSelect = $("layer");
+    layerSelect.textContent = "";
+    if (!osm) {
+      option(layerSelect, "", text.choose_layer, !data.layer);
+      (data.layers || []).forEach(function (name) { option(layerSelect, name, name, name === data.layer); });
+    }
+    $("crs-note").hidden = osm || !!data.crs || !!$("crs").value;
+    $("preview-summary").textContent = osm ? fmt(text.osm_preview, { n: data.count, grids: data.drafted_grids })
+      : [fmt(text.features, { n: data.count === undefined || data.count === null ? "?" : data.count }), data.crs || "", data.encoding || ""]
+          .filter(Boolean).join(" · ");
+    if (!osm) { showMapping(data); showRows(data); } else { $("rows").querySelector("thead").textContent = ""; $("rows").querySelector("tbody").textContent = ""; }
+    showMap(data);
+  }
+
+  function showMapping(data) {
+    const box = $("mapping");
+    box.textContent = "";
+    Object.keys(config.fields[upload.kind]).forEach(function (ours) {
+      const label = document.createElement("label");
+      label.textContent = text.ours[ours] || ours;
+      const select = document.createElement("select");
+      select.name = ours; select.dataset.ours = ours;
+      option(select, "", text.none, !data.mapping || !data.mapping[ours]);
+      (data.fields || []).forEach(function (f) { option(select, f, f, data.mapping && data.mapping[ours] === f); });
+      label.appendChild(select);
+      box.appendChild(label);
+    });
+  }
+
+  function showRows(data) {
+    const head = $("rows").querySelector("thead"), body = $("rows").querySelector("tbody");
+    head.textContent = ""; body.textContent = "";
+    if (!data.fields || !data.rows) { return; }
+    const tr = document.createElement("tr");
+    data.fields.forEach(function (f) { const th = document.createElement("th"); th.textContent = f; tr.appendChild(th); });
+    head.appendChild(tr);
+    data.rows.forEach(function (row) {
+      const r = document.createElement("tr");
+      row.forEach(function (value) { const td = document.createElement("td"); td.textContent = value === null ? "" : String(value); r.appendChild(td); });
+      body.appendChild(r);
+    });
+  }
+
+  function showMap(data) {
+    if (!previewMap) {
+      previewMap = L.map("preview-map", { zoomControl: true });
+      if (config.tiles) { L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: config.tiles.max_zoom, subdomains: config.tiles.subdomains || "abc" }).addTo(previewMap); }
+    }
+    if (previewLayer) { previewMap.removeLayer(previewLayer); }
+    previewLayer = L.featureGroup().addTo(previewMap);
+    if (data.grids) { L.geoJSON(data.grids, { style: { color: "#555", weight: 1, dashArray: "4 4", fillOpacity: 0 } }).addTo(previewLayer); }
+    if (data.features) {
+      L.geoJSON(data.features, { style: { color: "#0b5cad", weight: 2, fillOpacity: 0.2 },
+        onEachFeature: function (f, layer) {
+          const label = f.properties && (f.properties.name || f.properties.code);
+          if (label) { layer.bindTooltip(asText(label)); }
+        } }).addTo(previewLayer);
+    }
+    setTimeout(function () {
+      previewMap.invalidateSize();
+      const bounds = previewLayer.getBounds();
+      if (bounds.isValid()) { previewMap.fitBounds(bounds, { padding: [10, 10] }); } else { previewMap.setView([35, 105], 4); }
+    }, 0);
+  }
+
+  async function refresh() {
+    fail("");
+    const params = new URLSearchParams({ kind: upload.kind, layer: $("layer").value, crs: $("crs").value });
+    try {
+      const data = await call(config.uploads + "/" + upload.token + "/preview?" + params.toString(), { method: "GET" });
+      upload.preview = data;
+      showPreview(data);
+    } catch (e) { fail(e.message); }
+  }
+  $("layer").addEventListener("change", refresh);
+  $("crs").addEventListener("change", refresh);
+  $("restart").addEventListener("click", function () { upload = null; fail(""); step("upload"); });
+  $("again").addEventListener("click", function () { upload = null; $("file").value = ""; step("upload"); });
+
+  // 3. import with progress -------------------------------------------------------------------
+  $("do-import").addEventListener("click", async function () {
+    fail("");
+    const fields = {};
+    document.querySelectorAll("#mapping select").forEach(function (s) { if (s.value) { fields[s.dataset.ours] = s.value; } });
+    if (!upload.preview.osm) {
+      if (!fields.code) { fail(text.code_needed); return; }
+      if (!upload.preview.crs && !$("crs").value) { fail(text.crs_needed); return; }
+    }
+    try {
+      const started = await call(config.uploads + "/" + upload.token + "/import", { method: "POST",
+        body: JSON.stringify({ kind: upload.kind, layer: $("layer").value || null, crs: $("crs").value || null, fields: fields }) });
+      step("import");
+      $("import-result").hidden = true;
+      follow(started.progress);
+    } catch (e) { fail(e.message); }
+  });
+
+  async function follow(url) {
+    let state;
+    try { state = await call(url, { method: "GET" }); } catch (e) { setTimeout(function () { follow(url); }, 1000); return; }
+    $("import-progress").value = state.fraction || 0;
+    $("import-stage").textContent = text["stage_" + state.stage] || "";
+    if (state.state === "running" || state.state === "waiting") { setTimeout(function () { follow(url); }, 400); return; }
+    if (state.state === "failed") { step("preview"); fail(state.message); return; }
+    const r = state.result;
+    $("import-result").hidden = false;
+    $("import-summary").textContent = r.kind === "osm" ? fmt(text.osm_done, { created: r.created, grids: r.grids })
+                                                       : fmt(text.done, { created: r.created, updated: r.updated });
+    const notes = $("import-notes");
+    notes.textContent = "";
+    (r.repaired || []).forEach(function (pair) { const li = document.createElement("li"); li.textContent = fmt(text.repaired, { code: pair[0], what: pair[1] }); notes.appendChild(li); });
+    (r.warnings || []).forEach(function (w) { const li = document.createElement("li"); li.textContent = w; notes.appendChild(li); });
+    if (r.unplaced && r.unplaced.length) { const li = document.createElement("li"); li.textContent = fmt(text.unplaced, { codes: r.unplaced.join(", ") }); notes.appendChild(li); }
+  }
+})();

@@ -1,0 +1,178 @@
+"""The planner's pages in Chromium: a grid drawn by clicking, a neighbour snapped to it, both
+saved and still there after a reload; a conflicting save refused with both versions shown; a
+zipped EPSG:4547 Shapefile with GBK attributes uploaded through preview and field mapping
+into the database; the validation report on the map; nothing fetched from outside."""
+
+import zipfile
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import shapely
+from shapely.geometry import box, shape
+
+from gisgrid.store import boundaries
+from gisgrid.web.auth import add_account
+
+CENTRE = (33.59, 114.04)   # lat, lon
+
+
+@pytest.fixture
+def planner(live_server):
+    return add_account(live_server.store, "zhang", "planner")
+
+
+def open_map(tablet, password, name="zhang"):
+    tablet.login(name, password)
+    assert tablet.page.url.endswith("/plan/")
+    tablet.page.wait_for_function("window.gisgridPlan !== undefined")
+
+
+def to_screen(tablet, lat, lon):
+    """Where a place is on the screen, as a person would find it on the map."""
+    x, y = tablet.page.evaluate("([lat, lon]) => { const p = window.gisgridPlan.map.latLngToContainerPoint([lat, lon]);"
+                                " return [p.x, p.y]; }", [lat, lon])
+    frame = tablet.page.locator("#map").bounding_box()
+    return frame["x"] + x, frame["y"] + y
+
+
+def draw_polygon(tablet, corners, button="#draw-grid"):
+    tablet.page.click(button)
+    for lat, lon in corners + corners[:1]:   # the first corner again closes the shape
+        tablet.page.mouse.click(*to_screen(tablet, lat, lon))
+        tablet.page.wait_for_timeout(120)
+    tablet.page.wait_for_selector("#feature-panel:not([hidden])")
+
+
+def fill_and_save(tablet, code, name, grid_class="A"):
+    tablet.page.fill("#f-code", code)
+    tablet.page.fill("#f-name", name)
+    tablet.page.select_option("#f-class", grid_class)
+    tablet.page.click("#save")
+    tablet.page.wait_for_function("code => window.gisgridPlan.index.grid[code] !== undefined", arg=code)
+
+
+def stored(store, code):
+    return shape(boundaries.feature(store, "grid", code)["geometry"])
+
+
+def test_draw_a_grid_snap_a_neighbour_save_and_reload(tablet, planner):
+    open_map(tablet, planner)
+    tablet.page.evaluate("c => window.gisgridPlan.map.setView(c, 17)", list(CENTRE))
+    d = 0.0015
+    lat, lon = CENTRE
+    west = [(lat - d, lon - 2 * d), (lat - d, lon), (lat + d, lon), (lat + d, lon - 2 * d)]
+    draw_polygon(tablet, west)
+    fill_and_save(tablet, "G1", "第一网格")
+    assert "已保存" in tablet.page.inner_text("#message")
+
+    # the neighbour's western corners are clicked a few pixels off G1's eastern ones: they snap
+    px = 4 / 2 ** 17 * 360 / 256   # about four pixels, in degrees of longitude at zoom 17
+    east = [(lat - d, lon + px), (lat - d, lon + 2 * d), (lat + d, lon + 2 * d), (lat + d, lon - px)]
+    draw_polygon(tablet, east)
+    fill_and_save(tablet, "G2", "第二网格", "B")
+
+    tablet.page.reload()
+    tablet.page.wait_for_function("Object.keys(window.gisgridPlan.index.grid).length === 2")
+    assert tablet.page.locator("#map .leaflet-overlay-pane path").count() >= 2
+    g1, g2 = stored(tablet.server.store, "G1"), stored(tablet.server.store, "G2")
+    shared = g1.boundary.intersection(g2.boundary)
+    assert shared.length > 0.9 * 2 * d                     # they share their whole common border …
+    assert g1.intersection(g2).area == 0                   # … without overlapping
+    assert shapely.union(g1, g2).geom_type == "Polygon"    # … and without a gap
+    names = boundaries.features(tablet.server.store, "grid")["features"]
+    assert [(f["properties"]["code"], f["properties"]["name"], f["properties"]["grid_class"]) for f in names] == \
+        [("G1", "第一网格", "A"), ("G2", "第二网格", "B")]
+    assert tablet.offsite() == []
+
+
+def test_a_conflicting_save_is_refused_and_both_versions_shown(chromium, live_server, planner):
+    from conftest import Tablet
+
+    store = live_server.store
+    boundaries.save_feature(store, "grid", "G1", {"name": "原名", "grid_class": "A"},
+                            box(114.039, 33.589, 114.041, 33.591), None, "setup")
+    other = add_account(store, "li", "planner")
+    first, second = Tablet(chromium, live_server), Tablet(chromium, live_server)
+    try:
+        for device, name, password in ((first, "zhang", planner), (second, "li", other)):
+            open_map(device, password, name)
+            device.page.wait_for_function("window.gisgridPlan.index.grid.G1 !== undefined")
+            device.page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+            device.page.wait_for_selector("#feature-panel:not([hidden])")
+        first.page.fill("#f-name", "张改的名")
+        first.page.click("#save")
+        first.page.wait_for_selector("#message.good")
+        second.page.fill("#f-name", "李改的名")
+        second.page.click("#save")
+        second.page.wait_for_selector("#conflict[open]")
+        table = second.page.inner_text("#conflict-table")
+        assert "张改的名" in table and "李改的名" in table
+        assert store.grids_frame().set_index("code").loc["G1", "name"] == "张改的名"   # nothing overwritten
+        second.page.click("#take-theirs")
+        assert second.page.input_value("#f-name") == "张改的名"
+        assert [h["changed_by"] for h in boundaries.history(store, "grid", "G1")] == ["zhang", "setup"]
+    finally:
+        first.close()
+        second.close()
+
+
+def gbk_shapefile_zip(tmp_path):
+    """Grids as the surveying office sends them: EPSG:4547 metres, GBK attributes, its own
+    field names (网格编号 is no alias of ours: the planner maps it)."""
+    x0, y0 = 503_700.0, 3_717_300.0
+    frame = gpd.GeoDataFrame({"WGBH": ["411103001", "411103002"], "WGMC": ["沙北一网格", "沙北二网格"],
+                              "SSJD": ["沙北街道", "沙北街道"], "LB": ["一类", "二类"]},
+                             geometry=[box(x0, y0, x0 + 300, y0 + 300), box(x0 + 300, y0, x0 + 600, y0 + 300)],
+                             crs="EPSG:4547")
+    pyogrio.write_dataframe(frame, tmp_path / "网格.shp", encoding="GBK")
+    path = tmp_path / "grids.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for part in tmp_path.glob("网格.*"):
+            archive.write(part, part.name)
+    return path
+
+
+def test_upload_a_zipped_gauss_kruger_gbk_shapefile_through_preview_and_mapping(tablet, planner, tmp_path):
+    open_map(tablet, planner)
+    tablet.page.click("nav a[href$='/plan/import']")
+    tablet.page.set_input_files("#file", str(gbk_shapefile_zip(tmp_path)))
+    tablet.page.click("#upload")
+    tablet.page.wait_for_selector("#step-preview:not([hidden])")
+    assert "EPSG:4547" in tablet.page.inner_text("#preview-summary")
+    rows = tablet.page.inner_text("#rows")
+    assert "沙北一网格" in rows and "沙北街道" in rows          # GBK read as Chinese, before anything is written
+    assert tablet.page.locator("#preview-map .leaflet-overlay-pane path").count() == 2
+    assert tablet.server.store.grid_codes() == []
+    tablet.page.select_option("#mapping select[name=code]", "WGBH")
+    tablet.page.select_option("#mapping select[name=name]", "WGMC")
+    tablet.page.select_option("#mapping select[name=town]", "SSJD")
+    tablet.page.select_option("#mapping select[name=grid_class]", "LB")
+    tablet.page.click("#do-import")
+    tablet.page.wait_for_selector("#import-result:not([hidden])")
+    assert "2" in tablet.page.inner_text("#import-summary")
+    grids = tablet.server.store.grids_frame()
+    assert grids[["code", "name", "town", "grid_class"]].values.tolist() == [
+        ["411103001", "沙北一网格", "沙北街道", "A"], ["411103002", "沙北二网格", "沙北街道", "B"]]
+    assert abs(grids.geometry.iloc[0].centroid.x - 114.04) < 0.01
+    assert [h["changed_by"] for h in boundaries.history(tablet.server.store, "grid", "411103001")] == ["zhang"]
+    assert tablet.offsite() == []
+
+
+def test_validation_report_on_the_map_zooms_to_a_defect(tablet, planner):
+    store = tablet.server.store
+    for code, cell in (("G1", box(113.98, 33.59, 114.040, 33.60)), ("G2", box(114.0395, 33.59, 114.10, 33.60))):
+        boundaries.save_feature(store, "grid", code, {"name": code}, cell, None, "setup")
+    open_map(tablet, planner)
+    tablet.page.click("#check")
+    tablet.page.wait_for_selector("#defects li")
+    kinds = tablet.page.eval_on_selector_all("#defects li", "items => items.map(i => i.dataset.kind)")
+    assert "grid_overlap" in kinds and kinds.count("grid_few_roads") == 2
+    overlap = tablet.page.locator("#defects li[data-kind=grid_overlap]")
+    assert "G1, G2" in overlap.inner_text() and "平方米" in overlap.inner_text()
+    before = tablet.page.evaluate("window.gisgridPlan.map.getZoom()")
+    overlap.locator("button.zoom").click()
+    tablet.page.wait_for_timeout(400)
+    assert tablet.page.evaluate("window.gisgridPlan.map.getZoom()") > before
+    centre = tablet.page.evaluate("(() => { const c = window.gisgridPlan.map.getCenter(); return [c.lat, c.lng]; })()")
+    assert 114.0395 <= centre[1] <= 114.040

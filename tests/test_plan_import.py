@@ -1,0 +1,145 @@
+"""The planner's import wizard over HTTP: upload, preview (layers, fields, first rows, CRS),
+field mapping, import in one transaction with its progress, and every refusal clear and
+harmless: unknown formats, oversized or empty files, a file with no CRS, someone else's
+upload, a second start, a failing import that leaves the database as it was."""
+
+import time
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from shapely.geometry import box
+
+X0, Y0 = 503_700.0, 3_717_300.0   # EPSG:4547 metres near Luohe
+
+
+@pytest.fixture
+def planner(auth):
+    auth.login("planner1", "planner")
+    return {"X-CSRFToken": auth.csrf("/")}
+
+
+def multipart(path, kind="grids") -> bytes:
+    """The request body a browser sends. Built here because the test client spools large
+    bodies to temporary files it never closes."""
+    return (f'--B0UNDARY\r\nContent-Disposition: form-data; name="kind"\r\n\r\n{kind}\r\n'
+            f'--B0UNDARY\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + b"\r\n--B0UNDARY--\r\n"
+
+
+def upload(client, planner, path, kind="grids"):
+    return client.post("/api/plan/uploads", data=multipart(path, kind),
+                       headers={**planner, "Content-Type": "multipart/form-data; boundary=B0UNDARY"})
+
+
+def finish(client, token):
+    for _ in range(600):
+        state = client.get(f"/api/plan/uploads/{token}/progress").get_json()
+        if state["state"] in ("done", "failed"):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"the import did not finish: {state}")
+
+
+def grids_frame(codes=("W1", "W2")):
+    return gpd.GeoDataFrame({"BH": list(codes), "MC": [f"网格{c}" for c in codes]},
+                            geometry=[box(X0 + 300 * i, Y0, X0 + 300 * (i + 1), Y0 + 300) for i in range(len(codes))],
+                            crs="EPSG:4547")
+
+
+def test_shapefile_without_crs_previews_after_choosing_one_and_imports_with_a_mapping(client, planner, store, tmp_path):
+    frame = grids_frame()
+    pyogrio.write_dataframe(frame, tmp_path / "grids.shp", encoding="UTF-8")
+    (tmp_path / "grids.prj").unlink()     # the surveying office forgot the .prj
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "grids.zip", "w") as archive:
+        for part in tmp_path.glob("grids.*"):
+            if part.suffix != ".zip":
+                archive.write(part, part.name)
+    sent = upload(client, planner, tmp_path / "grids.zip")
+    assert sent.status_code == 201
+    preview = sent.get_json()
+    assert (preview["crs"], preview["features"], preview["count"]) == (None, None, 2)
+    assert preview["fields"] == ["BH", "MC"] and preview["rows"] == [["W1", "网格W1"], ["W2", "网格W2"]]
+    assert preview["mapping"] == {}                       # BH and MC are no usual names: the planner maps them
+    token = preview["token"]
+    shown = client.get(f"/api/plan/uploads/{token}/preview", query_string={"kind": "grids", "crs": "EPSG:4547"})
+    assert len(shown.get_json()["features"]["features"]) == 2
+    assert 114.0 < shown.get_json()["features"]["features"][0]["geometry"]["coordinates"][0][0][0] < 114.1
+
+    unmapped = client.post(f"/api/plan/uploads/{token}/import", json={"kind": "grids", "crs": "EPSG:4547"},
+                           headers=planner)
+    assert unmapped.status_code == 202
+    failed = finish(client, token)
+    assert failed["state"] == "failed" and "code" in failed["message"]
+    assert store.grid_codes() == []                       # nothing written
+
+    sent = upload(client, planner, tmp_path / "grids.zip")
+    token = sent.get_json()["token"]
+    started = client.post(f"/api/plan/uploads/{token}/import", headers=planner,
+                          json={"kind": "grids", "crs": "EPSG:4547", "fields": {"code": "BH", "name": "MC"}})
+    assert started.status_code == 202
+    done = finish(client, token)
+    assert done["state"] == "done" and done["result"]["created"] == 2 and done["result"]["crs"] == "EPSG:4547"
+    assert store.grids_frame()[["code", "name"]].values.tolist() == [["W1", "网格W1"], ["W2", "网格W2"]]
+    again = client.post(f"/api/plan/uploads/{token}/import", json={"kind": "grids"}, headers=planner)
+    assert again.status_code == 400                        # one import per upload: no duplicates
+    assert store.count("grids") == 2
+
+
+def test_geopackage_layers_are_listed_and_one_is_chosen(client, planner, tmp_path):
+    path = tmp_path / "survey.gpkg"
+    grids_frame().rename(columns={"BH": "code", "MC": "name"}).to_file(path, layer="网格", driver="GPKG")
+    grids_frame(["X1"]).rename(columns={"BH": "code", "MC": "name"}).to_file(path, layer="other", driver="GPKG")
+    preview = upload(client, planner, path).get_json()
+    assert sorted(preview["layers"]) == ["other", "网格"] and preview["layer"] is None and preview["rows"] == []
+    chosen = client.get(f"/api/plan/uploads/{preview['token']}/preview", query_string={"layer": "网格"}).get_json()
+    assert chosen["count"] == 2 and chosen["mapping"] == {"code": "code", "name": "name"}
+    assert chosen["crs"] == "EPSG:4547" and len(chosen["features"]["features"]) == 2
+
+
+def test_refusals_are_clear_and_keep_nothing(client, planner, app, tmp_path, auth):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a layer")
+    refused = upload(client, planner, text)
+    assert refused.status_code == 400 and "GeoJSON" in refused.get_json()["message"]
+    empty = tmp_path / "empty.geojson"
+    empty.write_bytes(b"")
+    assert upload(client, planner, empty).status_code == 400
+    nothing = tmp_path / "nothing.geojson"
+    nothing.write_text('{"type": "FeatureCollection", "features": []}')
+    no_features = upload(client, planner, nothing)
+    assert no_features.status_code == 400 and "nothing.geojson" in no_features.get_json()["message"]
+    app.config["LAYER_MAX_BYTES"] = 1 << 20
+    big = tmp_path / "big.geojson"
+    grids_frame().to_crs(4326).to_file(big, driver="GeoJSON")
+    big.write_bytes(big.read_bytes() + b" " * (1 << 20))
+    too_large = upload(client, planner, big)
+    assert too_large.status_code == 413 and "1 MB" in too_large.get_json()["message"]
+    app.config["LAYER_MAX_BYTES"] = 40 << 20       # beyond the 32 MB every other request is held to
+    bigger = tmp_path / "bigger.geojson"
+    bigger.write_bytes(big.read_bytes() + b" " * (33 << 20))
+    assert upload(client, planner, bigger).status_code == 201
+    no_token = client.post("/api/plan/uploads", data=multipart(big),
+                           headers={"Content-Type": "multipart/form-data; boundary=B0UNDARY"})
+    assert no_token.status_code == 400 and no_token.get_json()["error"] == "CSRFError"
+    import os
+    assert len(os.listdir(os.path.join(app.instance_path, "uploads"))) == 1   # only the accepted upload is kept
+    token = upload(client, planner, big).get_json()["token"]
+    auth.login("planner2", "planner")
+    assert client.get(f"/api/plan/uploads/{token}/preview").status_code == 404   # someone else's upload
+    assert client.get("/api/plan/uploads/..%2F..%2Fsecret/progress").status_code == 404
+
+
+def test_openstreetmap_extract_drafts_roads_and_grids(client, planner, store, shared_dir):
+    path = shared_dir / "data" / "osm" / "beijing-haidian.osm"
+    preview = upload(client, planner, path).get_json()
+    assert preview["osm"] and preview["count"] > 20 and preview["drafted_grids"] > 0
+    names = {f["properties"]["name"] for f in preview["features"]["features"]}
+    assert any(name.endswith(("路", "街", "大街")) for name in names)
+    assert store.grid_codes() == []                       # the preview writes nothing
+    assert client.post(f"/api/plan/uploads/{preview['token']}/import", json={}, headers=planner).status_code == 202
+    done = finish(client, preview["token"])
+    assert done["state"] == "done" and done["result"]["created"] == preview["count"]
+    assert done["result"]["grids"] == preview["drafted_grids"] == len(store.grid_codes())
+    assert set(store.roads_frame()["name"]) == names
