@@ -306,6 +306,7 @@
     if (!selected || kind !== selected.kind || other === selected.layer) { return; }
     const otherCode = other.feature.properties.code;
     if (!window.confirm(fmt(text.confirm_merge, { other: otherCode, code: selected.code }))) { return; }
+    say("");
     try {
       const result = await call(config.api + "/" + kind + "/" + encodeURIComponent(selected.code) + "/merge",
                                 { other: otherCode, version: selected.version, other_version: other.feature.properties.version,
@@ -313,8 +314,13 @@
       if (result.conflict) { showConflict(result.conflict); return; }
       groups[kind].removeLayer(other);
       delete index[kind][otherCode];
-      afterSave(result, text.saved);
-      if (kind === "grid") { load(false); }   // the merged grid's roads moved
+      if (kind !== "grid") { afterSave(result, text.saved); return; }
+      selected.dirty = false;
+      deselect();
+      await load(false);                       // the merged grid's roads moved to it
+      select(kind, index[kind][result.features[0].properties.code]);
+      showWarnings(result.warnings || []);
+      say(text.saved, "good");
     } catch (e) { say(e.message, "bad"); }
   }
 

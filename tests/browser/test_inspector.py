@@ -1,6 +1,7 @@
 """The inspector's tablet in Chromium: my roads, pinning findings by GPS and by tapping,
 photos, a refused pin that keeps the form, offline pins that arrive once (even when the first
-answer is lost), no request leaving the app's origin, and what an inspector may not open."""
+answer is lost), no request leaving the app's origin, and what an inspector may not open
+(the reviewer's and the planner's pages, another inspector's roads and findings)."""
 
 import json
 from pathlib import Path
@@ -201,7 +202,8 @@ def test_what_an_inspector_may_not_open(tablet, district_month):
                           114.045, 33.5951, store.user(name="li"))
     theirs = inspections.finding(store, external_id="li-finding-0001")
     tablet.login("wang", password)
-    for path in ("/review/", f"/inspect/{month}/R21", f"/api/months/{month}/roads/R21"):
+    for path in ("/review/", "/plan/", "/plan/import", f"/inspect/{month}/R21", f"/api/months/{month}/roads/R21",
+                 "/api/plan/layers"):
         response = tablet.page.goto(tablet.server.url + path)
         assert response.status == 403, path
     tablet.page.goto(tablet.server.url + "/inspect/")
@@ -211,6 +213,13 @@ def test_what_an_inspector_may_not_open(tablet, district_month):
                        'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content},
              body: JSON.stringify({note: 'changed'})})).status""", theirs["id"])
     assert status == 403
+    saved = tablet.page.evaluate(
+        """async () => (await fetch('/api/plan/grid/G1', {method: 'POST',
+             headers: {'Content-Type': 'application/json',
+                       'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content},
+             body: JSON.stringify({version: 1, properties: {name: 'x'},
+                                   geometry: {type: 'Point', coordinates: [114, 33]}})})).status""")
+    assert saved == 403 and store.grids_frame().set_index("code").at["G1", "name"] == "沙北街道第1网格"
     assert "不能打开" in tablet.page.goto(tablet.server.url + "/review/").text()
     assert inspections.finding(store, id=theirs["id"])["note"] is None
     assert other

@@ -176,3 +176,47 @@ def test_validation_report_on_the_map_zooms_to_a_defect(tablet, planner):
     assert tablet.page.evaluate("window.gisgridPlan.map.getZoom()") > before
     centre = tablet.page.evaluate("(() => { const c = window.gisgridPlan.map.getCenter(); return [c.lat, c.lng]; })()")
     assert 114.0395 <= centre[1] <= 114.040
+
+
+def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet, planner):
+    store = tablet.server.store
+    boundaries.save_feature(store, "grid", "G1", {"name": "大网格", "grid_class": "A"},
+                            box(114.036, 33.588, 114.044, 33.592), None, "setup")
+    open_map(tablet, planner)
+    page = tablet.page
+    page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+    page.wait_for_selector("#feature-panel:not([hidden])")
+    page.once("dialog", lambda dialog: dialog.accept("G1-东"))
+    page.click("#split")
+    page.mouse.click(*to_screen(tablet, 33.5935, 114.041))
+    page.wait_for_timeout(150)
+    page.mouse.dblclick(*to_screen(tablet, 33.5865, 114.041))   # a double click ends the line
+    page.wait_for_function("window.gisgridPlan.index.grid['G1-东'] !== undefined")
+    parts = {f["properties"]["code"]: shape(f["geometry"]) for f in boundaries.features(store, "grid")["features"]}
+    assert sorted(parts) == ["G1", "G1-东"]
+    assert parts["G1"].union(parts["G1-东"]).equals(box(114.036, 33.588, 114.044, 33.592))
+    assert parts["G1"].area > parts["G1-东"].area          # the larger part keeps the code
+
+    page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+    page.once("dialog", lambda dialog: dialog.accept())          # "merge G1-东 into G1?"
+    page.click("#merge")
+    page.mouse.click(*to_screen(tablet, 33.590, 114.043))         # a click on the neighbour
+    page.wait_for_selector("#message.good")
+    assert page.evaluate("window.gisgridPlan.index.grid['G1-东'] === undefined")
+    assert [f["properties"]["code"] for f in boundaries.features(store, "grid")["features"]] == ["G1"]
+    assert stored(store, "G1").equals(box(114.036, 33.588, 114.044, 33.592))
+
+    page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+    page.click("#edit-shape")
+    page.wait_for_selector("#map .marker-icon:not(.marker-icon-middle)")
+    corner = to_screen(tablet, 33.592, 114.044)                  # drag the north-east corner east
+    page.mouse.move(*corner)
+    page.mouse.down()
+    page.mouse.move(corner[0] + 60, corner[1], steps=6)
+    page.mouse.up()
+    page.fill("#f-reason", "东边界外移")
+    page.click("#save")
+    page.wait_for_selector("#message.good")
+    moved = stored(store, "G1")
+    assert moved.bounds[2] > 114.0445 and moved.area > box(114.036, 33.588, 114.044, 33.592).area
+    assert boundaries.history(store, "grid", "G1")[0]["reason"] == "东边界外移"
