@@ -232,9 +232,14 @@ class Store:
 
     def roads_revision(self) -> tuple:
         """Changes whenever a road is added or edited: the key of cached road indexes."""
+        return self.revision(road_t)
+
+    def revision(self, table) -> tuple:
+        """Changes whenever a row of the grid or road table is added or edited (retiring one
+        edits it): the key of caches built from the table."""
         with self.engine.connect() as conn:
-            return tuple(conn.execute(select(func.count(), func.max(road_t.c.updated_at), func.max(road_t.c.id),
-                                             func.sum(road_t.c.version))).one())
+            return tuple(conn.execute(select(func.count(), func.max(table.c.updated_at), func.max(table.c.id),
+                                             func.sum(table.c.version))).one())
 
     def road_geometries(self) -> tuple[list[int], list[str], list]:
         """(ids, codes, WGS84 geometries) of every road, for assigning findings."""

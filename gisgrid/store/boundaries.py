@@ -215,12 +215,50 @@ def merge(store: Store, kind: str, code: str, other: str, base_version: int, oth
     return as_feature(kind, kept)
 
 
+class LayerIndex:
+    """The current (not retired) grids or roads of a store, with a spatial index, so that the
+    planner's map can ask for what is in view of a whole city's layers."""
+
+    def __init__(self, kind: str, rows: dict[str, dict]):
+        self.kind, self.key = kind, None
+        self.rows = [row for _code, row in sorted(rows.items()) if row["retired_at"] is None]
+        self.tree = shapely.STRtree([row["geom"] for row in self.rows])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def bounds(self) -> list[float] | None:
+        return list(shapely.total_bounds(self.tree.geometries)) if self.rows else None
+
+    def within(self, bbox: tuple[float, float, float, float] | None = None) -> list[int]:
+        """Positions of the features meeting `bbox` (lon/lat), in code order; all without one."""
+        if bbox is None:
+            return list(range(len(self.rows)))
+        return sorted(self.tree.query(shapely.box(*bbox), predicate="intersects").tolist())
+
+    def collection(self, positions: list[int]) -> dict:
+        return {"type": "FeatureCollection", "features": [as_feature(self.kind, self.rows[i]) for i in positions]}
+
+
+_LAYER_INDEXES: dict[tuple, LayerIndex] = {}
+
+
+def layer_index(store: Store, kind: str) -> LayerIndex:
+    """The LayerIndex of `kind`, rebuilt only after a grid or road of that kind changed."""
+    key = (store.url, kind, store.revision(grid_t if kind == "grid" else road_t))
+    if key not in _LAYER_INDEXES:
+        for old in [k for k in _LAYER_INDEXES if k[:2] == key[:2]]:
+            del _LAYER_INDEXES[old]
+        with store.engine.connect() as conn:
+            _LAYER_INDEXES[key] = LayerIndex(kind, _all_rows(conn, kind, None))
+        _LAYER_INDEXES[key].key = key
+    return _LAYER_INDEXES[key]
+
+
 def features(store: Store, kind: str) -> dict:
     """The current (not retired) grids or roads as one FeatureCollection, each with its version."""
-    with store.engine.connect() as conn:
-        rows = _all_rows(conn, kind, None)
-    return {"type": "FeatureCollection",
-            "features": [as_feature(kind, row) for code, row in sorted(rows.items()) if row["retired_at"] is None]}
+    index = layer_index(store, kind)
+    return index.collection(index.within())
 
 
 def layer_as_of(store: Store, kind: str, when: datetime) -> dict:

@@ -122,23 +122,61 @@ def version_file(kind: str, code: str, version: int):
 # the layer set ------------------------------------------------------------------------
 
 
-def towns(grids: dict) -> dict:
-    """Town outlines: the union of each town's grids."""
-    by_town: dict[str, list] = {}
-    for f in grids["features"]:
-        if f["properties"].get("town"):
-            by_town.setdefault(f["properties"]["town"], []).append(shape(f["geometry"]))
-    return {"type": "FeatureCollection",
-            "features": [{"type": "Feature", "properties": {"town": town},
-                          "geometry": mapping(shapely.union_all(shapes))} for town, shapes in sorted(by_town.items())]}
+_TOWNS: dict[tuple, dict] = {}
+
+
+def towns(index: boundaries.LayerIndex) -> dict:
+    """Town outlines, the union of each town's grids, kept until a grid changes."""
+    key = index.key
+    if key not in _TOWNS:
+        by_town: dict[str, list] = {}
+        for row in index.rows:
+            if row.get("town"):
+                by_town.setdefault(row["town"], []).append(row["geom"])
+        _TOWNS.clear()
+        _TOWNS[key] = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"town": town},
+             "geometry": mapping(shapely.simplify(shapely.union_all(shapes), 1e-6))}
+            for town, shapes in sorted(by_town.items())]}
+    return _TOWNS[key]
+
+
+def _bbox() -> tuple[float, float, float, float] | None:
+    text = request.args.get("bbox")
+    if not text:
+        return None
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise LayerError("bbox must be west,south,east,north in degrees") from None
+    return x0, y0, x1, y1
 
 
 @bp.get("/api/plan/layers")
 @role_required(*PLANNERS)
 def layers_json():
-    store = get_store()
-    grids = boundaries.features(store, "grid")
-    return jsonify({"grids": grids, "roads": boundaries.features(store, "road"), "towns": towns(grids)})
+    """Grids, roads and town outlines: all of them for a district, those in `bbox` for a city;
+    `too_many` (and no features) when more than PLAN_VIEW_LIMIT would come: the map asks the
+    planner to zoom in."""
+    store, limit = get_store(), current_app.config["PLAN_VIEW_LIMIT"]
+    grids, roads = boundaries.layer_index(store, "grid"), boundaries.layer_index(store, "road")
+    bbox = _bbox()
+    if bbox is None and len(grids) + len(roads) > limit:
+        in_view = ([], [])
+        too_many = True
+    else:
+        in_view = (grids.within(bbox), roads.within(bbox))
+        too_many = len(in_view[0]) + len(in_view[1]) > limit
+    if too_many:
+        in_view = ([], [])
+    bounds = [grids.bounds(), roads.bounds()]
+    extent = [b for b in bounds if b]
+    return jsonify({"grids": grids.collection(in_view[0]), "roads": roads.collection(in_view[1]),
+                    "towns": towns(grids) if bbox is None else None,   # the map keeps them from its first load
+                    "too_many": too_many, "limit": limit,
+                    "large": len(grids) + len(roads) > limit,
+                    "bounds": [min(b[0] for b in extent), min(b[1] for b in extent), max(b[2] for b in extent),
+                               max(b[3] for b in extent)] if extent else None})
 
 
 @bp.get("/api/plan/<kind>/<code>")

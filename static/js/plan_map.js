@@ -107,19 +107,41 @@
     });
   }
 
+  // A district comes whole; a city (more than data.limit features) comes by view, and only
+  // once the view holds few enough of them to edit.
+  let large = false;
+
   async function load(fit) {
-    const data = await call(config.layers);
-    ["grid", "road"].forEach(function (kind) { groups[kind].clearLayers(); index[kind] = {}; });
-    data.grids.features.forEach(function (f) { put("grid", f); });
-    data.roads.features.forEach(function (f) { put("road", f); });
-    towns.clearLayers();
-    L.geoJSON(data.towns, { pmIgnore: true, snapIgnore: true, interactive: false,
-                            style: { color: "#0d2b4e", weight: 3, dashArray: "8 6", fill: false } }).addTo(towns);
+    let url = config.layers;
+    if (large && !fit) {
+      const b = map.getBounds().pad(0.25);
+      url += "?bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
+    }
+    const data = await call(url);
+    large = data.large;
+    const keep = selected && selected.code ? selected : null;   // the feature being edited stays as it is
+    ["grid", "road"].forEach(function (kind) {
+      groups[kind].eachLayer(function (layer) { if (!keep || layer !== keep.layer) { groups[kind].removeLayer(layer); } });
+      index[kind] = {};
+      if (keep && keep.kind === kind) { index[kind][keep.code] = keep.layer; }
+    });
+    [["grid", data.grids], ["road", data.roads]].forEach(function (pair) {
+      pair[1].features.forEach(function (f) {
+        if (!keep || keep.kind !== pair[0] || keep.code !== f.properties.code) { put(pair[0], f); }
+      });
+    });
+    if (fit) {
+      towns.clearLayers();
+      L.geoJSON(data.towns, { pmIgnore: true, snapIgnore: true, interactive: false,
+                              style: { color: "#0d2b4e", weight: 3, dashArray: "8 6", fill: false } }).addTo(towns);
+    }
     fillLists();
-    const bounds = groups.grid.getBounds().extend(groups.road.getBounds());
-    if (fit && bounds.isValid()) { map.fitBounds(bounds, { padding: [20, 20] }); }
+    $("zoom-in").hidden = !data.too_many;
+    if (fit && data.bounds) { map.fitBounds([[data.bounds[1], data.bounds[0]], [data.bounds[3], data.bounds[2]]], { padding: [20, 20] }); }
     else if (fit) { map.setView([35, 105], 4); }
   }
+
+  map.on("moveend", function () { if (large && !mode) { load(false).catch(function (e) { say(e.message, "bad"); }); } });
 
   // selection and the form ---------------------------------------------------------------
   function clicked(kind, layer) {

@@ -220,3 +220,21 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
     moved = stored(store, "G1")
     assert moved.bounds[2] > 114.0445 and moved.area > box(114.036, 33.588, 114.044, 33.592).area
     assert boundaries.history(store, "grid", "G1")[0]["reason"] == "东边界外移"
+
+
+def test_a_city_too_large_to_show_whole_is_loaded_by_view(tablet, planner):
+    from gisgrid.synthetic import synthetic_city
+
+    tablet.server.app.config["PLAN_VIEW_LIMIT"] = 40
+    grids, roads = synthetic_city(36, roads_per_grid=2)     # 108 features: more than the limit
+    store = tablet.server.store
+    store.save_grids(grids.assign(town="城关镇"))
+    store.save_roads(roads)
+    open_map(tablet, planner)
+    tablet.page.wait_for_selector("#zoom-in:not([hidden])")
+    assert tablet.page.evaluate("Object.keys(window.gisgridPlan.index.grid).length") == 0
+    corner = grids.geometry.iloc[0].centroid
+    tablet.page.evaluate("c => window.gisgridPlan.map.setView(c, 17)", [corner.y, corner.x])
+    tablet.page.wait_for_selector("#zoom-in", state="hidden")
+    shown = tablet.page.evaluate("Object.keys(window.gisgridPlan.index.grid)")
+    assert grids["code"].iloc[0] in shown and 0 < len(shown) < 36
