@@ -97,9 +97,14 @@ def _import_layer(kind: str):
     @click.argument("path", type=click.Path(dir_okay=False))
     @click.option("--crs", help="CRS of a file that has none (or has a wrong one), e.g. EPSG:4547.")
     @click.option("--layer", help="Layer name inside a GeoPackage.")
+    @click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS",
+                  help="Read our column from the file's field, e.g. --field code=WGBH (repeatable).")
     @pass_context
-    def command(ctx: Context, path: str, crs: str | None, layer: str | None) -> None:
-        result = office.import_layer(ctx.store, kind, path, crs=crs, layer=layer, log=log)
+    def command(ctx: Context, path: str, crs: str | None, layer: str | None, fields: tuple[str, ...]) -> None:
+        mapping = dict(f.split("=", 1) for f in fields if "=" in f)
+        if len(mapping) != len(fields):
+            raise click.BadParameter("give each --field as OURS=THEIRS, e.g. code=WGBH", param_hint="--field")
+        result = office.import_layer(ctx.store, kind, path, crs=crs, layer=layer, log=log, fields=mapping or None)
         log(f"{kind}: {result.created} added, {result.updated} updated")
 
     return command
@@ -121,6 +126,30 @@ def import_findings(ctx: Context, path: str, crs: str | None, as_json: bool) -> 
         return
     for rejected in result.rejected:
         log(f"rejected {rejected['id']}: {rejected['reason']}")
+
+
+@import_.command("osm", help="Draft road polygons (and grids, if there are none) from an OpenStreetMap extract.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@pass_context
+def import_osm(ctx: Context, path: str) -> None:
+    result = office.bootstrap_osm(ctx.store, path, log=log)
+    log(f"roads: {result['created']} added, {result['updated']} updated; grids: {result['grids']} drafted")
+
+
+@cli.command(help="Check the grid and road layers: every defect, errors first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the defects as JSON.")
+@pass_context
+def validate(ctx: Context, as_json: bool) -> None:
+    defects = office.validation_report(ctx.store)
+    if as_json:
+        emit_json({"blocking": sum(d.blocking for d in defects), "warnings": sum(not d.blocking for d in defects),
+                   "defects": [d.as_json() for d in defects]})
+        return
+    for defect in defects:
+        click.echo(f"{'error' if defect.blocking else 'warning'}\t{defect.kind}\t{defect.message}")
+    log(f"{sum(d.blocking for d in defects)} errors, {sum(not d.blocking for d in defects)} warnings")
+    if any(d.blocking for d in defects):
+        sys.exit(1)   # errors block saving on the map; a script should stop too
 
 
 @cli.command(help="Draw the month's sample: two roads per grid, reproducibly.")

@@ -84,6 +84,33 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
     return LayerImport(kind, created, updated, placed, unplaced, report)
 
 
+def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = quiet,
+                  progress: Callable[[str, float], None] = layers.no_progress) -> dict:
+    """A first draft from an OpenStreetMap extract: road polygons named from OSM, cut at the
+    grid borders, and a draft grid layout when the district has no grids yet; one
+    transaction each, versioned like any import."""
+    from . import osm
+
+    progress("read", 0.1)
+    store.migrate()
+    roads, grids = osm.bootstrap_roads(path, store.grids_frame())
+    log(f"{len(roads)} road polygons drafted from {path}")
+    progress("save", 0.6)
+    drafted = 0
+    if not store.grid_codes():
+        drafted = store.save_grids(grids, changed_by=changed_by, reason="OpenStreetMap draft")[0]
+        log(f"{drafted} draft grids added (no grids yet): reshape them on the planner's map")
+    created, updated = store.save_roads(roads, changed_by=changed_by, reason="OpenStreetMap draft")
+    return {"kind": "osm", "created": created, "updated": updated, "grids": drafted}
+
+
+def validation_report(store: Store) -> list:
+    """Every defect of the stored layer set (validation.validate), errors first."""
+    from .validation import validate
+
+    return sorted(validate(store.grids_frame(), store.roads_frame()), key=lambda d: not d.blocking)
+
+
 # findings -----------------------------------------------------------------------------
 
 

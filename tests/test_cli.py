@@ -105,3 +105,28 @@ def test_bench_prints_its_figures_and_baseline(capsys):
     assert set(figures) >= {"assign_per_s", "sjoin_per_s", "ratio", "score_month_s", "import_roads_s", "peak_rss_mb"}
     assert figures["assign_agrees_with_sjoin"] is True and figures["roads"] == 240
     assert figures["ratio"] == pytest.approx(figures["assign_per_s"] / figures["sjoin_per_s"], rel=0.01)
+
+
+def test_validate_field_mapping_and_osm_draft(db_url, db, tmp_path, capsys, shared_dir):
+    code, out, _ = run(capsys, "--db", db, "validate", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["blocking"] == 0
+    assert {d["kind"] for d in report["defects"]} == {"grid_few_roads"}          # G2 has one road, G3 none
+    assert sorted(c for d in report["defects"] for c in d["codes"]) == ["G2", "G3"]
+
+    grids, _ = small_district()
+    renamed = grids.rename(columns={"code": "WGBH", "name": "WGMC"})
+    renamed["WGBH"] = ["N1", "N2", "N3", "N4"]
+    renamed.geometry = renamed.geometry.translate(xoff=1.0)
+    path = tmp_path / "renamed.geojson"
+    renamed.to_file(path, driver="GeoJSON")
+    code, _, err = run(capsys, "--db", db, "import", "grids", str(path), "--field", "code=WGBH", "--field", "name=WGMC")
+    assert code == 0 and "4 added" in err
+    code, _, err = run(capsys, "--db", db, "import", "grids", str(path), "--field", "code")
+    assert code == 2 and "OURS=THEIRS" in err
+
+    fresh = tmp_path / "osm.sqlite"
+    code, _, err = run(capsys, "--db", str(fresh), "import", "osm", str(shared_dir / "data" / "osm" / "beijing-haidian.osm"))
+    assert code == 0 and "draft grids added" in err
+    code, out, _ = run(capsys, "--db", str(fresh), "validate", "--json")
+    assert json.loads(out)["blocking"] == 0

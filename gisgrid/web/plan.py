@@ -311,8 +311,7 @@ def defect_label(kind: str) -> str:
 @bp.get("/api/plan/validation")
 @role_required(*PLANNERS)
 def validation():
-    store = get_store()
-    defects = validate(store.grids_frame(), store.roads_frame())
+    defects = office.validation_report(get_store())
     return jsonify({"blocking": sum(d.blocking for d in defects), "warnings": sum(not d.blocking for d in defects),
                     "defects": [_defect_json(d) for d in defects]})
 
@@ -378,7 +377,7 @@ def start_import(token: str):
     path = uploads.path(token, who)
     kind = body.get("kind")
     if _is_osm(path):
-        job = lambda progress: _bootstrap(store, path, who, progress)  # noqa: E731
+        job = lambda progress: office.bootstrap_osm(store, path, changed_by=who, progress=progress)  # noqa: E731
     elif kind in layers.KINDS:
         fields = {k: v for k, v in (body.get("fields") or {}).items() if v} or None
 
@@ -392,18 +391,6 @@ def start_import(token: str):
         raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
     uploads.run(token, job)
     return jsonify({"progress": url_for("plan.progress", token=token)}), 202
-
-
-def _bootstrap(store, path, who: str, progress) -> dict:
-    """Draft roads (and grids, when the district has none) from OpenStreetMap, in one go."""
-    progress("read", 0.1)
-    roads, grids = osm.bootstrap_roads(path, store.grids_frame())
-    progress("save", 0.6)
-    made_grids = 0
-    if not store.grid_codes():
-        made_grids = store.save_grids(grids, changed_by=who, reason="OpenStreetMap draft")[0]
-    created, updated = store.save_roads(roads, changed_by=who, reason="OpenStreetMap draft")
-    return {"kind": "osm", "created": created, "updated": updated, "grids": made_grids}
 
 
 @bp.get("/api/plan/uploads/<token>/progress")
