@@ -92,6 +92,7 @@ class Uploads:
                 self._write(token, "progress.json", {"state": "failed", "error": error})
             else:
                 self._write(token, "progress.json", {"state": "done", "fraction": 1.0, "result": result})
+                self.path(token, self.meta(token)["owner"]).unlink(missing_ok=True)   # imported: not kept
 
         threading.Thread(target=work, name=f"import-{token[:6]}", daemon=True).start()
 

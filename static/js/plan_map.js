@@ -155,7 +155,7 @@
     deselect();
     const props = layer.feature ? layer.feature.properties : {};
     selected = { kind: kind, code: isNew ? null : props.code, layer: layer, version: isNew ? null : props.version,
-                 dirty: !!isNew };
+                 dirty: !!isNew, stored: isNew ? null : layer.feature };
     layer.setStyle(style(kind, props, true));
     const panel = $("feature-panel");
     panel.hidden = false;
@@ -174,6 +174,10 @@
   function deselect() {
     if (!selected) { return; }
     selected.layer.pm.disable();
+    if (selected.dirty && selected.stored) {       // changes not saved are undone, on the map too
+      const kind = selected.kind, stored = selected.stored;
+      selected.layer = put(kind, stored, selected.layer);
+    }
     if (selected.layer.feature) { selected.layer.setStyle(style(selected.kind, selected.layer.feature.properties, false)); }
     if (selected.code === null && groups[selected.kind].hasLayer(selected.layer)) { groups[selected.kind].removeLayer(selected.layer); }
     selected = null;

@@ -238,3 +238,27 @@ def test_a_city_too_large_to_show_whole_is_loaded_by_view(tablet, planner):
     tablet.page.wait_for_selector("#zoom-in", state="hidden")
     shown = tablet.page.evaluate("Object.keys(window.gisgridPlan.index.grid)")
     assert grids["code"].iloc[0] in shown and 0 < len(shown) < 36
+
+
+def test_closing_the_form_undoes_unsaved_changes(tablet, planner):
+    store = tablet.server.store
+    boundaries.save_feature(store, "grid", "G1", {"name": "原名", "grid_class": "A"},
+                            box(114.036, 33.588, 114.044, 33.592), None, "setup")
+    open_map(tablet, planner)
+    page = tablet.page
+    page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+    page.fill("#f-name", "没保存的名")
+    page.click("#edit-shape")
+    page.wait_for_selector("#map .marker-icon:not(.marker-icon-middle)")
+    corner = to_screen(tablet, 33.592, 114.044)
+    page.mouse.move(*corner)
+    page.mouse.down()
+    page.mouse.move(corner[0] + 80, corner[1] - 40, steps=6)
+    page.mouse.up()
+    east = "window.gisgridPlan.index.grid.G1.getBounds().getEast()"
+    assert page.evaluate(east) > 114.0445
+    page.once("dialog", lambda dialog: dialog.accept())     # "discard the unsaved changes?"
+    page.click("#close")
+    assert page.evaluate(east) == pytest.approx(114.044, abs=1e-9)
+    assert page.evaluate("window.gisgridPlan.index.grid.G1.feature.properties.name") == "原名"
+    assert len(boundaries.history(store, "grid", "G1")) == 1            # nothing was saved
