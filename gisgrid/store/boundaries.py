@@ -236,6 +236,14 @@ class LayerIndex:
             return list(range(len(self.rows)))
         return sorted(self.tree.query(shapely.box(*bbox), predicate="intersects").tolist())
 
+    def frame(self, positions: list[int]):
+        """The features at `positions` as a GeoDataFrame (WGS84), as validation.validate takes them."""
+        import geopandas as gpd
+
+        columns = ["code", *(a for a in ATTRIBUTES[self.kind])]
+        return gpd.GeoDataFrame({c: [self.rows[i][c] for i in positions] for c in columns},
+                                geometry=[self.rows[i]["geom"] for i in positions], crs=4326)
+
     def collection(self, positions: list[int]) -> dict:
         return {"type": "FeatureCollection", "features": [as_feature(self.kind, self.rows[i]) for i in positions]}
 

@@ -6,7 +6,6 @@ report, each feature's history with restore, and the layers as they stood at any
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
@@ -187,12 +186,11 @@ def feature(kind: str, code: str):
 
 def _defects_near(codes: list[str], geometry) -> list[dict]:
     """The warnings the layer set has around a saved feature: saving is allowed with them."""
-    store = get_store()
     x0, y0, x1, y1 = shapely.bounds(geometry)
     pad = max(x1 - x0, y1 - y0, 0.002)
-    grids, roads = store.grids_frame(), store.roads_frame()
-    near = lambda frame: frame.cx[x0 - pad:x1 + pad, y0 - pad:y1 + pad]  # noqa: E731
-    return [_defect_json(d) for d in validate(near(grids), near(roads)) if set(d.codes) & set(codes)]
+    near = [index.frame(index.within((x0 - pad, y0 - pad, x1 + pad, y1 + pad)))
+            for index in (boundaries.layer_index(get_store(), "grid"), boundaries.layer_index(get_store(), "road"))]
+    return [_defect_json(d) for d in validate(*near) if set(d.codes) & set(codes)]
 
 
 def _defect_json(defect) -> dict:

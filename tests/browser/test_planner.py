@@ -52,6 +52,29 @@ def fill_and_save(tablet, code, name, grid_class="A"):
     tablet.page.wait_for_function("code => window.gisgridPlan.index.grid[code] !== undefined", arg=code)
 
 
+G1_BOX = (114.036, 33.588, 114.044, 33.592)
+
+
+def open_with_g1(tablet, planner, name):
+    """The map with one stored grid, G1, selected."""
+    boundaries.save_feature(tablet.server.store, "grid", "G1", {"name": name, "grid_class": "A"}, box(*G1_BOX),
+                            None, "setup")
+    open_map(tablet, planner)
+    tablet.page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+    tablet.page.wait_for_selector("#feature-panel:not([hidden])")
+
+
+def drag_corner(tablet, corner, dx, dy):
+    """Edit the selected feature's shape: drag the corner at (lat, lon) by (dx, dy) pixels."""
+    tablet.page.click("#edit-shape")
+    tablet.page.wait_for_selector("#map .marker-icon:not(.marker-icon-middle)")
+    x, y = to_screen(tablet, *corner)
+    tablet.page.mouse.move(x, y)
+    tablet.page.mouse.down()
+    tablet.page.mouse.move(x + dx, y + dy, steps=6)
+    tablet.page.mouse.up()
+
+
 def stored(store, code):
     return shape(boundaries.feature(store, "grid", code)["geometry"])
 
@@ -179,13 +202,8 @@ def test_validation_report_on_the_map_zooms_to_a_defect(tablet, planner):
 
 
 def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet, planner):
-    store = tablet.server.store
-    boundaries.save_feature(store, "grid", "G1", {"name": "大网格", "grid_class": "A"},
-                            box(114.036, 33.588, 114.044, 33.592), None, "setup")
-    open_map(tablet, planner)
-    page = tablet.page
-    page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
-    page.wait_for_selector("#feature-panel:not([hidden])")
+    store, page = tablet.server.store, tablet.page
+    open_with_g1(tablet, planner, "大网格")
     page.once("dialog", lambda dialog: dialog.accept("G1-东"))
     page.click("#split")
     page.mouse.click(*to_screen(tablet, 33.5935, 114.041))
@@ -194,7 +212,7 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
     page.wait_for_function("window.gisgridPlan.index.grid['G1-东'] !== undefined")
     parts = {f["properties"]["code"]: shape(f["geometry"]) for f in boundaries.features(store, "grid")["features"]}
     assert sorted(parts) == ["G1", "G1-东"]
-    assert parts["G1"].union(parts["G1-东"]).equals(box(114.036, 33.588, 114.044, 33.592))
+    assert parts["G1"].union(parts["G1-东"]).equals(box(*G1_BOX))
     assert parts["G1"].area > parts["G1-东"].area          # the larger part keeps the code
 
     page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
@@ -204,21 +222,15 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
     page.wait_for_selector("#message.good")
     assert page.evaluate("window.gisgridPlan.index.grid['G1-东'] === undefined")
     assert [f["properties"]["code"] for f in boundaries.features(store, "grid")["features"]] == ["G1"]
-    assert stored(store, "G1").equals(box(114.036, 33.588, 114.044, 33.592))
+    assert stored(store, "G1").equals(box(*G1_BOX))
 
     page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
-    page.click("#edit-shape")
-    page.wait_for_selector("#map .marker-icon:not(.marker-icon-middle)")
-    corner = to_screen(tablet, 33.592, 114.044)                  # drag the north-east corner east
-    page.mouse.move(*corner)
-    page.mouse.down()
-    page.mouse.move(corner[0] + 60, corner[1], steps=6)
-    page.mouse.up()
+    drag_corner(tablet, (33.592, 114.044), 60, 0)               # the north-east corner, east
     page.fill("#f-reason", "东边界外移")
     page.click("#save")
     page.wait_for_selector("#message.good")
     moved = stored(store, "G1")
-    assert moved.bounds[2] > 114.0445 and moved.area > box(114.036, 33.588, 114.044, 33.592).area
+    assert moved.bounds[2] > 114.0445 and moved.area > box(*G1_BOX).area
     assert boundaries.history(store, "grid", "G1")[0]["reason"] == "东边界外移"
 
 
@@ -241,20 +253,10 @@ def test_a_city_too_large_to_show_whole_is_loaded_by_view(tablet, planner):
 
 
 def test_closing_the_form_undoes_unsaved_changes(tablet, planner):
-    store = tablet.server.store
-    boundaries.save_feature(store, "grid", "G1", {"name": "原名", "grid_class": "A"},
-                            box(114.036, 33.588, 114.044, 33.592), None, "setup")
-    open_map(tablet, planner)
-    page = tablet.page
-    page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+    store, page = tablet.server.store, tablet.page
+    open_with_g1(tablet, planner, "原名")
     page.fill("#f-name", "没保存的名")
-    page.click("#edit-shape")
-    page.wait_for_selector("#map .marker-icon:not(.marker-icon-middle)")
-    corner = to_screen(tablet, 33.592, 114.044)
-    page.mouse.move(*corner)
-    page.mouse.down()
-    page.mouse.move(corner[0] + 80, corner[1] - 40, steps=6)
-    page.mouse.up()
+    drag_corner(tablet, (33.592, 114.044), 80, -40)
     east = "window.gisgridPlan.index.grid.G1.getBounds().getEast()"
     assert page.evaluate(east) > 114.0445
     page.once("dialog", lambda dialog: dialog.accept())     # "discard the unsaved changes?"
