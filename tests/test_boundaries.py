@@ -1,5 +1,6 @@
 """Boundary edits: compare-and-set saves, a refused second save, history, as-of and restore."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -93,3 +94,16 @@ def test_imports_are_versioned_in_the_same_transaction(store):
     with pytest.raises(LayerError):
         store.save_roads(roads.assign(grid="NOPE", code=roads["code"] + "x"))
     assert boundaries.history(store, "road", "R11x") == []
+
+
+def test_an_import_records_each_feature_as_it_is_stored(district, district_files):
+    from gisgrid import office
+
+    office.import_layer(district, "roads", district_files[1], changed_by="planner1")   # the same roads again
+    for code in ("R11", "R42"):
+        log = boundaries.history(district, "road", code)
+        assert [(h["version"], h["changed_by"]) for h in log] == [(2, "planner1"), (1, "import")]
+        stored = json.loads(json.dumps(boundaries.feature(district, "road", code)))   # tuples become lists
+        assert log[0]["after"] == stored                                              # exactly what is stored
+        assert log[0]["before"]["properties"] == {**log[1]["after"]["properties"]}
+        assert shape(log[0]["before"]["geometry"]).equals_exact(shape(log[0]["after"]["geometry"]), 0)

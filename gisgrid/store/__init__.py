@@ -163,7 +163,7 @@ class Store:
             columns = {k: bindparam(k) for k in changed[0] if k not in ("b_id", "code")}
             conn.execute(update(table).where(table.c.id == bindparam("b_id"))
                          .values(**columns, version=table.c.version + 1), changed)
-        boundaries.record_bulk(conn, table, codes, before, changed_by, reason)
+        boundaries.record_bulk(conn, table, rows, before, changed_by, reason, now)
         return len(new), len(changed)
 
     def save_grids(self, frame: gpd.GeoDataFrame, changed_by: str = "import", reason: str | None = None

@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime
 
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.ops import split as split_by_line
@@ -48,15 +49,27 @@ def _feature_row(conn, kind: str, code: str) -> dict | None:
     return None if row is None else row._asdict()
 
 
-def as_feature(kind: str, row: dict) -> dict:
-    """A stored grid or road as a GeoJSON Feature (WGS84) with its version."""
+def _properties(kind: str, row: dict) -> dict:
     props = {k: row.get(k) for k in ATTRIBUTES[kind]}
     props.update(code=row["code"], version=row["version"])
     if isinstance(row.get("updated_at"), datetime):
         props["updated_at"] = row["updated_at"].isoformat(timespec="seconds") + "Z"
     if isinstance(row.get("retired_at"), datetime):
         props["retired_at"] = row["retired_at"].isoformat(timespec="seconds") + "Z"
-    return {"type": "Feature", "properties": props, "geometry": mapping(row["geom"])}
+    return props
+
+
+def as_feature(kind: str, row: dict) -> dict:
+    """A stored grid or road as a GeoJSON Feature (WGS84) with its version."""
+    return {"type": "Feature", "properties": _properties(kind, row), "geometry": mapping(row["geom"])}
+
+
+def _feature_texts(kind: str, rows: list[dict]) -> list[str]:
+    """json.dumps(as_feature(kind, row)) of many rows at once: GEOS writes the geometries in
+    one call (the same coordinates, digit for digit), which makes large imports' history cheap."""
+    geometries = shapely.to_geojson(np.array([row["geom"] for row in rows], dtype=object))
+    return ['{"type": "Feature", "properties": ' + json.dumps(_properties(kind, row), ensure_ascii=False)
+            + ', "geometry": ' + geometry + "}" for row, geometry in zip(rows, geometries)]
 
 
 def feature(store: Store, kind: str, code: str) -> dict:
@@ -345,18 +358,23 @@ def snapshot(conn, table, codes: set[str]) -> dict[str, dict]:
     return _all_rows(conn, "grid" if table is grid_t else "road", codes)
 
 
-def record_bulk(conn, table, codes: set[str], before: dict[str, dict], changed_by: str,
-                reason: str | None) -> None:
-    """After a bulk save, in the same transaction: one history row per feature saved."""
+def record_bulk(conn, table, rows: list[dict], before: dict[str, dict], changed_by: str, reason: str | None,
+                now: datetime) -> None:
+    """After a bulk save of `rows` (the columns written), in the same transaction: one history
+    row per feature, its state before (from snapshot) and after."""
     kind = "grid" if table is grid_t else "road"
-    now = utcnow()
-    rows = [{"kind": kind, "code": code, "version": after["version"],
-             "before": None if code not in before else json.dumps(as_feature(kind, before[code]), ensure_ascii=False),
-             "after": json.dumps(as_feature(kind, after), ensure_ascii=False),
-             "changed_by": changed_by, "changed_at": now, "reason": reason}
-            for code, after in _all_rows(conn, kind, codes).items()]
-    if rows:
-        conn.execute(insert(version_t), rows)
+    if not rows:
+        return
+    grid_codes = dict(conn.execute(select(grid_t.c.id, grid_t.c.code)).all()) if kind == "road" else {}
+    after = [{**row, "grid": grid_codes.get(row.get("grid_id")),
+              "version": before[row["code"]]["version"] + 1 if row["code"] in before else 1, "updated_at": now}
+             for row in rows]
+    changed = [row for row in rows if row["code"] in before]
+    was = dict(zip((row["code"] for row in changed), _feature_texts(kind, [before[row["code"]] for row in changed])))
+    conn.execute(insert(version_t), [
+        {"kind": kind, "code": row["code"], "version": row["version"], "before": was.get(row["code"]),
+         "after": text, "changed_by": changed_by, "changed_at": now, "reason": reason}
+        for row, text in zip(after, _feature_texts(kind, after))])
 
 
 def road_geometries_as_of(store: Store, when: datetime) -> tuple[list[int], list[str], list]:
