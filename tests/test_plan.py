@@ -169,3 +169,17 @@ def test_pages_are_for_planners_only(client, auth):
         assert client.get(url).status_code == 403
     auth.login("reviewer1", "reviewer")
     assert client.get("/plan/").status_code == 403
+
+
+def test_large_answers_are_gzipped_for_clients_that_accept_it(client, planner):
+    import gzip
+    import json
+
+    for i in range(80):
+        _grid(client, planner, f"G{i:02d}", 114.0 + i * 0.01, 114.01 + i * 0.01)
+    plain = client.get("/api/plan/layers")
+    packed = client.get("/api/plan/layers", headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert len(packed.data) < len(plain.data) / 3
+    assert json.loads(gzip.decompress(packed.data)) == plain.get_json()

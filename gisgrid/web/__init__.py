@@ -3,6 +3,7 @@ blueprints by who uses them (auth, inspect, api …). Views stay thin: read, cal
 
 from __future__ import annotations
 
+import gzip
 import secrets
 from pathlib import Path
 
@@ -142,9 +143,28 @@ def create_app(test_config: dict | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        return compressed(response)
 
     return app
+
+
+COMPRESSED = ("application/json", "application/geo+json", "text/html", "text/csv")
+
+
+def compressed(response):
+    """Large pages and JSON gzipped for clients that accept it: a city's month map or layers
+    shrink several times over a slow district network. Files (photos, exports) pass as they are."""
+    if (response.status_code != 200 or response.direct_passthrough or response.is_streamed
+            or response.mimetype not in COMPRESSED or "Content-Encoding" in response.headers
+            or "gzip" not in request.headers.get("Accept-Encoding", "")):
+        return response
+    body = response.get_data()
+    if len(body) < 16 * 1024:
+        return response
+    response.set_data(gzip.compress(body, compresslevel=5))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 def tile_layer(config) -> dict | None:
