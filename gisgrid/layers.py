@@ -233,8 +233,7 @@ def _to_wgs84(geoms: gpd.GeoSeries, crs: str | None, name: str, report: LayerRep
     degrees_in_projected = source.is_projected and np.abs(raw[:, [0, 2]]).max() <= 180 and \
         np.abs(raw[:, [1, 3]]).max() <= 90
     if outside_earth or degrees_in_projected:
-        raise LayerError("{path}: coordinates cannot be in {crs}{hint}", path=name, crs=report.source_crs,
-                         hint=_coordinate_hint(source, raw))
+        raise _coordinate_error(name, source, raw)
     x0, y0, x1, y1 = out.total_bounds
     if x0 < CHINA[0] or y0 < CHINA[1] or x1 > CHINA[2] or y1 > CHINA[3]:
         report.warnings.append(f"{name} lies partly outside China ({x0:.3f}, {y0:.3f} – {x1:.3f}, {y1:.3f}); "
@@ -242,29 +241,36 @@ def _to_wgs84(geoms: gpd.GeoSeries, crs: str | None, name: str, report: LayerRep
     return out
 
 
-def _coordinate_hint(source: CRS, raw: np.ndarray) -> str:
-    """What the raw coordinates suggest about the CRS they are really in ("" when nothing)."""
-    if not np.isfinite(raw).all():
-        return ""
-    largest_x = np.abs(raw[:, [0, 2]]).max()
-    if source.is_geographic and largest_x > 180:
-        return "; the coordinates look like metres: pass the projected CRS, e.g. --crs EPSG:4547"
-    if source.is_projected and largest_x <= 180:
-        return "; the coordinates look like degrees: pass --crs EPSG:4326 (or EPSG:4490 for CGCS2000)"
-    if largest_x < 1e7:
-        epsg = source.to_epsg(min_confidence=70) or 0
-        if 4513 <= epsg <= 4533:  # a zone with prefix, x without: the same zone without prefix is 21 codes on
-            return f"; x values like {raw[0, 0]:.0f} have no zone prefix: use EPSG:{epsg + 21}, the same zone without"
-        return ""
-    zone = int(raw[:, 0].min() // 1_000_000)
-    if zone != int(raw[:, 2].max() // 1_000_000):
-        return ""
-    if 25 <= zone <= 45:
-        return (f"; x values like {raw[0, 0]:.0f} carry the zone prefix {zone}: use EPSG:{4513 + zone - 25} "
-                "(EPSG:4513–4533 are the 3° zones with zone prefix, EPSG:4534–4554 those without)")
-    if 13 <= zone <= 23:
-        return f"; x values like {raw[0, 0]:.0f} carry the 6° zone prefix {zone}: use EPSG:{4491 + zone - 13}"
-    return ""
+def _coordinate_error(name: str, source: CRS, raw: np.ndarray) -> LayerError:
+    """Coordinates that cannot be in their CRS, with what the raw values suggest they are in:
+    one message per case, so each translates whole."""
+    crs = _crs_label(source)
+    first_x = f"{raw[0, 0]:.0f}" if np.isfinite(raw).all() else ""
+    largest_x = np.abs(raw[:, [0, 2]]).max() if first_x else 0
+    if first_x and source.is_geographic and largest_x > 180:
+        return LayerError("{path}: coordinates cannot be in {crs}; they look like metres: use a projected "
+                          "CRS, e.g. EPSG:4547", path=name, crs=crs)
+    if first_x and source.is_projected and largest_x <= 180:
+        return LayerError("{path}: coordinates cannot be in {crs}; they look like degrees: use EPSG:4326 "
+                          "(or EPSG:4490 for CGCS2000)", path=name, crs=crs)
+    epsg = source.to_epsg(min_confidence=70) or 0
+    if first_x and largest_x < 1e7 and 4513 <= epsg <= 4533:
+        # A zone with prefix, x without: the same zone without prefix is 21 codes on.
+        return LayerError("{path}: coordinates cannot be in {crs}; x values like {x} have no zone prefix: "
+                          "use {epsg}, the same zone without", path=name, crs=crs, x=first_x,
+                          epsg=f"EPSG:{epsg + 21}")
+    zone = int(raw[:, 0].min() // 1_000_000) if first_x and largest_x >= 1e7 else 0
+    if zone and zone == int(raw[:, 2].max() // 1_000_000):
+        if 25 <= zone <= 45:
+            return LayerError("{path}: coordinates cannot be in {crs}; x values like {x} carry the zone prefix "
+                              "{zone}: use {epsg} (EPSG:4513–4533 are the 3° zones with zone prefix, "
+                              "EPSG:4534–4554 those without)", path=name, crs=crs, x=first_x, zone=zone,
+                              epsg=f"EPSG:{4513 + zone - 25}")
+        if 13 <= zone <= 23:
+            return LayerError("{path}: coordinates cannot be in {crs}; x values like {x} carry the 6° zone "
+                              "prefix {zone}: use {epsg}", path=name, crs=crs, x=first_x, zone=zone,
+                              epsg=f"EPSG:{4491 + zone - 13}")
+    return LayerError("{path}: coordinates cannot be in {crs}", path=name, crs=crs)
 
 
 def _text(value) -> str | None:

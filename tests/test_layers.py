@@ -267,14 +267,14 @@ def test_crs_given_overrides_the_files_with_a_warning(tmp_path):
 def test_metres_declared_as_degrees_are_refused(tmp_path):
     path = tmp_path / "grids.geojson"
     gk_grids().set_crs(4326, allow_override=True).to_file(path)
-    with pytest.raises(LayerError, match="cannot be in EPSG:4326; the coordinates look like metres"):
+    with pytest.raises(LayerError, match="cannot be in EPSG:4326; they look like metres: use a projected"):
         read_layer(path, "grids")
 
 
 def test_degrees_declared_as_metres_are_refused(tmp_path):
     path = tmp_path / "grids.gpkg"
     gk_grids().to_crs(4326).set_crs(4547, allow_override=True).to_file(path)
-    with pytest.raises(LayerError, match="cannot be in EPSG:4547; the coordinates look like degrees: pass --crs EPSG"):
+    with pytest.raises(LayerError, match="cannot be in EPSG:4547; they look like degrees: use EPSG:4326"):
         read_layer(path, "grids")
 
 

@@ -87,6 +87,21 @@ def test_shapefile_without_crs_previews_after_choosing_one_and_imports_with_a_ma
     assert store.count("grids") == 2
 
 
+def test_a_wrong_crs_is_refused_with_the_zone_it_suggests_in_the_planners_language(client, planner, store, tmp_path):
+    path = tmp_path / "grids.gpkg"
+    grids_frame().to_file(path, driver="GPKG")
+    token = upload(client, planner, path).get_json()["token"]
+    wrong = client.get(f"/api/plan/uploads/{token}/preview", query_string={"kind": "grids", "crs": "EPSG:4526"})
+    assert wrong.status_code == 400
+    assert wrong.get_json()["message"] == ("grids.gpkg：坐标不可能属于 EPSG:4526；x 值（如 503700）不带带号："
+                                          "请使用不带带号的同一分带 EPSG:4547")
+    assert client.post("/lang/en", data={"csrf_token": planner["X-CSRFToken"]}).status_code == 302
+    english = client.get(f"/api/plan/uploads/{token}/preview", query_string={"crs": "EPSG:4326"})
+    assert english.get_json()["message"].startswith("grids.gpkg: coordinates cannot be in EPSG:4326; they look like metres")
+    assert client.get(f"/api/plan/uploads/{token}/preview", query_string={"crs": "EPSG:4547"}).status_code == 200
+    assert store.grid_codes() == []
+
+
 def test_geopackage_layers_are_listed_and_one_is_chosen(client, planner, tmp_path):
     path = tmp_path / "survey.gpkg"
     grids_frame().rename(columns={"BH": "code", "MC": "name"}).to_file(path, layer="网格", driver="GPKG")
