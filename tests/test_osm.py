@@ -38,3 +38,21 @@ def test_existing_grids_are_used_as_they_are(shared_dir):
     roads, grids = bootstrap_roads(path, grids=one)
     assert list(grids["code"]) == ["G1"] and set(roads["grid"]) == {"G1"}
     assert roads.total_bounds[2] <= (x0 + x1) / 2 + 1e-6  # clipped at the grid, up to reprojection noise
+
+
+def test_a_pbf_extract_gives_the_same_roads_as_its_xml(shared_dir, tmp_path):
+    import osmium
+
+    xml = shared_dir / "data" / "osm" / "beijing-haidian.osm"
+    pbf = tmp_path / "beijing-haidian.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for entity in osmium.FileProcessor(str(xml)):
+            writer.add(entity)
+    assert pbf.stat().st_size < xml.stat().st_size / 5        # really the binary format
+    from_xml, _ = bootstrap_roads(xml)
+    from_pbf, _ = bootstrap_roads(pbf)
+    by_code = from_xml.set_index("code")
+    assert sorted(from_pbf["code"]) == sorted(from_xml["code"])
+    for road in from_pbf.itertuples():
+        assert road.name == by_code.at[road.code, "name"]
+        assert road.geometry.symmetric_difference(by_code.at[road.code, "geometry"]).area < 1e-12
