@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,6 +269,7 @@ def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet
 
 
 _INDEX_CACHE: dict[tuple, tuple[list[int], list[str], RoadIndex]] = {}
+_INDEX_LOCK = threading.Lock()
 
 
 def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list[int], list[str], RoadIndex]:
@@ -278,14 +280,16 @@ def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list
 
     when = store.drawn_at(month) if month else None
     key = (store.url, tolerance, store.roads_revision(), when)
-    if key not in _INDEX_CACHE:
-        ids, codes, geoms = boundaries.road_geometries_as_of(store, when) if when else store.road_geometries()
-        if not ids:
-            raise NotFound("There are no roads yet; import roads before findings")
-        while len(_INDEX_CACHE) >= 2:   # the month being inspected and one more, at most
-            _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
-        _INDEX_CACHE[key] = (ids, codes, RoadIndex(geoms, tolerance_m=tolerance))
-    return _INDEX_CACHE[key]
+    with _INDEX_LOCK:
+        if key not in _INDEX_CACHE:
+            ids, codes, geoms = boundaries.road_geometries_as_of(store, when) if when else store.road_geometries()
+            if not ids:
+                raise NotFound("There are no roads yet; import roads before findings")
+            built = (ids, codes, RoadIndex(geoms, tolerance_m=tolerance))
+            while len(_INDEX_CACHE) >= 2:   # the month being inspected and one more, at most
+                _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+            _INDEX_CACHE[key] = built
+        return _INDEX_CACHE[key]
 
 
 def place(store: Store, lon: float, lat: float, month: str | None = None) -> tuple[int, str, float]:

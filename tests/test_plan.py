@@ -122,8 +122,14 @@ def test_a_grid_with_roads_is_not_removed_and_a_merge_takes_its_roads(client, pl
     assert boundaries.history(store, "road", "R1")[0]["reason"] == "merged G2 into G1"
 
 
-def test_rename_codes_and_attribute_checks(client, planner):
+def test_rename_codes_and_attribute_checks(client, planner, store):
+    from gisgrid.store import boundaries
+    from shapely.geometry import box
+
     _grid(client, planner, "411103001001001", 114.0, 114.01)     # a national 15-digit code
+    boundaries.save_feature(store, "road", "R1", {"name": "人民路", "grid": "411103001001001"},
+                            box(114.002, 33.004, 114.008, 33.005), None, "planner1")
+    assert client.get("/api/plan/layers").get_json()["roads"]["features"][0]["properties"]["grid"] == "411103001001001"
     _grid(client, planner, "G2", 114.01, 114.02)
     body = {"version": 1, "properties": {"code": "G2", "name": "x"}, "geometry": _square(114.0, 114.01)}
     taken = client.post("/api/plan/grid/411103001001001", json=body, headers=planner)
@@ -132,6 +138,10 @@ def test_rename_codes_and_attribute_checks(client, planner):
     renamed = client.post("/api/plan/grid/411103001001001", json=body, headers=planner)
     assert renamed.status_code == 200 and renamed.get_json()["features"][0]["properties"]["code"] == "G1"
     assert [h["version"] for h in client.get("/api/plan/grid/G1/history").get_json()["history"]] == [2, 1]
+    road = client.get("/api/plan/layers").get_json()["roads"]["features"][0]   # the map's road follows the rename
+    assert road["properties"]["grid"] == "G1"
+    kept = {"version": road["properties"]["version"], "properties": road["properties"], "geometry": road["geometry"]}
+    assert client.post("/api/plan/road/R1", json=kept, headers=planner).status_code == 200
     bad = {"version": None, "properties": {"grid_class": "D"}, "geometry": _square(114.3, 114.31)}
     assert client.post("/api/plan/grid/G3", json=bad, headers=planner).status_code == 400
     spaced = {"version": None, "properties": {}, "geometry": _square(114.3, 114.31)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import datetime
 
 import numpy as np
@@ -262,18 +263,22 @@ class LayerIndex:
 
 
 _LAYER_INDEXES: dict[tuple, LayerIndex] = {}
+_LAYER_INDEXES_LOCK = threading.Lock()
 
 
 def layer_index(store: Store, kind: str) -> LayerIndex:
-    """The LayerIndex of `kind`, rebuilt only after a grid or road of that kind changed."""
-    key = (store.url, kind, store.revision(grid_t if kind == "grid" else road_t))
-    if key not in _LAYER_INDEXES:
-        for old in [k for k in _LAYER_INDEXES if k[:2] == key[:2]]:
-            del _LAYER_INDEXES[old]
-        with store.engine.connect() as conn:
-            _LAYER_INDEXES[key] = LayerIndex(kind, _all_rows(conn, kind, None))
-        _LAYER_INDEXES[key].key = key
-    return _LAYER_INDEXES[key]
+    """The LayerIndex of `kind`, rebuilt only after a feature it shows changed: for roads that
+    includes their grids, whose codes they carry. One build at a time; web threads share it."""
+    key = (store.url, kind, store.revision(grid_t), *([store.revision(road_t)] if kind == "road" else []))
+    with _LAYER_INDEXES_LOCK:
+        if key not in _LAYER_INDEXES:
+            with store.engine.connect() as conn:
+                index = LayerIndex(kind, _all_rows(conn, kind, None))
+            index.key = key
+            for old in [k for k in _LAYER_INDEXES if k[:2] == key[:2]]:
+                del _LAYER_INDEXES[old]
+            _LAYER_INDEXES[key] = index
+        return _LAYER_INDEXES[key]
 
 
 def features(store: Store, kind: str) -> dict:

@@ -6,6 +6,7 @@ report, each feature's history with restore, and the layers as they stood at any
 from __future__ import annotations
 
 import json
+import threading
 
 import shapely
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
@@ -122,22 +123,24 @@ def version_file(kind: str, code: str, version: int):
 
 
 _TOWNS: dict[tuple, dict] = {}
+_TOWNS_LOCK = threading.Lock()
 
 
 def towns(index: boundaries.LayerIndex) -> dict:
     """Town outlines, the union of each town's grids, kept until a grid changes."""
-    key = index.key
-    if key not in _TOWNS:
-        by_town: dict[str, list] = {}
-        for row in index.rows:
-            if row.get("town"):
-                by_town.setdefault(row["town"], []).append(row["geom"])
-        _TOWNS.clear()
-        _TOWNS[key] = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"town": town},
-             "geometry": mapping(shapely.simplify(shapely.union_all(shapes), 1e-6))}
-            for town, shapes in sorted(by_town.items())]}
-    return _TOWNS[key]
+    with _TOWNS_LOCK:
+        if index.key not in _TOWNS:
+            by_town: dict[str, list] = {}
+            for row in index.rows:
+                if row.get("town"):
+                    by_town.setdefault(row["town"], []).append(row["geom"])
+            outlines = {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"town": town},
+                 "geometry": mapping(shapely.simplify(shapely.union_all(shapes), 1e-6))}
+                for town, shapes in sorted(by_town.items())]}
+            _TOWNS.clear()
+            _TOWNS[index.key] = outlines
+        return _TOWNS[index.key]
 
 
 def _bbox() -> tuple[float, float, float, float] | None:
