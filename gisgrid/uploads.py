@@ -1,10 +1,13 @@
 """Files a planner uploads to import: kept in the instance folder under a random token until
 imported (or a day old), with the import's progress beside them in a small JSON file, so that
-any worker process can report it. No Flask here."""
+any worker process can report it, and a claim file naming the process that runs the import,
+so that it starts once. No Flask here."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import secrets
 import shutil
 import threading
@@ -12,11 +15,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import LayerError, NotFound
+from .errors import GisgridError, LayerError, NotFound
 
 KEEP_S = 24 * 3600
 ACCEPTED = (".zip", ".geojson", ".json", ".gpkg", ".kml", ".fgb", ".osm", ".pbf")
 TOKEN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+# what progress reports instead of an error the planner cannot act on (never raised)
+INTERRUPTED = LayerError("The import stopped before it finished (the server restarted); nothing was saved, "
+                         "start it again")
+UNEXPECTED = LayerError("The import failed on an unexpected error; nothing was saved, and the server log has "
+                        "the details")
+log = logging.getLogger(__name__)
 
 
 class Uploads:
@@ -34,10 +43,10 @@ class Uploads:
         self._forget_old()
         token = secrets.token_urlsafe(16)
         folder = self.folder / token
-        folder.mkdir(parents=True)
+        (folder / "file").mkdir(parents=True)    # apart from the bookkeeping, whatever the file's name
         # the planner's own file name, so that messages name the file they know
         name = "".join(ch for ch in Path(filename.replace("\\", "/")).name if ch.isprintable()).lstrip(".")[-120:]
-        target = folder / (name if name.lower().endswith(suffix) else "upload" + suffix)
+        target = folder / "file" / (name if name.lower().endswith(suffix) else "upload" + suffix)
         written = 0
         with open(target, "wb") as out:
             while chunk := stream.read(1 << 20):
@@ -50,7 +59,7 @@ class Uploads:
         if written == 0:
             shutil.rmtree(folder)
             raise LayerError("{path} is empty", path=filename)
-        self._write(token, "meta.json", {"owner": owner, "filename": filename, "file": target.name,
+        self._write(token, "meta.json", {"owner": owner, "filename": filename, "file": f"file/{target.name}",
                                          "at": time.time()})
         return token
 
@@ -73,13 +82,26 @@ class Uploads:
     def progress(self, token: str) -> dict:
         self.meta(token)
         path = self.folder / token / "progress.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"state": "waiting"}
+        state = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"state": "waiting"}
+        if state["state"] == "running" and self._claimant(token) is None:
+            state = {"state": "failed", "error": _as_json(INTERRUPTED)}
+        return state
 
     def run(self, token: str, job: Callable[[Callable[[str, float], None]], dict]) -> None:
         """Run `job(progress)` in a thread; its stages, then its result or its error, go to
-        progress.json. Only one import per upload: a second start is refused."""
-        if self.progress(token)["state"] != "waiting":
-            raise LayerError("This file is already being imported or was imported")
+        progress.json. One import per upload at a time: a second start while one runs, or after
+        one succeeded, is refused; after a failure (or a restart that cut it short) it may run again."""
+        if self.progress(token)["state"] not in ("waiting", "failed"):
+            raise _started()
+        claim = self.folder / token / "claim"
+        if claim.exists() and self._claimant(token) is None:
+            claim.unlink(missing_ok=True)       # left by a process that is gone
+        try:
+            descriptor = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            raise _started() from None
+        with os.fdopen(descriptor, "w") as out:
+            out.write(str(os.getpid()))
         self._write(token, "progress.json", {"state": "running", "stage": "start", "fraction": 0.0})
 
         def report(stage: str, fraction: float) -> None:
@@ -89,19 +111,29 @@ class Uploads:
             try:
                 result = job(report)
             except Exception as error:  # noqa: BLE001 - every failure must reach the page
+                if not isinstance(error, GisgridError):
+                    log.exception("import of upload %s failed", token)
                 self._write(token, "progress.json", {"state": "failed", "error": error})
+                claim.unlink(missing_ok=True)      # the planner may try again
             else:
                 self._write(token, "progress.json", {"state": "done", "fraction": 1.0, "result": result})
                 self.path(token, self.meta(token)["owner"]).unlink(missing_ok=True)   # imported: not kept
 
         threading.Thread(target=work, name=f"import-{token[:6]}", daemon=True).start()
 
+    def _claimant(self, token: str) -> int | None:
+        """The process id running this upload's import, if that process is still alive."""
+        try:
+            pid = int((self.folder / token / "claim").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
     def _write(self, token: str, name: str, data: dict) -> None:
         if isinstance(data.get("error"), Exception):
-            error = data["error"]
-            data = {**data, "error": {"kind": type(error).__name__, "template": getattr(error, "template", None),
-                                      "params": {k: str(v) for k, v in getattr(error, "params", {}).items()},
-                                      "message": str(error)}}
+            error = data["error"]     # a bug's text is for the log, not the page
+            data = {**data, "error": _as_json(error if isinstance(error, GisgridError) else UNEXPECTED)}
         path = self.folder / token / name
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
@@ -112,5 +144,19 @@ class Uploads:
             return
         for folder in self.folder.iterdir():
             meta = folder / "meta.json"
-            if folder.is_dir() and time.time() - (meta if meta.exists() else folder).stat().st_mtime > KEEP_S:
+            try:
+                old = time.time() - (meta if meta.exists() else folder).stat().st_mtime > KEEP_S
+            except OSError:
+                continue                       # another request is removing it
+            if old and folder.is_dir() and self._claimant(folder.name) is None:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _started() -> LayerError:
+    return LayerError("This file is already being imported or was imported")
+
+
+def _as_json(error: GisgridError) -> dict:
+    """A user error as progress.json keeps it: its message id and parameters, translated when shown."""
+    return {"kind": type(error).__name__, "template": error.template,
+            "params": {k: str(v) for k, v in error.params.items()}}

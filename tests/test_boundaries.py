@@ -69,12 +69,14 @@ def test_road_in_grid_as_of_and_restore(store):
     then = boundaries.as_of(store, "road", "R1", drawn_at)
     assert shape(then["geometry"]).equals(box(114.001, 33.001, 114.002, 33.009))
     assert boundaries.as_of(store, "road", "R1", drawn_at - timedelta(days=1)) is None
-    restored = boundaries.restore(store, "road", "R1", 1, "planner2")
+    with pytest.raises(Conflict):       # restoring over a version the planner has not seen
+        boundaries.restore(store, "road", "R1", 1, 1, "planner2")
+    restored = boundaries.restore(store, "road", "R1", 1, 2, "planner2")
     assert restored["properties"]["version"] == 3
     assert shape(restored["geometry"]).equals(box(114.001, 33.001, 114.002, 33.009))
     assert boundaries.history(store, "road", "R1")[0]["reason"] == "restore version 1"
     with pytest.raises(NotFound):
-        boundaries.restore(store, "road", "R1", 7, "planner2")
+        boundaries.restore(store, "road", "R1", 7, 3, "planner2")
 
 
 def test_imports_are_versioned_in_the_same_transaction(store):

@@ -31,7 +31,9 @@ def test_save_conflict_history_and_restore(client, planner):
 
     log = client.get("/api/plan/grid/G1/history").get_json()["history"]
     assert [(h["version"], h["changed_by"]) for h in log] == [(2, "planner1"), (1, "planner1")]
-    restored = client.post("/api/plan/grid/G1/restore", json={"version": 1}, headers=planner)
+    unseen = client.post("/api/plan/grid/G1/restore", json={"version": 1, "seen": 1}, headers=planner)
+    assert unseen.status_code == 409 and unseen.get_json()["theirs"]["properties"]["name"] == "东区"
+    restored = client.post("/api/plan/grid/G1/restore", json={"version": 1, "seen": 2}, headers=planner)
     assert restored.status_code == 200
     assert restored.get_json()["properties"] == {**restored.get_json()["properties"], "name": "第1网格", "version": 3}
     layers = client.get("/api/plan/layers").get_json()
@@ -166,11 +168,26 @@ def test_history_page_restores_and_exports_past_states(client, planner, store):
     one = client.get("/api/plan/grid/G1/history/1.geojson").get_json()
     assert one["features"][0]["properties"]["version"] == 1
     token = client.get("/plan/grid/G1/history").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    restored = client.post("/plan/grid/G1/restore", data={"version": "1", "reason": "wrong border", "csrf_token": token})
+    restored = client.post("/plan/grid/G1/restore", data={"version": "1", "seen": "2", "reason": "wrong border",
+                                                             "csrf_token": token})
     assert restored.status_code == 302 and "restored=1" in restored.headers["Location"]
     current = client.get("/api/plan/grid/G1").get_json()["properties"]
     assert (current["name"], current["version"]) == ("<b>旧名</b>", 3)
     assert client.post("/plan/grid/G1/restore", data={"version": "1"}).status_code == 400   # no CSRF token
+    stale = client.post("/plan/grid/G1/restore", data={"version": "2", "seen": "2", "csrf_token": token})
+    assert stale.status_code == 409 and "当前为第 3 版" in stale.get_data(as_text=True)   # a page, saying who came first
+    assert client.get("/api/plan/grid/G1").get_json()["properties"]["version"] == 3
+
+
+def test_a_chinese_code_downloads_under_its_own_name(client, planner):
+    from urllib.parse import unquote
+
+    _grid(client, planner, "东区1", 114.0, 114.01)
+    sent = client.get("/api/plan/grid/东区1/history/1.geojson")
+    disposition = sent.headers["Content-Disposition"]
+    disposition.encode("latin-1")                                           # a header a WSGI server can send
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "东区1-v1.geojson"
+    assert sent.get_json()["features"][0]["properties"]["code"] == "东区1"
 
 
 def test_pages_are_for_planners_only(client, auth):

@@ -74,8 +74,6 @@ def test_shapefile_without_crs_previews_after_choosing_one_and_imports_with_a_ma
     assert failed["state"] == "failed" and "code" in failed["message"]
     assert store.grid_codes() == []                       # nothing written
 
-    sent = upload(client, planner, tmp_path / "grids.zip")
-    token = sent.get_json()["token"]
     started = client.post(f"/api/plan/uploads/{token}/import", headers=planner,
                           json={"kind": "grids", "crs": "EPSG:4547", "fields": {"code": "BH", "name": "MC"}})
     assert started.status_code == 202
@@ -85,6 +83,84 @@ def test_shapefile_without_crs_previews_after_choosing_one_and_imports_with_a_ma
     again = client.post(f"/api/plan/uploads/{token}/import", json={"kind": "grids"}, headers=planner)
     assert again.status_code == 400                        # one import per upload: no duplicates
     assert store.count("grids") == 2
+
+
+def test_a_file_named_like_the_bookkeeping_imports(client, planner, store, tmp_path):
+    path = tmp_path / "progress.json"
+    grids_frame().to_crs(4326).rename(columns={"BH": "code", "MC": "name"}).to_file(path, driver="GeoJSON")
+    token = upload(client, planner, path).get_json()["token"]
+    assert client.get(f"/api/plan/uploads/{token}/progress").get_json() == {"state": "waiting"}
+    assert client.post(f"/api/plan/uploads/{token}/import", json={"kind": "grids"}, headers=planner).status_code == 202
+    assert finish(client, token)["state"] == "done" and store.grid_codes() == ["W1", "W2"]
+
+
+def test_an_import_starts_once_and_a_failed_or_interrupted_one_again(tmp_path, caplog):
+    import io
+    import threading
+
+    from gisgrid.errors import LayerError
+    from gisgrid.uploads import INTERRUPTED, UNEXPECTED, Uploads
+
+    uploads = Uploads(tmp_path)
+    token = uploads.save(io.BytesIO(b"{}"), "a.geojson", "planner1", 1 << 20)
+    release, ran = threading.Event(), []
+
+    def slow(progress):
+        ran.append(1)
+        release.wait(10)
+        return {"created": 1}
+
+    starts = [threading.Thread(target=lambda: _start(uploads, token, slow)) for _ in range(8)]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join()
+    release.set()
+    _wait(uploads, token)
+    assert len(ran) == 1 and uploads.progress(token)["state"] == "done"    # eight clicks, one import
+    with pytest.raises(LayerError):
+        uploads.run(token, slow)
+
+    token = uploads.save(io.BytesIO(b"{}"), "b.geojson", "planner1", 1 << 20)
+    uploads.run(token, lambda progress: 1 / 0)            # a bug: logged, not shown
+    state = _wait(uploads, token)
+    assert state["error"]["template"] == UNEXPECTED.template and "division" not in str(state)
+    assert "ZeroDivisionError" in caplog.text
+    uploads.run(token, lambda progress: {"created": 2})  # tried again after the failure
+    assert _wait(uploads, token)["state"] == "done"
+
+    token = uploads.save(io.BytesIO(b"{}"), "c.geojson", "planner1", 1 << 20)
+    (tmp_path / token / "claim").write_text(str(_dead_pid()))      # the process running it was restarted away
+    (tmp_path / token / "progress.json").write_text('{"state": "running", "stage": "write", "fraction": 0.5}')
+    assert uploads.progress(token)["error"]["template"] == INTERRUPTED.template
+    uploads.run(token, lambda progress: {"created": 3})
+    assert _wait(uploads, token)["result"] == {"created": 3}
+
+
+def _start(uploads, token, job):
+    from gisgrid.errors import LayerError
+
+    try:
+        uploads.run(token, job)
+    except LayerError:
+        pass
+
+
+def _wait(uploads, token):
+    for _ in range(400):
+        state = uploads.progress(token)
+        if state["state"] in ("done", "failed"):
+            return state
+        time.sleep(0.025)
+    raise AssertionError(f"the job did not finish: {state}")
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_a_wrong_crs_is_refused_with_the_zone_it_suggests_in_the_planners_language(client, planner, store, tmp_path):

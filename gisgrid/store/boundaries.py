@@ -332,16 +332,24 @@ def as_of(store: Store, kind: str, code: str, when: datetime) -> dict | None:
     return None if row is None else json.loads(row.after)
 
 
-def restore(store: Store, kind: str, code: str, version: int, changed_by: str, reason: str | None = None) -> dict:
-    """Make a past version current again, as a new version (history is never rewritten)."""
-    past = [h for h in history(store, kind, code) if h["version"] == version]
-    if not past:
+def past_version(store: Store, kind: str, code: str, version: int) -> dict:
+    """One recorded version of a feature (as history gives it)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(version_t).where(version_t.c.kind == kind, version_t.c.code == code,
+                                                   version_t.c.version == version)).first()
+    if row is None:
         raise NotFound("{code} has no version {version}", code=code, version=version)
-    props = past[0]["after"]["properties"]
-    current = feature(store, kind, code)
-    return save_feature(store, kind, code, {k: props.get(k) for k in ATTRIBUTES[kind]},
-                        shape(past[0]["after"]["geometry"]), current["properties"]["version"], changed_by,
-                        reason or f"restore version {version}", revive=True)
+    return {"version": row.version, "after": json.loads(row.after)}
+
+
+def restore(store: Store, kind: str, code: str, version: int, base_version: int, changed_by: str,
+            reason: str | None = None) -> dict:
+    """Make a past version current again, as a new version (history is never rewritten); refused
+    as a conflict if the feature changed since the planner saw it at `base_version`."""
+    props = past_version(store, kind, code, version)["after"]
+    return save_feature(store, kind, code, {k: props["properties"].get(k) for k in ATTRIBUTES[kind]},
+                        shape(props["geometry"]), base_version, changed_by, reason or f"restore version {version}",
+                        revive=True)
 
 
 def _all_rows(conn, kind: str, codes: set[str] | None) -> dict[str, dict]:

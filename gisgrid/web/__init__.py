@@ -77,7 +77,11 @@ def get_store() -> Store:
 
 def translate(error: GisgridError) -> str:
     """A user error in the user's language: the template is the message id."""
-    return gettext(error.template).format(**error.params) if error.params else gettext(error.template)
+    return translated(error.template, error.params)
+
+
+def translated(template: str, params: dict) -> str:
+    return gettext(template).format(**params) if params else gettext(template)
 
 
 def wants_json() -> bool:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import threading
+from urllib.parse import quote
 
 import shapely
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -17,12 +18,12 @@ from shapely.geometry import mapping, shape
 from wtforms.validators import ValidationError
 
 from .. import layers, office, osm
-from ..errors import Conflict, GisgridError, LayerError, NotFound
+from ..errors import Conflict, LayerError, NotFound
 from ..months import parse_observed, utc_naive
 from ..store import boundaries
 from ..uploads import Uploads
 from ..validation import validate
-from . import csrf, get_store, translate
+from . import csrf, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, role_required
 
 bp = Blueprint("plan", __name__)
@@ -85,16 +86,20 @@ def history_page(kind: str, code: str):
 @bp.post("/plan/<kind>/<code>/restore")
 @role_required(*PLANNERS)
 def restore_page(kind: str, code: str):
-    version = request.form.get("version", type=int)
-    if version is None:
+    version, seen = request.form.get("version", type=int), request.form.get("seen", type=int)
+    if version is None or seen is None:
         raise NotFound("{code} has no version {version}", code=code, version=request.form.get("version"))
-    boundaries.restore(get_store(), _kind(kind), code, version, current_user.name, request.form.get("reason") or None)
+    boundaries.restore(get_store(), _kind(kind), code, version, seen, current_user.name,
+                       request.form.get("reason") or None)
     return redirect(url_for("plan.history_page", kind=kind, code=code, restored=version))
 
 
 def _download(collection: dict, filename: str) -> Response:
-    return Response(json.dumps(collection, ensure_ascii=False), mimetype="application/geo+json",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    """A GeoJSON file to save; its name may be Chinese (a grid code): RFC 6266 gives it in UTF-8
+    beside a plain fallback, as headers must be Latin-1."""
+    plain = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return Response(json.dumps(collection, ensure_ascii=False), mimetype="application/geo+json", headers={
+        "Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"})
 
 
 @bp.get("/plan/export")
@@ -113,10 +118,8 @@ def export():
 @bp.get("/api/plan/<kind>/<code>/history/<int:version>.geojson")
 @role_required(*PLANNERS)
 def version_file(kind: str, code: str, version: int):
-    past = [h for h in boundaries.history(get_store(), _kind(kind), code) if h["version"] == version]
-    if not past:
-        raise NotFound("{code} has no version {version}", code=code, version=version)
-    return _download({"type": "FeatureCollection", "features": [past[0]["after"]]}, f"{code}-v{version}.geojson")
+    past = boundaries.past_version(get_store(), _kind(kind), code, version)
+    return _download({"type": "FeatureCollection", "features": [past["after"]]}, f"{code}-v{version}.geojson")
 
 
 # the layer set ------------------------------------------------------------------------
@@ -217,10 +220,14 @@ def _saved(features: list[dict], status: int = 200):
     return jsonify({"features": features, "warnings": _defects_near(codes, geometry)}), status
 
 
-def _conflict(error: Conflict, yours: dict):
-    """Both versions go back, so that the page can show them side by side."""
-    return jsonify({"error": "Conflict", "message": translate(error),
-                    "theirs": getattr(error, "theirs", None), "yours": yours}), 409
+@bp.errorhandler(Conflict)
+def conflict(error: Conflict):
+    """A save that someone else's came before: both versions go back (yours as the save sent
+    it), so that the page can show them side by side."""
+    if not hasattr(error, "theirs") or not wants_json():
+        return refusal("Conflict", translate(error), error.http_status)
+    return jsonify({"error": "Conflict", "message": translate(error), "theirs": error.theirs,
+                    "yours": g.get("yours")}), 409
 
 
 @bp.post("/api/plan/<kind>/<code>")
@@ -229,16 +236,11 @@ def save(kind: str, code: str):
     """Body: {properties, geometry (GeoJSON, WGS84), version (null to create), reason}."""
     body = request.get_json(silent=True) or {}
     geometry = _geometry(body, code)
-    yours = {"type": "Feature", "properties": {**(body.get("properties") or {}), "code": code,
-                                               "version": body.get("version")},
-             "geometry": body["geometry"]}
-    try:
-        saved = boundaries.save_feature(get_store(), _kind(kind), code, body.get("properties") or {}, geometry,
-                                        body.get("version"), current_user.name, body.get("reason"))
-    except Conflict as error:
-        if not hasattr(error, "theirs"):
-            raise
-        return _conflict(error, yours)
+    g.yours = {"type": "Feature", "properties": {**(body.get("properties") or {}), "code": code,
+                                                 "version": body.get("version")},
+               "geometry": body["geometry"]}
+    saved = boundaries.save_feature(get_store(), _kind(kind), code, body.get("properties") or {}, geometry,
+                                    body.get("version"), current_user.name, body.get("reason"))
     return _saved([saved], 200 if body.get("version") is not None else 201)
 
 
@@ -248,13 +250,8 @@ def split(kind: str, code: str):
     """Body: {line (GeoJSON LineString across the feature), new_code, version, reason}."""
     body = request.get_json(silent=True) or {}
     line = _geometry(body, code, "line")
-    try:
-        parts = boundaries.split(get_store(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
-                                 _version(body), current_user.name, body.get("reason"))
-    except Conflict as error:
-        if not hasattr(error, "theirs"):
-            raise
-        return _conflict(error, None)
+    parts = boundaries.split(get_store(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
+                             _version(body), current_user.name, body.get("reason"))
     return _saved(parts, 201)
 
 
@@ -263,13 +260,8 @@ def split(kind: str, code: str):
 def merge(kind: str, code: str):
     """Body: {other, version, other_version, reason}: `other` joins `code` and is retired."""
     body = request.get_json(silent=True) or {}
-    try:
-        merged = boundaries.merge(get_store(), _kind(kind), code, str(body.get("other") or ""), _version(body),
-                                  _version(body, "other_version"), current_user.name, body.get("reason"))
-    except Conflict as error:
-        if not hasattr(error, "theirs"):
-            raise
-        return _conflict(error, None)
+    merged = boundaries.merge(get_store(), _kind(kind), code, str(body.get("other") or ""), _version(body),
+                              _version(body, "other_version"), current_user.name, body.get("reason"))
     return _saved([merged])
 
 
@@ -277,13 +269,8 @@ def merge(kind: str, code: str):
 @role_required(*PLANNERS)
 def retire(kind: str, code: str):
     body = request.get_json(silent=True) or {}
-    try:
-        return jsonify(boundaries.retire(get_store(), _kind(kind), code, _version(body), current_user.name,
-                                         body.get("reason")))
-    except Conflict as error:
-        if not hasattr(error, "theirs"):
-            raise
-        return _conflict(error, None)
+    return jsonify(boundaries.retire(get_store(), _kind(kind), code, _version(body), current_user.name,
+                                     body.get("reason")))
 
 
 @bp.get("/api/plan/<kind>/<code>/history")
@@ -295,11 +282,12 @@ def history(kind: str, code: str):
 @bp.post("/api/plan/<kind>/<code>/restore")
 @role_required(*PLANNERS)
 def restore(kind: str, code: str):
+    """Body: {version (the one to bring back), seen (the current version the planner saw), reason}."""
     body = request.get_json(silent=True) or {}
     if not isinstance(body.get("version"), int):
         raise NotFound("{code} has no version {version}", code=code, version=body.get("version"))
-    return jsonify(boundaries.restore(get_store(), _kind(kind), code, body["version"], current_user.name,
-                                      body.get("reason")))
+    return jsonify(boundaries.restore(get_store(), _kind(kind), code, body["version"], _version(body, "seen"),
+                                      current_user.name, body.get("reason")))
 
 
 def defect_label(kind: str) -> str:
@@ -337,7 +325,7 @@ def upload():
     token = uploads.save(sent.stream, sent.filename, current_user.name, current_app.config["LAYER_MAX_BYTES"])
     try:
         preview = _preview(token)
-    except GisgridError:
+    except Exception:
         uploads.discard(token)   # a file that cannot be read is not kept
         raise
     return jsonify({"token": token, "filename": sent.filename, **preview}), 201
@@ -399,9 +387,6 @@ def start_import(token: str):
 def progress(token: str):
     _uploads().path(token, current_user.name)
     state = _uploads().progress(token)
-    if state.get("state") == "failed":
-        error = state["error"]
-        template = error.get("template")   # a user error's message id, translated here
-        state["message"] = (gettext(template).format(**error["params"]) if template
-                            else gettext("The import failed: %(error)s", error=error["message"]))
+    if state.get("state") == "failed":      # the error's message id, translated here
+        state["message"] = translated(state["error"]["template"], state["error"]["params"])
     return jsonify(state)

@@ -17,6 +17,7 @@
   function asText(value) { const span = document.createElement("span"); span.textContent = String(value); return span; }
   function fail(message) { $("message").textContent = message; $("message").hidden = !message; }
   function step(name) {
+    $("do-import").disabled = false;        // disabled while an import is being started
     ["upload", "preview", "import"].forEach(function (s) {
       $("step-" + s).hidden = s !== name;
       document.querySelector('#steps [data-step="' + s + '"]').className = s === name ? "on" : "";
@@ -170,13 +171,15 @@
       if (!fields.code) { fail(text.code_needed); return; }
       if (!upload.preview.crs && !$("crs").value) { fail(text.crs_needed); return; }
     }
+    const button = this;
+    button.disabled = true;                 // a double tap starts one import
     try {
       const started = await call(config.uploads + "/" + upload.token + "/import", { method: "POST",
         body: JSON.stringify({ kind: upload.kind, layer: $("layer").value || null, crs: $("crs").value || null, fields: fields }) });
       step("import");
       $("import-result").hidden = true;
       follow(started.progress);
-    } catch (e) { fail(e.message); }
+    } catch (e) { button.disabled = false; fail(e.message); }
   });
 
   async function follow(url) {

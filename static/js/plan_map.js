@@ -119,11 +119,11 @@
     }
     const data = await call(url);
     large = data.large;
-    const keep = selected && selected.code ? selected : null;   // the feature being edited stays as it is
+    const keep = selected;          // the feature being edited (or drawn, not yet saved) stays as it is
     ["grid", "road"].forEach(function (kind) {
       groups[kind].eachLayer(function (layer) { if (!keep || layer !== keep.layer) { groups[kind].removeLayer(layer); } });
       index[kind] = {};
-      if (keep && keep.kind === kind) { index[kind][keep.code] = keep.layer; }
+      if (keep && keep.code && keep.kind === kind) { index[kind][keep.code] = keep.layer; }
     });
     [["grid", data.grids], ["road", data.roads]].forEach(function (pair) {
       pair[1].features.forEach(function (f) {
@@ -266,13 +266,19 @@
     start("cut", text.cut_hint);
     map.pm.enableGlobalCutMode(Object.assign({ layersToCut: [selected.layer] }, SNAP));
   });
+  // the server splits and merges the stored shapes: edits not saved yet would be lost
+  function storedSelection() {
+    if (!selected || selected.code === null) { return false; }
+    if (selected.dirty) { say(text.save_first, "bad"); return false; }
+    return true;
+  }
   $("split").addEventListener("click", function () {
-    if (!selected || selected.code === null) { return; }
+    if (!storedSelection()) { return; }
     start("split", text.split_hint);
     map.pm.enableDraw("Line", { snappable: false });
   });
   $("merge").addEventListener("click", function () {
-    if (!selected || selected.code === null) { return; }
+    if (!storedSelection()) { return; }
     start("merge", text.merge_hint);
   });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") { cancel(); } });
@@ -395,9 +401,13 @@
   $("take-theirs").addEventListener("click", function () {
     $("conflict").close();
     conflictLayer.clearLayers();
-    const kind = selected.kind;
+    const kind = selected.kind, theirs = pendingConflict.theirs, code = theirs.properties.code;
+    if (code !== selected.code) {          // a merge's neighbour had changed: show it as stored, keep ours
+      put(kind, theirs, index[kind][code]);
+      return;
+    }
     selected.dirty = false;
-    const layer = put(kind, pendingConflict.theirs, selected.layer);
+    const layer = put(kind, theirs, selected.layer);
     selected = null;
     select(kind, layer);
   });

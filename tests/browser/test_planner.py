@@ -171,9 +171,9 @@ def test_upload_a_zipped_gauss_kruger_gbk_shapefile_through_preview_and_mapping(
     tablet.page.select_option("#mapping select[name=name]", "WGMC")
     tablet.page.select_option("#mapping select[name=town]", "SSJD")
     tablet.page.select_option("#mapping select[name=grid_class]", "LB")
-    tablet.page.click("#do-import")
+    tablet.page.dblclick("#do-import")                   # an impatient double tap imports once
     tablet.page.wait_for_selector("#import-result:not([hidden])")
-    assert "2" in tablet.page.inner_text("#import-summary")
+    assert "2" in tablet.page.inner_text("#import-summary") and tablet.page.locator("#message").is_hidden()
     grids = tablet.server.store.grids_frame()
     assert grids[["code", "name", "town", "grid_class"]].values.tolist() == [
         ["411103001", "沙北一网格", "沙北街道", "A"], ["411103002", "沙北二网格", "沙北街道", "B"]]
@@ -264,3 +264,51 @@ def test_closing_the_form_undoes_unsaved_changes(tablet, planner):
     assert page.evaluate(east) == pytest.approx(114.044, abs=1e-9)
     assert page.evaluate("window.gisgridPlan.index.grid.G1.feature.properties.name") == "原名"
     assert len(boundaries.history(store, "grid", "G1")) == 1            # nothing was saved
+
+
+def test_a_merge_refused_for_a_changed_neighbour_keeps_the_selection(tablet, planner):
+    store, page = tablet.server.store, tablet.page
+    boundaries.save_feature(store, "grid", "G2", {"name": "邻格", "grid_class": "B"},
+                            box(114.044, 33.588, 114.048, 33.592), None, "setup")
+    open_with_g1(tablet, planner, "本格")
+    page.fill("#f-name", "还没保存")
+    page.click("#split")                                   # edits not saved: split and merge wait for them
+    assert "保存" in page.inner_text("#message") and page.locator("#mode").is_hidden()
+    page.once("dialog", lambda dialog: dialog.accept())     # "discard the unsaved changes?"
+    page.click("#close")
+
+    page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
+    boundaries.save_feature(store, "grid", "G2", {"name": "邻格改名", "grid_class": "B"},
+                            box(114.044, 33.588, 114.048, 33.592), 1, "li")       # someone else, meanwhile
+    page.once("dialog", lambda dialog: dialog.accept())     # "merge G2 into G1?"
+    page.click("#merge")
+    page.mouse.click(*to_screen(tablet, 33.590, 114.046))
+    page.wait_for_selector("#conflict[open]")
+    assert page.locator("#keep-mine").is_hidden()
+    page.click("#take-theirs")
+    assert page.evaluate("window.gisgridPlan.selected().code") == "G1"
+    assert page.evaluate("window.gisgridPlan.index.grid.G1.feature.properties.name") == "本格"
+    assert page.evaluate("window.gisgridPlan.index.grid.G2.feature.properties.name") == "邻格改名"
+    assert sorted(f["properties"]["code"] for f in boundaries.features(store, "grid")["features"]) == ["G1", "G2"]
+
+
+def test_a_new_drawing_stays_while_a_city_map_is_panned(tablet, planner):
+    from gisgrid.synthetic import synthetic_city
+
+    tablet.server.app.config["PLAN_VIEW_LIMIT"] = 40
+    grids, roads = synthetic_city(36, roads_per_grid=2)
+    tablet.server.store.save_grids(grids)
+    tablet.server.store.save_roads(roads)
+    open_map(tablet, planner)
+    corner = grids.geometry.iloc[0].centroid
+    tablet.page.evaluate("c => window.gisgridPlan.map.setView(c, 18)", [corner.y, corner.x])
+    tablet.page.wait_for_selector("#zoom-in", state="hidden")
+    d = 0.0002
+    draw_polygon(tablet, [(corner.y - d, corner.x - d), (corner.y - d, corner.x + d), (corner.y + d, corner.x + d),
+                          (corner.y + d, corner.x - d)])
+    drawn = "window.gisgridPlan.map.hasLayer(window.gisgridPlan.selected().layer)"
+    assert tablet.page.evaluate(drawn)
+    with tablet.page.expect_response(lambda r: "/api/plan/layers?bbox=" in r.url):
+        tablet.page.evaluate("window.gisgridPlan.map.panBy([120, 80])")
+    tablet.page.wait_for_timeout(200)
+    assert tablet.page.evaluate(drawn) and tablet.page.evaluate("window.gisgridPlan.selected().code") is None
