@@ -133,7 +133,7 @@ def import_findings(ctx: Context, path: str, crs: str | None, as_json: bool) -> 
 @pass_context
 def import_osm(ctx: Context, path: str) -> None:
     result = office.bootstrap_osm(ctx.store, path, log=log)
-    log(f"roads: {result['created']} added, {result['updated']} updated; grids: {result['grids']} drafted")
+    log(f"roads: {result['created']} added, {result['kept']} left as they were; grids: {result['grids']} drafted")
 
 
 @cli.command(help="Check the grid and road layers: every defect, errors first.")

@@ -106,6 +106,9 @@ def _opened(path: Path, layer: str | None):
             yield found[0], layer
 
 
+UNZIPPED_MAX_BYTES = 2 << 30   # a city's roads are a few hundred MB; a zip bomb is far more
+
+
 def _unzip(path: Path, folder: Path) -> list[Path]:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -113,6 +116,10 @@ def _unzip(path: Path, folder: Path) -> list[Path]:
                 if not (folder / member).resolve().is_relative_to(folder.resolve()):
                     raise LayerError("{path}: the zip file holds a path outside itself ({member})", path=path.name,
                                      member=member)
+            # each member is read up to its declared size, so the declared total bounds the disk used
+            if sum(info.file_size for info in archive.infolist()) > UNZIPPED_MAX_BYTES:
+                raise LayerError("{path} would unpack to more than {mb} MB; send the layer in smaller parts",
+                                 path=path.name, mb=UNZIPPED_MAX_BYTES >> 20)
             archive.extractall(folder)
     except zipfile.BadZipFile:
         raise LayerError("{path} is not a valid zip file", path=path.name) from None

@@ -88,21 +88,25 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
 def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = quiet,
                   progress: Callable[[str, float], None] = layers.no_progress) -> dict:
     """A first draft from an OpenStreetMap extract: road polygons named from OSM, cut at the
-    grid borders, and a draft grid layout when the district has no grids yet; one
-    transaction each, versioned like any import."""
+    grid borders, and a draft grid layout when the district has no grids yet; in one
+    transaction, versioned like any import. A draft only fills in: grids that already have
+    roads keep them, and no stored code (even a retired one) is overwritten, so running it
+    again changes nothing a planner did."""
     from . import osm
 
     progress("read", 0.1)
     store.migrate()
     roads, grids = osm.bootstrap_roads(path, store.grids_frame())
-    log(f"{len(roads)} road polygons drafted from {path}")
+    drafting = not store.grid_codes()
+    served = set(store.road_grids().values())
+    fresh = roads[~roads["grid"].isin(served)]
+    log(f"{len(roads)} road polygons drafted from {path}; {len(roads) - len(fresh)} in grids that have roads")
     progress("save", 0.6)
-    drafted = 0
-    if not store.grid_codes():
-        drafted = store.save_grids(grids, changed_by=changed_by, reason="OpenStreetMap draft")[0]
+    (drafted, _), (created, _) = store.save_layers(grids if drafting else None, fresh, changed_by=changed_by,
+                                                   reason="OpenStreetMap draft", only_new=True)
+    if drafted:
         log(f"{drafted} draft grids added (no grids yet): reshape them on the planner's map")
-    created, updated = store.save_roads(roads, changed_by=changed_by, reason="OpenStreetMap draft")
-    return {"kind": "osm", "created": created, "updated": updated, "grids": drafted}
+    return {"kind": "osm", "created": created, "updated": 0, "grids": drafted, "kept": len(roads) - created}
 
 
 def validation_report(store: Store) -> list:

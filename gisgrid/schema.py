@@ -3,6 +3,7 @@ geometries on PostgreSQL, so QGIS opens the tables directly; WKB blobs on SQLite
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 
 import shapely
@@ -13,6 +14,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 SRID = 4326
+# a grid or road code: what a URL path segment and the planner's map can carry (national 15-digit
+# grid codes fit)
+CODE = re.compile(r"[^\s/\\?#%]{1,32}")
 
 
 def utcnow() -> datetime:

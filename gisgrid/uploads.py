@@ -1,13 +1,13 @@
 """Files a planner uploads to import: kept in the instance folder under a random token until
 imported (or a day old), with the import's progress beside them in a small JSON file, so that
-any worker process can report it, and a claim file naming the process that runs the import,
-so that it starts once. No Flask here."""
+any worker process can report it, and a lock the running import holds, so that it starts
+once. No Flask here."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
-import os
 import secrets
 import shutil
 import threading
@@ -81,27 +81,26 @@ class Uploads:
 
     def progress(self, token: str) -> dict:
         self.meta(token)
-        path = self.folder / token / "progress.json"
-        state = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"state": "waiting"}
-        if state["state"] == "running" and self._claimant(token) is None:
+        state = self._state(token)
+        if state["state"] == "running" and not self._running(token):
             state = {"state": "failed", "error": _as_json(INTERRUPTED)}
         return state
 
     def run(self, token: str, job: Callable[[Callable[[str, float], None]], dict]) -> None:
         """Run `job(progress)` in a thread; its stages, then its result or its error, go to
-        progress.json. One import per upload at a time: a second start while one runs, or after
-        one succeeded, is refused; after a failure (or a restart that cut it short) it may run again."""
-        if self.progress(token)["state"] not in ("waiting", "failed"):
-            raise _started()
-        claim = self.folder / token / "claim"
-        if claim.exists() and self._claimant(token) is None:
-            claim.unlink(missing_ok=True)       # left by a process that is gone
+        progress.json. The thread holds the upload's lock (the system drops it if the process
+        dies), so one import runs per upload: a second start while one runs, or after one
+        succeeded, is refused; after a failure, or a restart that cut it short, it may run again."""
+        self.meta(token)
+        lock = open(self.folder / token / "lock", "a")   # noqa: SIM115 - held by the import thread
         try:
-            descriptor = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
             raise _started() from None
-        with os.fdopen(descriptor, "w") as out:
-            out.write(str(os.getpid()))
+        if self._state(token)["state"] == "done":
+            lock.close()
+            raise _started()
         self._write(token, "progress.json", {"state": "running", "stage": "start", "fraction": 0.0})
 
         def report(stage: str, fraction: float) -> None:
@@ -114,28 +113,36 @@ class Uploads:
                 if not isinstance(error, GisgridError):
                     log.exception("import of upload %s failed", token)
                 self._write(token, "progress.json", {"state": "failed", "error": error})
-                claim.unlink(missing_ok=True)      # the planner may try again
             else:
                 self._write(token, "progress.json", {"state": "done", "fraction": 1.0, "result": result})
                 self.path(token, self.meta(token)["owner"]).unlink(missing_ok=True)   # imported: not kept
+            finally:
+                lock.close()
 
         threading.Thread(target=work, name=f"import-{token[:6]}", daemon=True).start()
 
-    def _claimant(self, token: str) -> int | None:
-        """The process id running this upload's import, if that process is still alive."""
-        try:
-            pid = int((self.folder / token / "claim").read_text())
-            os.kill(pid, 0)
-        except (OSError, ValueError):
-            return None
-        return pid
+    def _state(self, token: str) -> dict:
+        path = self.folder / token / "progress.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"state": "waiting"}
+
+    def _running(self, token: str) -> bool:
+        """Whether some thread of a live process holds the upload's lock, i.e. runs its import."""
+        path = self.folder / token / "lock"
+        if not path.exists():
+            return False
+        with open(path, "a") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+        return False
 
     def _write(self, token: str, name: str, data: dict) -> None:
         if isinstance(data.get("error"), Exception):
             error = data["error"]     # a bug's text is for the log, not the page
             data = {**data, "error": _as_json(error if isinstance(error, GisgridError) else UNEXPECTED)}
         path = self.folder / token / name
-        temporary = path.with_suffix(".tmp")
+        temporary = path.with_name(f".{name}.{secrets.token_hex(4)}")
         temporary.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
         temporary.replace(path)  # readers never see half a file
 
@@ -148,7 +155,7 @@ class Uploads:
                 old = time.time() - (meta if meta.exists() else folder).stat().st_mtime > KEEP_S
             except OSError:
                 continue                       # another request is removing it
-            if old and folder.is_dir() and self._claimant(folder.name) is None:
+            if old and folder.is_dir() and not self._running(folder.name):
                 shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -98,6 +98,18 @@ def test_zip_escaping_its_folder_is_refused(tmp_path):
     assert not (tmp_path / "outside.shp").exists()
 
 
+def test_a_zip_that_would_unpack_too_far_is_refused_before_unpacking(tmp_path, monkeypatch):
+    import gisgrid.layers
+
+    monkeypatch.setattr(gisgrid.layers, "UNZIPPED_MAX_BYTES", 1 << 20)
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("grids.shp", bytes(2 << 20))         # 2 MB of zeros, a few KB zipped
+    assert archive.stat().st_size < 1 << 14
+    with pytest.raises(LayerError, match="bomb.zip would unpack to more than 1 MB"):
+        read_layer(archive, "grids")
+
+
 def test_gbk_shapefile_without_cpg(tmp_path):
     path = shapefile_without_cpg(gk_grids(), tmp_path / "gbk.shp", "GBK")
     assert "沙北街道".encode("gbk") in path.with_suffix(".dbf").read_bytes()

@@ -8,7 +8,10 @@ import time
 import geopandas as gpd
 import pyogrio
 import pytest
-from shapely.geometry import box
+from shapely.geometry import box, shape
+
+from gisgrid.errors import LayerError
+from gisgrid.store import boundaries
 
 X0, Y0 = 503_700.0, 3_717_300.0   # EPSG:4547 metres near Luohe
 
@@ -94,11 +97,25 @@ def test_a_file_named_like_the_bookkeeping_imports(client, planner, store, tmp_p
     assert finish(client, token)["state"] == "done" and store.grid_codes() == ["W1", "W2"]
 
 
+def test_codes_a_url_cannot_carry_are_refused_and_nothing_is_written(client, planner, store, tmp_path):
+    boundaries.save_feature(store, "grid", "W1", {"name": "网格W1"}, grids_frame(["W1"]).to_crs(4326).geometry[0],
+                            None, "planner1")
+    path = tmp_path / "slashed.geojson"
+    grids_frame(["W1", "第2/3网格", "W 4"]).to_crs(4326).rename(columns={"BH": "code", "MC": "name"}) \
+        .to_file(path, driver="GeoJSON")
+    token = upload(client, planner, path).get_json()["token"]
+    assert client.post(f"/api/plan/uploads/{token}/import", json={"kind": "grids"}, headers=planner).status_code == 202
+    failed = finish(client, token)
+    assert failed["state"] == "failed" and "'第2/3网格'" in failed["message"] and "'W 4'" in failed["message"]
+    assert store.grid_codes() == ["W1"] and len(boundaries.history(store, "grid", "W1")) == 1
+
+
 def test_an_import_starts_once_and_a_failed_or_interrupted_one_again(tmp_path, caplog):
     import io
+    import subprocess
+    import sys
     import threading
 
-    from gisgrid.errors import LayerError
     from gisgrid.uploads import INTERRUPTED, UNEXPECTED, Uploads
 
     uploads = Uploads(tmp_path)
@@ -130,16 +147,22 @@ def test_an_import_starts_once_and_a_failed_or_interrupted_one_again(tmp_path, c
     assert _wait(uploads, token)["state"] == "done"
 
     token = uploads.save(io.BytesIO(b"{}"), "c.geojson", "planner1", 1 << 20)
-    (tmp_path / token / "claim").write_text(str(_dead_pid()))      # the process running it was restarted away
     (tmp_path / token / "progress.json").write_text('{"state": "running", "stage": "write", "fraction": 0.5}')
+    worker = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; lock = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(lock, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               str(tmp_path / token / "lock")], stdout=subprocess.PIPE, text=True)
+    assert worker.stdout.readline() == "held\n"           # another worker process runs this import
+    assert uploads.progress(token)["state"] == "running"
+    with pytest.raises(LayerError):
+        uploads.run(token, lambda progress: {"created": 3})
+    worker.kill()                                           # … and is restarted away mid-import
+    worker.communicate()
     assert uploads.progress(token)["error"]["template"] == INTERRUPTED.template
     uploads.run(token, lambda progress: {"created": 3})
     assert _wait(uploads, token)["result"] == {"created": 3}
 
 
 def _start(uploads, token, job):
-    from gisgrid.errors import LayerError
-
     try:
         uploads.run(token, job)
     except LayerError:
@@ -153,14 +176,6 @@ def _wait(uploads, token):
             return state
         time.sleep(0.025)
     raise AssertionError(f"the job did not finish: {state}")
-
-
-def _dead_pid() -> int:
-    import subprocess
-
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
 
 
 def test_a_wrong_crs_is_refused_with_the_zone_it_suggests_in_the_planners_language(client, planner, store, tmp_path):
@@ -222,7 +237,8 @@ def test_refusals_are_clear_and_keep_nothing(client, planner, app, tmp_path, aut
     assert client.get("/api/plan/uploads/..%2F..%2Fsecret/progress").status_code == 404
 
 
-def test_openstreetmap_extract_drafts_roads_and_grids(client, planner, store, shared_dir):
+def test_openstreetmap_extract_drafts_roads_and_grids_and_a_second_run_keeps_the_planners_work(
+        client, planner, store, shared_dir):
     path = shared_dir / "data" / "osm" / "beijing-haidian.osm"
     preview = upload(client, planner, path).get_json()
     assert preview["osm"] and preview["count"] > 20 and preview["drafted_grids"] > 0
@@ -234,3 +250,27 @@ def test_openstreetmap_extract_drafts_roads_and_grids(client, planner, store, sh
     assert done["state"] == "done" and done["result"]["created"] == preview["count"]
     assert done["result"]["grids"] == preview["drafted_grids"] == len(store.grid_codes())
     assert set(store.roads_frame()["name"]) == names
+    road, gone = store.roads_frame()["code"].iloc[:2]
+    first = boundaries.feature(store, "road", road)
+    boundaries.save_feature(store, "road", road, {**first["properties"], "name": "规划师改的名"},
+                            shape(first["geometry"]), 1, "planner1")
+    boundaries.retire(store, "road", gone, 1, "planner1")
+    again = upload(client, planner, path).get_json()["token"]       # the same extract, imported again
+    assert client.post(f"/api/plan/uploads/{again}/import", json={}, headers=planner).status_code == 202
+    rerun = finish(client, again)["result"]
+    assert (rerun["created"], rerun["grids"], rerun["kept"]) == (0, 0, preview["count"])
+    assert boundaries.feature(store, "road", road)["properties"]["name"] == "规划师改的名"   # the planner's edit stays
+    assert gone not in set(store.roads_frame()["code"])                                   # and so does the removal
+    assert len(store.roads_frame()) == preview["count"] - 1
+
+
+def test_an_osm_draft_writes_grids_and_roads_together_or_not_at_all(store, shared_dir, monkeypatch):
+    from gisgrid import office, osm
+
+    drafted = osm.bootstrap_roads(shared_dir / "data" / "osm" / "beijing-haidian.osm")
+    roads, grids = drafted[0].copy(), drafted[1]
+    roads.loc[roads.index[-1], "grid"] = "NOT-A-GRID"          # the roads part fails after the grids
+    monkeypatch.setattr(osm, "bootstrap_roads", lambda path, stored: (roads, grids))
+    with pytest.raises(LayerError, match="NOT-A-GRID"):
+        office.bootstrap_osm(store, "extract.osm")
+    assert store.grid_codes() == [] and store.count("roads") == 0

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from .. import scoring
 from ..errors import Conflict, GisgridError, LayerError
 from ..months import DEFAULT_TIMEZONE, from_utc_naive, zone
-from ..schema import SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
+from ..schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
@@ -145,11 +145,13 @@ class Store:
 
     # grids and roads ------------------------------------------------------------------
 
-    def _upsert(self, conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None
-                ) -> tuple[int, int]:
+    def _upsert(self, conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None,
+                only_new: bool = False) -> tuple[int, int]:
         from . import boundaries  # every change is versioned in the same transaction (issue 4)
 
         existing = dict(conn.execute(select(table.c.code, table.c.id)).all())
+        if only_new:                # a draft never overwrites, nor brings back what a planner retired
+            rows = [r for r in rows if r["code"] not in existing]
         codes = {r["code"] for r in rows}
         before = boundaries.snapshot(conn, table, codes & existing.keys())
         now = utcnow()
@@ -169,25 +171,42 @@ class Store:
     def save_grids(self, frame: gpd.GeoDataFrame, changed_by: str = "import", reason: str | None = None
                    ) -> tuple[int, int]:
         """Insert new grids and update those whose code exists; returns (created, updated)."""
-        rows = [{"code": r.code, "name": r.name, "town": r.town, "grid_class": r.grid_class,
-                 "leader": getattr(r, "leader", None), "geom": r.geometry}
-                for r in frame.itertuples(index=False)]
-        with self.begin() as conn:
-            return self._upsert(conn, grid_t, rows, changed_by, reason)
+        return self.save_layers(frame, None, changed_by, reason)[0]
 
     def save_roads(self, frame: gpd.GeoDataFrame, changed_by: str = "import", reason: str | None = None
                    ) -> tuple[int, int]:
         """Like save_grids; each road's `grid` code must name a stored grid (or be None)."""
+        return self.save_layers(None, frame, changed_by, reason)[1]
+
+    def save_layers(self, grids: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame | None,
+                    changed_by: str = "import", reason: str | None = None, only_new: bool = False
+                    ) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Grids, then roads, in one transaction: ((created, updated) grids, (created, updated)
+        roads). With `only_new`, features whose code is stored (even retired) are left as they are."""
+        done_grids = done_roads = (0, 0)
+        unusable = sorted({c for frame in (grids, roads) if frame is not None for c in frame["code"]
+                           if not CODE.fullmatch(str(c))})
+        if unusable:
+            raise LayerError("Codes must be 1 to 32 characters without spaces or slashes; these are not: {codes}",
+                             codes=", ".join(map(repr, unusable[:10])) + (" …" if len(unusable) > 10 else ""))
         with self.begin() as conn:
-            grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id).where(grid_t.c.retired_at.is_(None))).all())
-            unknown = sorted({g for g in frame["grid"] if g is not None and g not in grid_ids})
-            if unknown:
-                raise LayerError("Roads name grids that are not in the database: {codes} (import those grids first)",
-                                 codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
-            rows = [{"code": r.code, "name": r.name, "grade": r.grade,
-                     "grid_id": grid_ids.get(r.grid) if r.grid is not None else None, "geom": r.geometry}
-                    for r in frame.itertuples(index=False)]
-            return self._upsert(conn, road_t, rows, changed_by, reason)
+            if grids is not None:
+                rows = [{"code": r.code, "name": r.name, "town": r.town, "grid_class": r.grid_class,
+                         "leader": getattr(r, "leader", None), "geom": r.geometry}
+                        for r in grids.itertuples(index=False)]
+                done_grids = self._upsert(conn, grid_t, rows, changed_by, reason, only_new)
+            if roads is not None:
+                grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id)
+                                             .where(grid_t.c.retired_at.is_(None))).all())
+                unknown = sorted({g for g in roads["grid"] if g is not None and g not in grid_ids})
+                if unknown:
+                    raise LayerError("Roads name grids that are not in the database: {codes} (import those grids "
+                                     "first)", codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
+                rows = [{"code": r.code, "name": r.name, "grade": r.grade,
+                         "grid_id": grid_ids.get(r.grid) if r.grid is not None else None, "geom": r.geometry}
+                        for r in roads.itertuples(index=False)]
+                done_roads = self._upsert(conn, road_t, rows, changed_by, reason, only_new)
+        return done_grids, done_roads
 
     def grids_frame(self) -> gpd.GeoDataFrame:
         with self.engine.connect() as conn:

@@ -4,7 +4,6 @@ change versioned (who, when, why, the feature before and after), history and res
 from __future__ import annotations
 
 import json
-import re
 import threading
 from datetime import datetime
 
@@ -15,7 +14,7 @@ from shapely.ops import split as split_by_line
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, insert, select, update
 
 from ..errors import Conflict, LayerError, NotFound
-from ..schema import utcnow
+from ..schema import CODE, utcnow
 from . import Store, grid_t, road_t
 
 version_t = Table(
@@ -26,7 +25,6 @@ version_t = Table(
 
 ATTRIBUTES = {"grid": ("name", "town", "grid_class", "leader"), "road": ("name", "grade", "grid")}
 # Codes go into URLs and file names: no spaces or slashes; the national 15-digit grid codes fit.
-CODE = re.compile(r"[^\s/\\?#%]{1,32}")
 
 
 def _multi(geometry):

@@ -197,6 +197,7 @@
     notes.textContent = "";
     (r.repaired || []).forEach(function (pair) { const li = document.createElement("li"); li.textContent = fmt(text.repaired, { code: pair[0], what: pair[1] }); notes.appendChild(li); });
     (r.warnings || []).forEach(function (w) { const li = document.createElement("li"); li.textContent = w; notes.appendChild(li); });
+    if (r.kept) { const li = document.createElement("li"); li.textContent = fmt(text.osm_kept, { n: r.kept }); notes.appendChild(li); }
     if (r.unplaced && r.unplaced.length) { const li = document.createElement("li"); li.textContent = fmt(text.unplaced, { codes: r.unplaced.join(", ") }); notes.appendChild(li); }
   }
 })();
