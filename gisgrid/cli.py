@@ -12,6 +12,7 @@ import click
 from . import office
 from .errors import GisgridError
 from .store import Store
+from .validation import report_json
 
 
 def log(message: str) -> None:
@@ -141,14 +142,14 @@ def import_osm(ctx: Context, path: str) -> None:
 @pass_context
 def validate(ctx: Context, as_json: bool) -> None:
     defects = office.validation_report(ctx.store)
+    report = report_json(defects)
     if as_json:
-        emit_json({"blocking": sum(d.blocking for d in defects), "warnings": sum(not d.blocking for d in defects),
-                   "defects": [d.as_json() for d in defects]})
+        emit_json(report)
         return
     for defect in defects:
         click.echo(f"{'error' if defect.blocking else 'warning'}\t{defect.kind}\t{defect.message}")
-    log(f"{sum(d.blocking for d in defects)} errors, {sum(not d.blocking for d in defects)} warnings")
-    if any(d.blocking for d in defects):
+    log(f"{report['blocking']} errors, {report['warnings']} warnings")
+    if report["blocking"]:
         sys.exit(1)   # errors block saving on the map; a script should stop too
 
 

@@ -38,6 +38,12 @@ class Defect:
                 "bbox": list(shapely.bounds(self.geometry)) if self.geometry is not None else None}
 
 
+def report_json(defects: list[Defect], as_json=Defect.as_json) -> dict:
+    """The validation report as the CLI prints it and the map reads it: counts, then each defect."""
+    return {"blocking": sum(d.blocking for d in defects), "warnings": sum(not d.blocking for d in defects),
+            "defects": [as_json(d) for d in defects]}
+
+
 def _thinness(geoms: np.ndarray) -> np.ndarray:
     """4πA/P²: 1 for a circle, near 0 for a sliver."""
     perimeter = shapely.length(geoms)

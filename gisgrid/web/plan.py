@@ -22,7 +22,7 @@ from ..errors import Conflict, LayerError, NotFound
 from ..months import parse_observed, utc_naive
 from ..store import boundaries
 from ..uploads import Uploads
-from ..validation import validate
+from ..validation import report_json, validate
 from . import csrf, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, role_required
 
@@ -300,9 +300,7 @@ def defect_label(kind: str) -> str:
 @bp.get("/api/plan/validation")
 @role_required(*PLANNERS)
 def validation():
-    defects = office.validation_report(get_store())
-    return jsonify({"blocking": sum(d.blocking for d in defects), "warnings": sum(not d.blocking for d in defects),
-                    "defects": [_defect_json(d) for d in defects]})
+    return jsonify(report_json(office.validation_report(get_store()), _defect_json))
 
 
 # the import wizard --------------------------------------------------------------------

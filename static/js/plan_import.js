@@ -3,18 +3,12 @@
    the page follows its progress. File contents are shown as text, never as HTML. */
 (function () {
   "use strict";
-  const config = JSON.parse(document.getElementById("page-config").textContent);
-  const text = JSON.parse(document.getElementById("i18n").textContent);
+  const P = window.gisgridPlanner, config = P.config, text = P.text, fmt = P.fmt, asText = P.asText, call = P.call;
   const $ = function (id) { return document.getElementById(id); };
   const csrf = document.querySelector("meta[name=csrf-token]").content;
   let upload = null;      // {token, kind, preview}
   let previewMap = null, previewLayer = null;
 
-  function fmt(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k]; });
-  }
-  // Leaflet puts a tooltip's string in as HTML: names from files and forms go in as text
-  function asText(value) { const span = document.createElement("span"); span.textContent = String(value); return span; }
   function fail(message) { $("message").textContent = message; $("message").hidden = !message; }
   function step(name) {
     $("do-import").disabled = false;        // disabled while an import is being started
@@ -24,17 +18,6 @@
     });
   }
   function kind() { return document.querySelector("input[name=kind]:checked").value; }
-
-  async function call(url, options) {
-    let response;
-    try {
-      response = await fetch(url, Object.assign({ credentials: "same-origin",
-        headers: { "Accept": "application/json", "Content-Type": "application/json", "X-CSRFToken": csrf } }, options || {}));
-    } catch (e) { throw new Error(text.offline); }
-    const data = await response.json().catch(function () { return {}; });
-    if (!response.ok) { throw new Error(data.message || fmt(text.failed, { reason: response.status })); }
-    return data;
-  }
 
   // 1. upload ------------------------------------------------------------------------------
   $("upload-form").addEventListener("submit", function (e) {
@@ -129,7 +112,7 @@
   function showMap(data) {
     if (!previewMap) {
       previewMap = L.map("preview-map", { zoomControl: true });
-      if (config.tiles) { L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: config.tiles.max_zoom, subdomains: config.tiles.subdomains || "abc" }).addTo(previewMap); }
+      P.baseMap(previewMap);
     }
     if (previewLayer) { previewMap.removeLayer(previewLayer); }
     previewLayer = L.featureGroup().addTo(previewMap);
@@ -152,7 +135,7 @@
     fail("");
     const params = new URLSearchParams({ kind: upload.kind, layer: $("layer").value, crs: $("crs").value });
     try {
-      const data = await call(config.uploads + "/" + upload.token + "/preview?" + params.toString(), { method: "GET" });
+      const data = await call(config.uploads + "/" + upload.token + "/preview?" + params.toString());
       upload.preview = data;
       showPreview(data);
     } catch (e) { fail(e.message); }
@@ -174,8 +157,8 @@
     const button = this;
     button.disabled = true;                 // a double tap starts one import
     try {
-      const started = await call(config.uploads + "/" + upload.token + "/import", { method: "POST",
-        body: JSON.stringify({ kind: upload.kind, layer: $("layer").value || null, crs: $("crs").value || null, fields: fields }) });
+      const started = await call(config.uploads + "/" + upload.token + "/import",
+        { kind: upload.kind, layer: $("layer").value || null, crs: $("crs").value || null, fields: fields });
       step("import");
       $("import-result").hidden = true;
       follow(started.progress);
@@ -184,7 +167,7 @@
 
   async function follow(url) {
     let state;
-    try { state = await call(url, { method: "GET" }); } catch (e) { setTimeout(function () { follow(url); }, 1000); return; }
+    try { state = await call(url); } catch (e) { setTimeout(function () { follow(url); }, 1000); return; }
     $("import-progress").value = state.fraction || 0;
     $("import-stage").textContent = text["stage_" + state.stage] || "";
     if (state.state === "running" || state.state === "waiting") { setTimeout(function () { follow(url); }, 400); return; }

@@ -4,8 +4,7 @@
    with zoom-to. Every user- or file-supplied string reaches the page as text, never as HTML. */
 (function () {
   "use strict";
-  const config = JSON.parse(document.getElementById("page-config").textContent);
-  const text = JSON.parse(document.getElementById("i18n").textContent);
+  const P = window.gisgridPlanner, config = P.config, text = P.text, fmt = P.fmt, asText = P.asText, call = P.call;
   const $ = function (id) { return document.getElementById(id); };
   const SNAP = { snappable: true, snapDistance: 20, allowSelfIntersection: false };
   const GRID_COLOURS = { A: "#1a7f37", B: "#0b5cad", C: "#b45309" };
@@ -13,12 +12,6 @@
   const ATTRIBUTES = { grid: ["name", "town", "grid_class", "leader"], road: ["name", "grade", "grid"] };
   const FORM_IDS = { code: "f-code", name: "f-name", town: "f-town", grid_class: "f-class", leader: "f-leader",
                      grade: "f-grade", grid: "f-grid" };
-
-  function fmt(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k]; });
-  }
-  // Leaflet puts a tooltip's string in as HTML: names from files and forms go in as text
-  function asText(value) { const span = document.createElement("span"); span.textContent = String(value); return span; }
 
   function say(message, tone) {
     const box = $("message");
@@ -32,32 +25,11 @@
     $("mode").hidden = !hint;
   }
 
-  async function call(url, body) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: body === undefined ? "GET" : "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Accept": "application/json",
-                   "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
-        body: body === undefined ? undefined : JSON.stringify(body)
-      });
-    } catch (e) {
-      throw new Error(text.offline);
-    }
-    const data = await response.json().catch(function () { return {}; });
-    if (response.status === 409 && data.theirs) { return { conflict: data }; }
-    if (!response.ok) { throw new Error(data.message || fmt(text.failed, { reason: response.status })); }
-    return data;
-  }
-
   // the map ------------------------------------------------------------------------------
   const map = L.map("map", { zoomControl: true, tap: true, preferCanvas: false });
   map.pm.setLang(config.lang === "zh" ? "zh" : "en");
   map.pm.setGlobalOptions(SNAP);
-  if (config.tiles) {
-    L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: config.tiles.max_zoom,
-                                    subdomains: config.tiles.subdomains || "abc" }).addTo(map);
-  }
+  P.baseMap(map);
   const groups = { grid: L.featureGroup().addTo(map), road: L.featureGroup().addTo(map) };
   const towns = L.featureGroup().addTo(map);
   const defectLayer = L.featureGroup().addTo(map);
