@@ -91,7 +91,7 @@ def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = qui
     grid borders, and a draft grid layout when the district has no grids yet; in one
     transaction, versioned like any import. A draft only fills in: grids that already have
     roads keep them, and no stored code (even a retired one) is overwritten, so running it
-    again changes nothing a planner did."""
+    again changes nothing a planner did, unless the planner removed every grid to start over."""
     from . import osm
 
     progress("read", 0.1)
@@ -102,8 +102,10 @@ def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = qui
     fresh = roads[~roads["grid"].isin(served)]
     log(f"{len(roads)} road polygons drafted from {path}; {len(roads) - len(fresh)} in grids that have roads")
     progress("save", 0.6)
-    (drafted, _), (created, _) = store.save_layers(grids if drafting else None, fresh, changed_by=changed_by,
-                                                   reason="OpenStreetMap draft", only_new=True)
+    # a district with no grids left starts over: retired draft codes come back (as updates)
+    saved_grids, saved_roads = store.save_layers(grids if drafting else None, fresh, changed_by=changed_by,
+                                                 reason="OpenStreetMap draft", only_new=not drafting)
+    drafted, created = sum(saved_grids), sum(saved_roads)      # on the map now, new or back
     if drafted:
         log(f"{drafted} draft grids added (no grids yet): reshape them on the planner's map")
     return {"kind": "osm", "created": created, "updated": 0, "grids": drafted, "kept": len(roads) - created}

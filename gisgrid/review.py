@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import threading
 from collections import defaultdict
 from fractions import Fraction
 
@@ -338,23 +339,21 @@ def encode_grids(frame, precision: int = 5) -> dict:
 
 
 _ENCODED: dict[tuple, dict] = {}
+_ENCODED_LOCK = threading.Lock()
 
 
 def store_grids_encoded(store: Store) -> dict:
     """encode_grids of the stored grids, kept until a grid is added or changed (20,000 grids
     take over a second to simplify; the month page asks for them on every view)."""
-    from sqlalchemy import func, select
-
     from .store import grid_t
 
-    with store.engine.connect() as conn:
-        revision = tuple(conn.execute(select(func.count(), func.max(grid_t.c.updated_at), func.max(grid_t.c.id),
-                                             func.sum(grid_t.c.version))).one())
-    key = (store.url, revision)
-    if key not in _ENCODED:
-        _ENCODED.clear()
-        _ENCODED[key] = encode_grids(store.grids_frame())
-    return _ENCODED[key]
+    key = (store.url, store.revision(grid_t))
+    with _ENCODED_LOCK:
+        if key not in _ENCODED:
+            encoded = encode_grids(store.grids_frame())
+            _ENCODED.clear()
+            _ENCODED[key] = encoded
+        return _ENCODED[key]
 
 
 def light_layer(encoded: dict, report: dict) -> dict:

@@ -83,7 +83,9 @@ class Uploads:
         self.meta(token)
         state = self._state(token)
         if state["state"] == "running" and not self._running(token):
-            state = {"state": "failed", "error": _as_json(INTERRUPTED)}
+            state = self._state(token)   # the import writes its outcome before it lets go of the lock
+            if state["state"] == "running":
+                state = {"state": "failed", "error": _as_json(INTERRUPTED)}
         return state
 
     def run(self, token: str, job: Callable[[Callable[[str, float], None]], dict]) -> None:
@@ -93,11 +95,15 @@ class Uploads:
         succeeded, is refused; after a failure, or a restart that cut it short, it may run again."""
         self.meta(token)
         lock = open(self.folder / token / "lock", "a")   # noqa: SIM115 - held by the import thread
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise _started() from None
+        for attempt in range(3):     # a progress poll holds it shared for an instant
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == 2:
+                    lock.close()
+                    raise _started() from None
+                time.sleep(0.02)
         if self._state(token)["state"] == "done":
             lock.close()
             raise _started()

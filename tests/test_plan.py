@@ -182,12 +182,14 @@ def test_history_page_restores_and_exports_past_states(client, planner, store):
 def test_a_chinese_code_downloads_under_its_own_name(client, planner):
     from urllib.parse import unquote
 
-    _grid(client, planner, "东区1", 114.0, 114.01)
-    sent = client.get("/api/plan/grid/东区1/history/1.geojson")
-    disposition = sent.headers["Content-Disposition"]
-    disposition.encode("latin-1")                                           # a header a WSGI server can send
-    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "东区1-v1.geojson"
-    assert sent.get_json()["features"][0]["properties"]["code"] == "东区1"
+    for code in ("东区1", 'x"y'):
+        _grid(client, planner, code, 114.0, 114.01)
+        sent = client.get(f"/api/plan/grid/{code}/history/1.geojson")
+        disposition = sent.headers["Content-Disposition"]
+        disposition.encode("latin-1")                                       # a header a WSGI server can send
+        assert disposition.count('"') == 2                                  # the plain name stays one value
+        assert unquote(disposition.split("filename*=UTF-8''")[1]) == f"{code}-v1.geojson"
+        assert sent.get_json()["features"][0]["properties"]["code"] == code
 
 
 def test_pages_are_for_planners_only(client, auth):
@@ -198,7 +200,7 @@ def test_pages_are_for_planners_only(client, auth):
     assert client.get("/plan/").status_code == 403
 
 
-def test_large_answers_are_gzipped_for_clients_that_accept_it(client, planner):
+def test_large_answers_are_gzipped_for_clients_that_accept_it_but_pages_are_not(client, planner):
     import gzip
     import json
 
@@ -210,3 +212,8 @@ def test_large_answers_are_gzipped_for_clients_that_accept_it(client, planner):
     assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
     assert len(packed.data) < len(plain.data) / 3
     assert json.loads(gzip.decompress(packed.data)) == plain.get_json()
+    for version in range(1, 40):    # a long history: a page with a CSRF token in every row
+        client.post("/api/plan/grid/G00", json={"version": version, "properties": {"name": f"第{version}版"},
+                                                "geometry": _square(114.0, 114.01)}, headers=planner)
+    page = client.get("/plan/grid/G00/history?restored=1", headers={"Accept-Encoding": "gzip"})
+    assert len(page.data) > 16 * 1024 and "Content-Encoding" not in page.headers and b"csrf_token" in page.data

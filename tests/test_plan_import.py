@@ -162,6 +162,27 @@ def test_an_import_starts_once_and_a_failed_or_interrupted_one_again(tmp_path, c
     assert _wait(uploads, token)["result"] == {"created": 3}
 
 
+def test_an_import_finishing_while_its_progress_is_read_is_reported_done(tmp_path):
+    import io
+    import threading
+
+    from gisgrid.uploads import Uploads
+
+    release = threading.Event()
+
+    class Racing(Uploads):
+        def _running(self, token):       # the import ends between reading "running" and looking at its lock
+            release.set()
+            while super()._running(token):
+                time.sleep(0.01)
+            return False
+
+    uploads = Racing(tmp_path)
+    token = uploads.save(io.BytesIO(b"{}"), "a.geojson", "planner1", 1 << 20)
+    uploads.run(token, lambda progress: release.wait(5) and {"created": 1})
+    assert uploads.progress(token) == {"state": "done", "fraction": 1.0, "result": {"created": 1}}
+
+
 def _start(uploads, token, job):
     try:
         uploads.run(token, job)
@@ -250,18 +271,36 @@ def test_openstreetmap_extract_drafts_roads_and_grids_and_a_second_run_keeps_the
     assert done["state"] == "done" and done["result"]["created"] == preview["count"]
     assert done["result"]["grids"] == preview["drafted_grids"] == len(store.grid_codes())
     assert set(store.roads_frame()["name"]) == names
-    road, gone = store.roads_frame()["code"].iloc[:2]
+    drafted = store.roads_frame()
+    road = drafted["code"].iloc[0]
     first = boundaries.feature(store, "road", road)
     boundaries.save_feature(store, "road", road, {**first["properties"], "name": "规划师改的名"},
                             shape(first["geometry"]), 1, "planner1")
-    boundaries.retire(store, "road", gone, 1, "planner1")
+    emptied = drafted["grid"].iloc[-1]                    # a grid whose every road the planner removed
+    gone = drafted.loc[drafted["grid"] == emptied, "code"].tolist()
+    for code in gone:
+        boundaries.retire(store, "road", code, 1, "planner1")
     again = upload(client, planner, path).get_json()["token"]       # the same extract, imported again
     assert client.post(f"/api/plan/uploads/{again}/import", json={}, headers=planner).status_code == 202
     rerun = finish(client, again)["result"]
     assert (rerun["created"], rerun["grids"], rerun["kept"]) == (0, 0, preview["count"])
     assert boundaries.feature(store, "road", road)["properties"]["name"] == "规划师改的名"   # the planner's edit stays
-    assert gone not in set(store.roads_frame()["code"])                                   # and so does the removal
-    assert len(store.roads_frame()) == preview["count"] - 1
+    assert not set(gone) & set(store.roads_frame()["code"])                              # and so do the removals
+    assert len(store.roads_frame()) == preview["count"] - len(gone)
+
+
+def test_an_osm_draft_starts_over_once_every_grid_is_removed(store, shared_dir):
+    from gisgrid import office
+
+    path = shared_dir / "data" / "osm" / "beijing-haidian.osm"
+    first = office.bootstrap_osm(store, path)
+    for road in store.roads_frame()["code"]:
+        boundaries.retire(store, "road", road, 1, "planner1")
+    for grid in store.grid_codes():
+        boundaries.retire(store, "grid", grid, 1, "planner1")
+    again = office.bootstrap_osm(store, path)
+    assert (again["grids"], again["created"], again["kept"]) == (first["grids"], first["created"], 0)
+    assert len(store.grid_codes()) == first["grids"] and len(store.roads_frame()) == first["created"]
 
 
 def test_an_osm_draft_writes_grids_and_roads_together_or_not_at_all(store, shared_dir, monkeypatch):

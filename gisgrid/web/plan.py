@@ -97,7 +97,7 @@ def restore_page(kind: str, code: str):
 def _download(collection: dict, filename: str) -> Response:
     """A GeoJSON file to save; its name may be Chinese (a grid code): RFC 6266 gives it in UTF-8
     beside a plain fallback, as headers must be Latin-1."""
-    plain = filename.encode("ascii", "replace").decode().replace("?", "_")
+    plain = "".join(c if c.isascii() and c not in '"\\' else "_" for c in filename)
     return Response(json.dumps(collection, ensure_ascii=False), mimetype="application/geo+json", headers={
         "Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"})
 

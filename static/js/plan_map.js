@@ -206,7 +206,8 @@
     if (selected && selected.dirty && !window.confirm(text.unsaved)) { return; }
     deselect();
   });
-  $("feature-form").addEventListener("input", function () { if (selected) { selected.dirty = true; } });
+  // the reason goes with whatever is saved, split or merged next: typing it changes nothing yet
+  $("feature-form").addEventListener("input", function (e) { if (selected && e.target.id !== "f-reason") { selected.dirty = true; } });
 
   // drawing and shape tools --------------------------------------------------------------
   function start(newMode, hint) {

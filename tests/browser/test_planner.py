@@ -204,6 +204,7 @@ def test_validation_report_on_the_map_zooms_to_a_defect(tablet, planner):
 def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet, planner):
     store, page = tablet.server.store, tablet.page
     open_with_g1(tablet, planner, "大网格")
+    page.fill("#f-reason", "按道路拆分")                        # a reason is no unsaved edit
     page.once("dialog", lambda dialog: dialog.accept("G1-东"))
     page.click("#split")
     page.mouse.click(*to_screen(tablet, 33.5935, 114.041))
@@ -214,6 +215,7 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
     assert sorted(parts) == ["G1", "G1-东"]
     assert parts["G1"].union(parts["G1-东"]).equals(box(*G1_BOX))
     assert parts["G1"].area > parts["G1-东"].area          # the larger part keeps the code
+    assert boundaries.history(store, "grid", "G1")[0]["reason"] == "按道路拆分"
 
     page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
     page.once("dialog", lambda dialog: dialog.accept())          # "merge G1-东 into G1?"
