@@ -96,8 +96,9 @@ def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = qui
 
     progress("read", 0.1)
     store.migrate()
-    roads, grids = osm.bootstrap_roads(path, store.grids_frame())
-    drafting = not store.grid_codes()
+    stored = store.grids_frame()
+    roads, grids = osm.bootstrap_roads(path, stored)
+    drafting = stored.empty
     served = set(store.road_grids().values())
     fresh = roads[~roads["grid"].isin(served)]
     log(f"{len(roads)} road polygons drafted from {path}; {len(roads) - len(fresh)} in grids that have roads")
@@ -108,7 +109,7 @@ def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = qui
     drafted, created = sum(saved_grids), sum(saved_roads)      # on the map now, new or back
     if drafted:
         log(f"{drafted} draft grids added (no grids yet): reshape them on the planner's map")
-    return {"kind": "osm", "created": created, "updated": 0, "grids": drafted, "kept": len(roads) - created}
+    return {"kind": "osm", "created": created, "grids": drafted, "kept": len(roads) - created}
 
 
 def validation_report(store: Store) -> list:

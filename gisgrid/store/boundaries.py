@@ -331,22 +331,22 @@ def as_of(store: Store, kind: str, code: str, when: datetime) -> dict | None:
 
 
 def past_version(store: Store, kind: str, code: str, version: int) -> dict:
-    """One recorded version of a feature (as history gives it)."""
+    """The feature as one recorded version left it."""
     with store.engine.connect() as conn:
-        row = conn.execute(select(version_t).where(version_t.c.kind == kind, version_t.c.code == code,
-                                                   version_t.c.version == version)).first()
-    if row is None:
+        after = conn.execute(select(version_t.c.after).where(version_t.c.kind == kind, version_t.c.code == code,
+                                                             version_t.c.version == version)).scalar()
+    if after is None:
         raise NotFound("{code} has no version {version}", code=code, version=version)
-    return {"version": row.version, "after": json.loads(row.after)}
+    return json.loads(after)
 
 
 def restore(store: Store, kind: str, code: str, version: int, base_version: int, changed_by: str,
             reason: str | None = None) -> dict:
     """Make a past version current again, as a new version (history is never rewritten); refused
     as a conflict if the feature changed since the planner saw it at `base_version`."""
-    props = past_version(store, kind, code, version)["after"]
-    return save_feature(store, kind, code, {k: props["properties"].get(k) for k in ATTRIBUTES[kind]},
-                        shape(props["geometry"]), base_version, changed_by, reason or f"restore version {version}",
+    past = past_version(store, kind, code, version)
+    return save_feature(store, kind, code, {k: past["properties"].get(k) for k in ATTRIBUTES[kind]},
+                        shape(past["geometry"]), base_version, changed_by, reason or f"restore version {version}",
                         revive=True)
 
 

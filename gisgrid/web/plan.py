@@ -119,7 +119,7 @@ def export():
 @role_required(*PLANNERS)
 def version_file(kind: str, code: str, version: int):
     past = boundaries.past_version(get_store(), _kind(kind), code, version)
-    return _download({"type": "FeatureCollection", "features": [past["after"]]}, f"{code}-v{version}.geojson")
+    return _download({"type": "FeatureCollection", "features": [past]}, f"{code}-v{version}.geojson")
 
 
 # the layer set ------------------------------------------------------------------------
@@ -337,8 +337,9 @@ def _preview(token: str) -> dict:
     path = _uploads().path(token, current_user.name)
     kind = request.values.get("kind", "grids")
     if _is_osm(path):
-        roads, grids = osm.bootstrap_roads(path, get_store().grids_frame())
-        drafted = not get_store().grid_codes()
+        stored = get_store().grids_frame()
+        roads, grids = osm.bootstrap_roads(path, stored)
+        drafted = stored.empty
         return {"osm": True, "count": len(roads), "drafted_grids": len(grids) if drafted else 0,
                 "features": json.loads(roads.to_json(drop_id=True)),
                 "grids": json.loads(grids.to_json(drop_id=True)) if drafted else None}
@@ -383,8 +384,9 @@ def start_import(token: str):
 @bp.get("/api/plan/uploads/<token>/progress")
 @role_required(*PLANNERS)
 def progress(token: str):
-    _uploads().path(token, current_user.name)
-    state = _uploads().progress(token)
+    uploads = _uploads()
+    uploads.path(token, current_user.name)
+    state = uploads.progress(token)
     if state.get("state") == "failed":      # the error's message id, translated here
         state["message"] = translated(state["error"]["template"], state["error"]["params"])
     return jsonify(state)
