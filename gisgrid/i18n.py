@@ -56,6 +56,23 @@ def compiled(catalogue: Catalog) -> bytes:
     return buffer.getvalue()
 
 
+def stale_messages(domain: str) -> list[str]:
+    """Ids whose translation in the compiled catalogue differs from the .po file's, as the app's
+    gettext reads them: independent of the Babel version that compiled it (its header differs)."""
+    import gettext
+
+    with open(CATALOGUE / f"{domain}.mo", "rb") as handle:
+        compiled_ = {k: v for k, v in gettext.GNUTranslations(handle)._catalog.items() if k != ""}
+    wanted = {m.id: m.string for m in read_catalogue(domain) if m.id and m.string and not m.fuzzy}
+    flat = {}
+    for key, value in wanted.items():   # plural forms: one entry per form, as gettext keeps them
+        if isinstance(key, tuple):
+            flat.update({(key[0], n): form for n, form in enumerate(value)})
+        else:
+            flat[key] = value
+    return sorted(str(k) for k in flat.keys() | compiled_.keys() if flat.get(k) != compiled_.get(k))
+
+
 def refresh(domain: str = "messages") -> list[str]:
     """Add ids that no catalogue has to `domain`'s, compile every catalogue, and return the
     ids still untranslated anywhere."""

@@ -12,7 +12,7 @@ def test_every_message_is_translated_to_chinese():
 
 def test_compiled_catalogues_are_up_to_date():
     for domain in i18n.DOMAINS:
-        assert (i18n.CATALOGUE / f"{domain}.mo").read_bytes() == i18n.compiled(i18n.read_catalogue(domain)), domain
+        assert i18n.stale_messages(domain) == [], domain
 
 
 def test_placeholders_survive_translation():
