@@ -111,6 +111,7 @@
     $("zoom-in").hidden = !data.too_many;
     if (fit && data.bounds) { map.fitBounds([[data.bounds[1], data.bounds[0]], [data.bounds[3], data.bounds[2]]], { padding: [20, 20] }); }
     else if (fit) { map.setView([35, 105], 4); }
+    window.gisgridPlan.loads += 1;     // tests wait on it: a reload replaced the layers
   }
 
   map.on("moveend", function () { if (large && !mode) { load(false).catch(function (e) { say(e.message, "bad"); }); } });
@@ -454,5 +455,5 @@
   });
 
   load(true).catch(function (e) { say(e.message, "bad"); });
-  window.gisgridPlan = { map: map, index: index, selected: function () { return selected; } };
+  window.gisgridPlan = { map: map, index: index, selected: function () { return selected; }, loads: 0 };
 })();

@@ -38,9 +38,12 @@ def to_screen(tablet, lat, lon):
 
 def draw_polygon(tablet, corners, button="#draw-grid"):
     tablet.page.click(button)
-    for lat, lon in corners + corners[:1]:   # the first corner again closes the shape
+    for placed, (lat, lon) in enumerate(corners, start=1):
         tablet.page.mouse.click(*to_screen(tablet, lat, lon))
-        tablet.page.wait_for_timeout(120)
+        # each corner is a vertex marker on the map before the next click (a busy machine is slow)
+        tablet.page.wait_for_function("n => document.querySelectorAll('#map .marker-icon:not(.cursor-marker)')"
+                                      ".length >= n", arg=placed)
+    tablet.page.mouse.click(*to_screen(tablet, *corners[0]))   # the first corner again closes the shape
     tablet.page.wait_for_selector("#feature-panel:not([hidden])")
 
 
@@ -69,9 +72,14 @@ def drag_corner(tablet, corner, dx, dy):
     tablet.page.click("#edit-shape")
     tablet.page.wait_for_selector("#map .marker-icon:not(.marker-icon-middle)")
     x, y = to_screen(tablet, *corner)
+    shape_now = "window.gisgridPlan.selected().layer.getBounds().toBBoxString()"
+    before = tablet.page.evaluate(shape_now)
     tablet.page.mouse.move(x, y)
     tablet.page.mouse.down()
     tablet.page.mouse.move(x + dx, y + dy, steps=6)
+    # Leaflet moves a dragged marker on its next animation frame and drops a pending move on
+    # release: on a busy machine the button must stay down until the shape has followed
+    tablet.page.wait_for_function(f"b => {shape_now} !== b", arg=before)
     tablet.page.mouse.up()
 
 
@@ -195,8 +203,7 @@ def test_validation_report_on_the_map_zooms_to_a_defect(tablet, planner):
     assert "G1, G2" in overlap.inner_text() and "平方米" in overlap.inner_text()
     before = tablet.page.evaluate("window.gisgridPlan.map.getZoom()")
     overlap.locator("button.zoom").click()
-    tablet.page.wait_for_timeout(400)
-    assert tablet.page.evaluate("window.gisgridPlan.map.getZoom()") > before
+    tablet.page.wait_for_function("z => window.gisgridPlan.map.getZoom() > z", arg=before)
     centre = tablet.page.evaluate("(() => { const c = window.gisgridPlan.map.getCenter(); return [c.lat, c.lng]; })()")
     assert 114.0395 <= centre[1] <= 114.040
 
@@ -208,7 +215,7 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
     page.once("dialog", lambda dialog: dialog.accept("G1-东"))
     page.click("#split")
     page.mouse.click(*to_screen(tablet, 33.5935, 114.041))
-    page.wait_for_timeout(150)
+    page.wait_for_function("document.querySelectorAll('#map .marker-icon:not(.cursor-marker)').length >= 1")
     page.mouse.dblclick(*to_screen(tablet, 33.5865, 114.041))   # a double click ends the line
     page.wait_for_function("window.gisgridPlan.index.grid['G1-东'] !== undefined")
     parts = {f["properties"]["code"]: shape(f["geometry"]) for f in boundaries.features(store, "grid")["features"]}
@@ -310,7 +317,7 @@ def test_a_new_drawing_stays_while_a_city_map_is_panned(tablet, planner):
                           (corner.y + d, corner.x - d)])
     drawn = "window.gisgridPlan.map.hasLayer(window.gisgridPlan.selected().layer)"
     assert tablet.page.evaluate(drawn)
-    with tablet.page.expect_response(lambda r: "/api/plan/layers?bbox=" in r.url):
-        tablet.page.evaluate("window.gisgridPlan.map.panBy([120, 80])")
-    tablet.page.wait_for_timeout(200)
+    loads = tablet.page.evaluate("window.gisgridPlan.loads")
+    tablet.page.evaluate("window.gisgridPlan.map.panBy([120, 80])")
+    tablet.page.wait_for_function("n => window.gisgridPlan.loads > n", arg=loads)    # the view was loaded anew
     assert tablet.page.evaluate(drawn) and tablet.page.evaluate("window.gisgridPlan.selected().code") is None
