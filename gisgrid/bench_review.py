@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
-import os
 import random
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 from . import review
+from .settings import load as load_settings
 from .synthetic import synthetic_city
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -87,7 +87,7 @@ def run_review_bench(sizes=(2000, 20000), log=print, browser=None) -> dict:
 
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
-                executable_path=os.environ.get("GISGRID_CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
+                executable_path=load_settings()["CHROMIUM"], args=CHROMIUM_ARGS)
             try:
                 return run_review_bench(sizes, log, chromium)
             finally:

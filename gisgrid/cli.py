@@ -11,6 +11,7 @@ import click
 
 from . import office
 from .errors import GisgridError
+from .settings import load as load_settings
 from .store import Store
 from .validation import report_json
 
@@ -53,14 +54,16 @@ def show_month(document: dict) -> None:
 
 
 class Context:
+    """What every command shares: the settings, built once (`--db` over them), and the store."""
+
     def __init__(self, db: str | None):
-        self.db = db
+        self.settings = load_settings({"DATABASE_URL": db})
         self._store: Store | None = None
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db)
+            self._store = Store(settings=self.settings)
         return self._store
 
     def close(self) -> None:
@@ -214,7 +217,7 @@ def bulletin(ctx: Context, month: str, pdf_path: str, lang: str) -> None:
     from .web import create_app
     from .web.review import bulletin_pdf
 
-    app = create_app({"DATABASE_URL": ctx.db} if ctx.db else None)
+    app = create_app(settings=ctx.settings)
     try:
         size = bulletin_pdf(app, month, pdf_path, lang=lang)
     finally:
@@ -274,7 +277,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     from .web import create_app
     from .web.auth import first_accounts
 
-    app = create_app({"DATABASE_URL": ctx.db} if ctx.db else None)
+    app = create_app(settings=ctx.settings)
     store = app.extensions["gisgrid.store"]
     made = first_accounts(store)
     for role, password in made.items():

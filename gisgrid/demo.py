@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import os
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Polygon, mapping
 
 from .months import previous_month
+from .settings import Settings
 
 METRIC = "EPSG:4547"        # CGCS2000 3° Gauss-Krüger, central meridian 114°E
 CENTRE = (114.04, 33.595)   # lon, lat of the district's centre
@@ -40,9 +40,8 @@ PARK_GRID = (3, 3, 1)                    # block column, row, half: a wetland pa
 ONE_ROAD_GRID = (0, 0, 0)                # a grid on the edge with one road
 
 
-def demo_layer_paths() -> tuple[Path, Path]:
-    folder = Path(os.environ["GISGRID_LAYERS_DIR"]) / "demo" if os.environ.get("GISGRID_LAYERS_DIR") else \
-        Path(__file__).resolve().parent.parent / "layers" / "demo"
+def demo_layer_paths(settings: Settings) -> tuple[Path, Path]:
+    folder = settings.layers_dir / "demo"
     return folder / "grids.geojson", folder / "roads.geojson"
 
 
@@ -298,7 +297,7 @@ def load_demo(store, log=print, months: int = 3) -> str:
     from . import office
 
     store.migrate()
-    grids_path, roads_path = demo_layer_paths()
+    grids_path, roads_path = demo_layer_paths(store.config)
     office.import_layer(store, "grids", grids_path, log=log)
     office.import_layer(store, "roads", roads_path, log=log)
     roads = [(r.code, r.geometry, r.grade) for r in store.roads_frame().itertuples()]

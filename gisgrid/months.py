@@ -59,10 +59,6 @@ def previous_month(month: str) -> str:
     return f"{year - 1:04d}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
 
 
-def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
-    return month_of(now or datetime.now(timezone.utc), tz)
-
-
 def parse_observed(text, tz: ZoneInfo) -> datetime:
     """An ISO 8601 time as an aware datetime; a time without offset is district local time."""
     if isinstance(text, datetime):

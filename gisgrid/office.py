@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable
@@ -18,10 +17,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import layers, scoring
+from . import clock, layers, scoring
 from .assign import RoadIndex
 from .errors import FindingError, GisgridError, NotFound, SampleError
-from .months import (current_month, from_utc_naive, month_of, months_of_year, parse_date, parse_month,
+from .months import (from_utc_naive, month_of, months_of_year, parse_date, parse_month,
                      parse_observed, parse_year, utc_naive)
 from .rulebook import Rulebook, load_rulebooks, rulebook_for
 from .sampling import designate, draw_sample
@@ -34,8 +33,9 @@ def quiet(_message: str) -> None:
     pass
 
 
-def rulebooks() -> list[Rulebook]:
-    return load_rulebooks(os.environ.get("GISGRID_RULEBOOK_DIR"))
+def rulebooks(store: Store) -> list[Rulebook]:
+    """The rulebooks of the installation: the packaged ones and the district's own folder's."""
+    return load_rulebooks(store.config["RULEBOOK_DIR"])
 
 
 # layers -------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
     """Validate, place on roads and store findings given as (properties, lon, lat).
     Every finding is accepted, counted as a duplicate of one already stored, or rejected with
     its reason; the accepted ones are written in one transaction."""
-    tz, tolerance, books = store.timezone(), store.snap_tolerance_m(), rulebooks()
+    tz, tolerance, books = store.timezone(), store.snap_tolerance_m(), rulebooks(store)
     result = FindingImport()
     parsed: list[tuple[str, dict, float, float]] = []
     seen: dict[str, dict] = {}
@@ -373,7 +373,7 @@ def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
     month = parse_month(month)
     store.require_schema()
     draw = _require_sample(store, month)
-    rulebook = rulebook_for(month, rulebooks())
+    rulebook = rulebook_for(month, rulebooks(store))
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
     return scoring.score_month(draw.sample, findings, rulebook, grids=store.grid_codes())
 
@@ -394,7 +394,7 @@ def month_json(store: Store, month: str, exact: bool = False) -> dict:
                          "deductions": scoring.as_points(r.deductions),
                          "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()}} for r in result.roads]
         grids.append(row)
-    return {"month": parse_month(month), "rulebook": rulebook_for(month, rulebooks()).id, "grids": grids}
+    return {"month": parse_month(month), "rulebook": rulebook_for(month, rulebooks(store)).id, "grids": grids}
 
 
 def score_year(store: Store, year) -> list[scoring.GridYear]:
@@ -453,7 +453,7 @@ def scores_frame(store: Store):
 
 
 def default_month(store: Store) -> str:
-    return current_month(store.timezone())
+    return clock.month(store.timezone())
 
 
 # inspections --------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
     findings = [scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"],
                                 observed_on=from_utc_naive(f["observed_at"], tz).date(), deadline=f["deadline"])
                 for f in inspections.road_findings(store, month, road_code)]
-    return scoring.score_road(road_code, findings, rulebook_for(month, rulebooks()))
+    return scoring.score_road(road_code, findings, rulebook_for(month, rulebooks(store)))
 
 
 def _require_changeable(store: Store, row: dict, user: dict, reason: str | None) -> None:
@@ -493,7 +493,7 @@ def create_finding(store: Store, props: dict, lon: float, lat: float, user: dict
     external = _text(props.get("id"))
     if not external:
         raise FindingError("A finding needs its client-made id")
-    row = _parse_finding(props, store.timezone(), rulebooks())
+    row = _parse_finding(props, store.timezone(), rulebooks(store))
     publishing.require_open(store, row["month"])
     existing = store.existing_findings([external])
     if external in existing:
@@ -524,7 +524,7 @@ def edit_finding(store: Store, finding_id: int, props: dict, user: dict, reason:
               "observed_at": from_utc_naive(row["observed_at"], store.timezone()).isoformat(),
               "deadline": row["deadline"].isoformat() if row["deadline"] else None}
     merged.update({k: v for k, v in props.items() if k in merged})
-    values = _parse_finding(merged, store.timezone(), rulebooks())
+    values = _parse_finding(merged, store.timezone(), rulebooks(store))
     if lon is not None and lat is not None:
         road_id, _code, snapped = place(store, lon, lat, values["month"])
         values.update(road_id=road_id, snapped_m=snapped, geom=shapely.Point(lon, lat))

@@ -42,8 +42,8 @@ def legend() -> list[dict]:
     return [{"colour": c, "low": bounds[i], "high": bounds[i + 1]} for i, (_b, c) in enumerate(CLASSES)]
 
 
-def _rulebook(month: str) -> Rulebook:
-    return rulebook_for(month, office.rulebooks())
+def _rulebook(store: Store, month: str) -> Rulebook:
+    return rulebook_for(month, office.rulebooks(store))
 
 
 def _sections(rulebook: Rulebook) -> dict[str, dict]:
@@ -99,7 +99,7 @@ def month_report(store: Store, month: str) -> dict:
     """The month page's data: state, ranking with change against the previous month, deductions by section."""
     month = parse_month(month)
     scores = month_scores(store, month)
-    rulebook = _rulebook(month)
+    rulebook = _rulebook(store, month)
     before_month = previous_month(month)
     before = _scores_or_none(store, before_month)
     before_by_code = {g["code"]: g for g in before["grids"]} if before else {}
@@ -151,7 +151,7 @@ def _finding_points(rulebook: Rulebook, row: dict, tz) -> float | None:
 def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[str]) -> list[dict]:
     from .store import inspections
 
-    tz, rulebook = store.timezone(), _rulebook(month)
+    tz, rulebook = store.timezone(), _rulebook(store, month)
     rows = []
     for road in road_codes:
         for row in inspections.road_findings(store, month, road):
@@ -178,7 +178,7 @@ def grid_report(store: Store, month: str, code: str) -> dict:
         raise NotFound("Unknown grid code {code!r}", code=code)
     scores = month_scores(store, month)
     grid = next((g for g in scores["grids"] if g["code"] == code), None) or {"score": None, "rank": None, "roads": []}
-    rulebook = _rulebook(month)
+    rulebook = _rulebook(store, month)
     roads = store.roads_frame()
     roads = roads[roads["grid"] == code]
     sampled = {r["code"]: r for r in grid["roads"]}
@@ -222,7 +222,7 @@ def year_report(store: Store, year, published_only: bool = True) -> dict:
     district = {}
     sections: dict[str, dict] = {}
     for m, doc in documents.items():
-        rulebook = _rulebook(m)
+        rulebook = _rulebook(store, m)
         sections.update(_sections(rulebook))
         assessed = [s for s in exact[m].values() if s is not None]
         district[m] = scoring.as_points(scoring.mean(assessed)) if assessed else None
@@ -589,13 +589,9 @@ def year_charts(report: dict) -> dict:
 
 # PDF ----------------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-
-
-def html_to_pdf(html: str, path, browser=None) -> int:
+def html_to_pdf(html: str, path, browser=None, executable: str = "/usr/bin/chromium") -> int:
     """A4 PDF of a self-contained page, printed by headless Chromium (Playwright); a caller
     that already drives a browser passes it."""
-    import os
     from pathlib import Path
 
     def render(chromium) -> bytes:
@@ -615,7 +611,6 @@ def html_to_pdf(html: str, path, browser=None) -> int:
     else:
         from playwright.sync_api import sync_playwright
 
-        executable = os.environ.get("GISGRID_CHROMIUM", CHROMIUM)
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=executable,
                                                   args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])

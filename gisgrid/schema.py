@@ -4,7 +4,7 @@ geometries on PostgreSQL, so QGIS opens the tables directly; WKB blobs on SQLite
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import shapely
 from geoalchemy2 import Geometry, WKBElement
@@ -13,14 +13,15 @@ from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Float, ForeignKey, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from . import clock
+
 SRID = 4326
 # a grid or road code: what a URL path segment and the planner's map can carry (national 15-digit
 # grid codes fit)
 CODE = re.compile(r"[^\s/\\?#%]{1,32}")
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+utcnow = clock.utcnow
 
 
 class Geom(TypeDecorator):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import clock
 from .errors import GisgridError, LayerError, NotFound
 
 KEEP_S = 24 * 3600
@@ -60,7 +61,7 @@ class Uploads:
             shutil.rmtree(folder)
             raise LayerError("{path} is empty", path=filename)
         self._write(token, "meta.json", {"owner": owner, "filename": filename, "file": f"file/{target.name}",
-                                         "at": time.time()})
+                                         "at": clock.timestamp()})
         return token
 
     def discard(self, token: str) -> None:
@@ -158,7 +159,7 @@ class Uploads:
         for folder in self.folder.iterdir():
             meta = folder / "meta.json"
             try:
-                old = time.time() - (meta if meta.exists() else folder).stat().st_mtime > KEEP_S
+                old = clock.timestamp() - (meta if meta.exists() else folder).stat().st_mtime > KEEP_S
             except OSError:
                 continue                       # another request is removing it
             if old and folder.is_dir() and not self._running(folder.name):

@@ -11,9 +11,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from fixtures import finding, small_district  # noqa: F401  (finding: for tests importing it from here)
 from gisgrid.store import Store
@@ -60,6 +63,22 @@ def postgres_server():
         subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
                        capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# The instant every test but the browser's lives in: late November 2026 in Beijing, the last
+# third of the month (when the office draws), so tests pass whatever the machine's date is.
+# Browser tests keep the real clock: Chromium's clock and the app's must agree.
+FROZEN_AT = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock(request):
+    """The one clock (gisgrid.clock) set to FROZEN_AT; it ticks on from there."""
+    if "browser" in request.node.path.parts:
+        yield None
+        return
+    with time_machine.travel(FROZEN_AT, tick=True) as traveller:
+        yield traveller
 
 
 _database_numbers = itertools.count()

@@ -7,8 +7,9 @@ import shapely
 
 from gisgrid.demo import build_demo_layers, demo_layer_paths, generate_findings
 from gisgrid.rulebook import load_rulebooks, rulebook_for
+from gisgrid.settings import load
 
-GRIDS, ROADS = demo_layer_paths()
+GRIDS, ROADS = demo_layer_paths(load(environ={}))
 
 
 def test_regenerating_gives_the_shipped_files(tmp_path):

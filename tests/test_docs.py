@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 from gisgrid.cli import cli
-from gisgrid.web import DEFAULTS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 CI = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
@@ -15,15 +14,6 @@ def test_readme_starts_with_the_run_and_test_commands():
     assert head[0].startswith("# run:") and head[2].startswith("# test:")
     assert "gisgrid" in head[1] and "pytest" in head[3]
     assert "'^# test:'" in CI  # .ci/run runs exactly that line
-
-
-def test_every_app_setting_is_documented():
-    for key in DEFAULTS:
-        if not key.startswith(("BABEL_", "SESSION_", "REMEMBER_", "WTF_")):
-            assert f"GISGRID_{key}" in README, key
-    for variable in ("GISGRID_DATABASE_URL", "GISGRID_INSTANCE_PATH", "GISGRID_TIMEZONE", "GISGRID_SNAP_TOLERANCE_M",
-                     "GISGRID_RULEBOOK_DIR", "GISGRID_LAYERS_DIR"):
-        assert variable in README, variable
 
 
 def test_every_command_is_documented():

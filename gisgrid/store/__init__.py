@@ -5,7 +5,6 @@ the queries of one area each (inspections, boundaries, publishing)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from .. import scoring
 from ..errors import Conflict, GisgridError, LayerError
 from ..months import DEFAULT_TIMEZONE, from_utc_naive, zone
+from ..settings import Settings
+from ..settings import load as load_settings
 from ..schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -32,16 +33,10 @@ ROLES = ("admin", "planner", "inspector", "reviewer")
 LANGS = ("zh", "en")
 
 
-def default_instance_path() -> Path:
-    """Flask's default instance folder for this package, so the CLI and the app share one database."""
-    return Path(os.environ.get("GISGRID_INSTANCE_PATH") or Path(__file__).resolve().parents[2] / "instance")
-
-
-def database_url(db: str | None = None, instance_path: Path | None = None) -> str:
-    """`--db` or GISGRID_DATABASE_URL: a SQLAlchemy URL or a plain SQLite file path."""
-    db = db or os.environ.get("GISGRID_DATABASE_URL")
+def database_url(db: str | None, instance_path: Path) -> str:
+    """A SQLAlchemy URL or a plain SQLite file path; none: the instance folder's SQLite file."""
     if not db:
-        folder = Path(instance_path or default_instance_path())
+        folder = Path(instance_path)
         folder.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{folder / 'gisgrid.sqlite'}"
     if "://" not in db:
@@ -75,8 +70,11 @@ class Draw:
 
 
 class Store:
-    def __init__(self, url: str | None = None, instance_path: Path | None = None):
-        self.url = database_url(url, instance_path)
+    def __init__(self, url: str | None = None, settings: Settings | None = None):
+        """`url` or the settings' DATABASE_URL; `settings` built from the environment when not given
+        (a test's or a script's store), else the app's or the command line's one object."""
+        self.config = settings if settings is not None else load_settings()
+        self.url = database_url(url or self.config["DATABASE_URL"], self.config.instance_path)
         try:
             self.engine: Engine = create_engine(self.url)
         except (ArgumentError, ModuleNotFoundError) as exc:
@@ -106,7 +104,7 @@ class Store:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
                 for key, default in DEFAULT_SETTINGS.items():
-                    value = os.environ.get(f"GISGRID_{key.upper()}", default)
+                    value = str(self.config[key.upper()])
                     if conn.execute(select(setting_t.c.value).where(setting_t.c.key == key)).first() is None:
                         conn.execute(insert(setting_t).values(key=key, value=value))
         except OperationalError as exc:

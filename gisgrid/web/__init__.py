@@ -14,7 +14,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..errors import GisgridError
 from ..i18n import DOMAINS, TRANSLATIONS
-from ..store import LANGS, Store, default_instance_path
+from ..settings import Settings
+from ..settings import load as load_settings
+from ..store import LANGS, Store
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 csrf = CSRFProtect()
@@ -30,25 +32,14 @@ TILE_PRESETS = {
     "none": None,
 }
 
-DEFAULTS = {
-    "DATABASE_URL": None,
-    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,      # a request: three photos and a form
-    "PHOTO_MAX_BYTES": 10 * 1024 * 1024,
-    "LAYER_MAX_BYTES": 200 * 1024 * 1024,         # a planner's layer upload (a city's roads as a zip)
-    "PLAN_VIEW_LIMIT": 3000,                      # grids and roads on the planner's map at once (~3 MB)
-    "PHOTOS_PER_FINDING": 3,
-    "TILES": "none",                              # osm | tianditu | none | custom (TILE_URL)
-    "TILE_URL": None,
-    "TILE_ATTRIBUTION": "",
-    "TIANDITU_KEY": None,
+# Flask's own configuration that is not a setting of the installation (settings.py has those)
+FLASK_CONFIG = {
     "BABEL_DEFAULT_LOCALE": "zh",
     # One catalogue (domain) per area, so that each area's translations live beside each other.
     "BABEL_DOMAIN": ";".join(DOMAINS),
     "BABEL_TRANSLATION_DIRECTORIES": ";".join([str(TRANSLATIONS)] * len(DOMAINS)),
-    "SESSION_COOKIE_SECURE": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "REMEMBER_COOKIE_SECURE": True,
     "REMEMBER_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,                   # a form left open on a tablet all day still submits
 }
@@ -75,6 +66,10 @@ def get_store() -> Store:
     return current_app.extensions["gisgrid.store"]
 
 
+def get_settings() -> Settings:
+    return current_app.extensions["gisgrid.settings"]
+
+
 def translate(error: GisgridError) -> str:
     """A user error in the user's language: the template is the message id."""
     return translated(error.template, error.params)
@@ -95,21 +90,22 @@ def refusal(kind: str, message: str, status: int):
     return render_template("error.html", message=message), status
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    instance = Path((test_config or {}).get("INSTANCE_PATH") or default_instance_path())
-    app = Flask("gisgrid", instance_path=str(instance), instance_relative_config=True,
-                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("GISGRID")
-    if test_config:
-        app.config.update(test_config)
-    app.config.setdefault("SECRET_KEY", None)
+def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
+    """The app on `settings` (built here from the environment when not given); `test_config`
+    overrides single settings, as a test or `gisgrid serve --db` does."""
+    settings = load_settings(test_config) if settings is None else settings
+    instance = settings.instance_path
+    app = Flask("gisgrid", instance_path=str(instance), template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.config.from_mapping(FLASK_CONFIG)
+    app.config.update(settings)
+    app.config["REMEMBER_COOKIE_SECURE"] = settings.get("REMEMBER_COOKIE_SECURE", settings["SESSION_COOKIE_SECURE"])
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
-    store = Store(app.config["DATABASE_URL"], instance)
+    store = Store(settings=settings)
     store.migrate()
+    app.extensions["gisgrid.settings"] = settings
     app.extensions["gisgrid.store"] = store
 
     csrf.init_app(app)

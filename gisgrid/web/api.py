@@ -16,7 +16,7 @@ from ..months import from_utc_naive, parse_month
 from ..photos import process_photo
 from ..rulebook import rulebook_for
 from ..store import inspections
-from . import get_store
+from . import get_settings, get_store
 from .auth import role_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -95,7 +95,7 @@ def road_data(month: str, code: str) -> dict:
 
 
 def rulebook_data(month: str, lang: str) -> dict:
-    book = rulebook_for(month, office.rulebooks())
+    book = rulebook_for(month, office.rulebooks(get_store()))
     sections = []
     for section, rules in book.by_section().items():
         zh, en = book.sections[section]
@@ -180,7 +180,7 @@ def submit(month: str, code: str):
 
 
 def photo_folder() -> Path:
-    return Path(current_app.instance_path) / "photos"
+    return get_settings().photo_dir
 
 
 @bp.post("/findings/<int:finding_id>/photos")

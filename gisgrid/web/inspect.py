@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request, send_from_directory
 from flask_login import current_user
 
-from ..months import current_month, parse_month
+from .. import clock
+from ..months import parse_month
 from . import get_store
 from .api import READERS, roads_data, road_data, rulebook_data
 from .auth import ROLE_HOME, role_required
@@ -18,7 +19,7 @@ ROLE_HOME["inspector"] = "inspect.roads"
 @bp.get("/inspect/")
 @role_required(*READERS)
 def roads():
-    month = parse_month(request.args.get("month") or current_month(get_store().timezone()))
+    month = parse_month(request.args.get("month") or clock.month(get_store().timezone()))
     return render_template("inspect/roads.html", data=roads_data(month))
 
 

@@ -11,7 +11,8 @@ from flask_login import current_user
 
 from .. import review
 from ..errors import GisgridError
-from ..months import current_month, parse_month, parse_year
+from .. import clock
+from ..months import parse_month, parse_year
 from . import get_store, tile_layer, wants_json
 from .auth import ROLE_HOME, role_required
 
@@ -42,7 +43,7 @@ def _month_map(report: dict, map_id: str) -> dict:
 def index():
     store = get_store()
     drawn = store.months_drawn()
-    month = current_month(store.timezone())
+    month = clock.month(store.timezone())
     return redirect(url_for("review.month", month=month if month in drawn or not drawn else drawn[-1]))
 
 
@@ -171,14 +172,12 @@ def render_bulletin(month: str, inline_photos: bool = False) -> str:
     """The bulletin page, self-contained but for photos (inlined too when asked: the PDF
     command renders it with no server to fetch them from)."""
     import base64
-    from datetime import datetime
-
     from ..store import inspections
     from . import select_locale
 
     store = get_store()
     data = review.bulletin(store, month)
-    today = datetime.now(store.timezone()).date()
+    today = clock.today(store.timezone())
     issued = f"{today.year}年{today.month}月{today.day}日" if select_locale() == "zh" else today.isoformat()
 
     def photo_src(photo: dict) -> str:
@@ -197,7 +196,7 @@ def bulletin_pdf(app, month: str, path, lang: str = "zh", browser=None) -> int:
     """Write the month's bulletin as an A4 PDF with headless Chromium; returns its size in bytes."""
     with app.test_request_context("/", headers={"Accept-Language": lang}):
         html = render_bulletin(parse_month(month), inline_photos=True)
-    return review.html_to_pdf(html, path, browser)
+    return review.html_to_pdf(html, path, browser, app.config["CHROMIUM"])
 
 
 @bp.get("/review/<month>/scores.xlsx")
