@@ -11,6 +11,9 @@ import click
 
 from . import office
 from .errors import GisgridError
+from .services import OPERATOR, accounts
+from .services import layers as layer_work
+from .services import month as month_work
 from .settings import load as load_settings
 from .store import Store
 from .validation import report_json
@@ -108,7 +111,8 @@ def _import_layer(kind: str):
         mapping = dict(f.split("=", 1) for f in fields if "=" in f)
         if len(mapping) != len(fields):
             raise click.BadParameter("give each --field as OURS=THEIRS, e.g. code=WGBH", param_hint="--field")
-        result = office.import_layer(ctx.store, kind, path, crs=crs, layer=layer, log=log, fields=mapping or None)
+        result = layer_work.import_layer(ctx.store, OPERATOR, kind, path, crs=crs, layer=layer, log=log,
+                                         fields=mapping or None)
         log(f"{kind}: {result.created} added, {result.updated} updated")
 
     return command
@@ -124,7 +128,7 @@ _import_layer("roads")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_context
 def import_findings(ctx: Context, path: str, crs: str | None, as_json: bool) -> None:
-    result = office.import_findings(ctx.store, path, crs=crs, log=log)
+    result = month_work.import_findings(ctx.store, OPERATOR, path, crs=crs, log=log)
     if as_json:
         emit_json(result.as_json())
         return
@@ -136,7 +140,7 @@ def import_findings(ctx: Context, path: str, crs: str | None, as_json: bool) -> 
 @click.argument("path", type=click.Path(dir_okay=False))
 @pass_context
 def import_osm(ctx: Context, path: str) -> None:
-    result = office.bootstrap_osm(ctx.store, path, log=log)
+    result = layer_work.draft_from_osm(ctx.store, OPERATOR, path, log=log)
     log(f"roads: {result['created']} added, {result['kept']} left as they were; grids: {result['grids']} drafted")
 
 
@@ -164,8 +168,8 @@ def validate(ctx: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the sample as JSON.")
 @pass_context
 def sample(ctx: Context, month: str, seed: int | None, roads: str | None, force: bool, as_json: bool) -> None:
-    result = office.sample_month(ctx.store, month, seed=seed, roads=(roads or "").split(",") if roads else (),
-                                 force=force, log=log)
+    result = month_work.draw_sample(ctx.store, OPERATOR, month, seed=seed,
+                                    roads=(roads or "").split(",") if roads else (), force=force, log=log)
     if not result.changed:
         log(f"{result.month}: the sample already stands as asked (seed {result.seed})")
     if as_json:
@@ -259,10 +263,8 @@ def user() -> None:
 @click.option("--lang", default="zh", show_default=True, type=click.Choice(["zh", "en"]))
 @pass_context
 def user_add(ctx: Context, name: str, role: str, lang: str) -> None:
-    from .web.auth import add_account
-
     ctx.store.migrate()
-    password = add_account(ctx.store, name, role, lang=lang)
+    password = accounts.add_account(ctx.store, OPERATOR, name, role, lang=lang)
     click.echo(f"{name} ({role}) password: {password}")
 
 
@@ -283,9 +285,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     for role, password in made.items():
         click.echo(f"account {role} / password {password}  (role {role}; shown once, change it soon)")
     if "inspector" in made:  # first start: this month's sampled roads go to the first inspector
-        from .store.inspections import assign_round_robin
-
-        given = assign_round_robin(store, office.default_month(store), ["inspector"], assigned_by="first start")
+        given = month_work.assign_roads(store, OPERATOR, office.default_month(store), ["inspector"])
         if given:
             log(f"{len(given)} sampled roads of this month assigned to the account 'inspector'")
 

@@ -48,6 +48,12 @@ class Forbidden(GisgridError):
     http_status = 403
 
 
+class Gone(GisgridError):
+    """The object was deleted; it is kept, but nothing more can be done to it."""
+
+    http_status = 410
+
+
 class Conflict(GisgridError):
     """The request contradicts what is already stored."""
 

@@ -265,14 +265,15 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
     return result
 
 
-def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet) -> FindingImport:
+def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet,
+                    created_by: str = "import") -> FindingImport:
     store.migrate()
     frame = layers.read_points(path, crs=crs)
     log(f"read {len(frame)} findings from {path}")
     columns = [c for c in frame.columns if c != frame.geometry.name]
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
     return record_findings(store, zip(records, frame.geometry.x.tolist(), frame.geometry.y.tolist()),
-                           created_by="import", log=log)
+                           created_by=created_by, log=log)
 
 
 _INDEX_CACHE: dict[tuple, tuple[list[int], list[str], RoadIndex]] = {}
@@ -468,74 +469,3 @@ def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
                                 observed_on=from_utc_naive(f["observed_at"], tz).date(), deadline=f["deadline"])
                 for f in inspections.road_findings(store, month, road_code)]
     return scoring.score_road(road_code, findings, rulebook_for(month, rulebooks(store)))
-
-
-def _require_changeable(store: Store, row: dict, user: dict, reason: str | None) -> None:
-    """Only its inspector (or an admin) changes a finding; after the road's inspection is
-    submitted, only with a reason, which is kept."""
-    from .errors import Conflict, Forbidden
-    from .store import inspections
-
-    if user["role"] != "admin" and row["inspector_id"] != user["id"]:
-        raise Forbidden("Only the inspector who recorded this finding may change it")
-    publishing.require_open(store, row["month"])
-    done = inspections.inspection(store, row["month"], row["road"])
-    if done and done["submitted_at"] and not (reason or "").strip():
-        raise Conflict("The inspection of road {code} was submitted; give a reason for this change", code=row["road"])
-
-
-def create_finding(store: Store, props: dict, lon: float, lat: float, user: dict) -> tuple[dict, bool]:
-    """One finding from the tablet: (stored finding, created?). The client-made id makes it
-    idempotent: the same id and content again returns the stored finding."""
-    from .errors import Conflict
-    from .store import inspections
-
-    external = _text(props.get("id"))
-    if not external:
-        raise FindingError("A finding needs its client-made id")
-    row = _parse_finding(props, store.timezone(), rulebooks(store))
-    publishing.require_open(store, row["month"])
-    existing = store.existing_findings([external])
-    if external in existing:
-        stored = inspections.finding(store, external_id=external)
-        if _same(existing[external], row, stored["road"]):
-            return stored, False
-        raise Conflict("This id is already stored with different content")
-    road_id, road_code, snapped = place(store, lon, lat, row["month"])
-    done = inspections.inspection(store, row["month"], road_code)
-    if done and done["submitted_at"]:
-        raise Conflict("The inspection of road {code} was submitted; no new findings can be added", code=road_code)
-    store.add_findings([{**row, "external_id": external, "road_id": road_id, "snapped_m": snapped,
-                         "geom": shapely.Point(lon, lat), "created_by": user["name"], "inspector_id": user["id"]}])
-    stored = inspections.finding(store, external_id=external)
-    with store.begin() as conn:
-        inspections.log_change(conn, stored["id"], "create", user["name"], None, None, stored)
-    return stored, True
-
-
-def edit_finding(store: Store, finding_id: int, props: dict, user: dict, reason: str | None = None,
-                 lon: float | None = None, lat: float | None = None) -> dict:
-    """Change a finding's rule, count, area, time, note or place (moving it re-places it on a road)."""
-    from .store import inspections
-
-    row = inspections.finding(store, id=finding_id)
-    _require_changeable(store, row, user, reason)
-    merged = {"rule": row["rule"], "count": row["count"], "area_m2": row["area_m2"], "note": row["note"],
-              "observed_at": from_utc_naive(row["observed_at"], store.timezone()).isoformat(),
-              "deadline": row["deadline"].isoformat() if row["deadline"] else None}
-    merged.update({k: v for k, v in props.items() if k in merged})
-    values = _parse_finding(merged, store.timezone(), rulebooks(store))
-    if lon is not None and lat is not None:
-        road_id, _code, snapped = place(store, lon, lat, values["month"])
-        values.update(road_id=road_id, snapped_m=snapped, geom=shapely.Point(lon, lat))
-    inspections.update_finding(store, finding_id, values, user["name"], reason)
-    return inspections.finding(store, id=finding_id)
-
-
-def remove_finding(store: Store, finding_id: int, user: dict, reason: str | None = None) -> dict:
-    from .store import inspections
-
-    row = inspections.finding(store, id=finding_id)
-    _require_changeable(store, row, user, reason)
-    inspections.delete_finding(store, finding_id, user["name"], reason)
-    return row

@@ -84,7 +84,7 @@ def test_photos_checked_idempotent_and_guarded(app, client, inspector, auth, dis
     sent = [client.post(url, data={"client_id": "tablet-0001-p0", "photo": (io.BytesIO(jpeg()), "p.jpg")},
                         headers=token) for _ in range(2)]
     assert [r.status_code for r in sent] == [201, 200] and sent[0].json["id"] == sent[1].json["id"]
-    assert inspections.photo_count(district, finding_id) == 1
+    assert len(inspections.finding(district, id=finding_id)["photos"]) == 1
     photo_url = sent[0].json["url"]
     assert fetch(client, photo_url) == (200, "image/jpeg")
     assert fetch(client, photo_url + "/thumb") == (200, "image/jpeg")
@@ -102,7 +102,7 @@ def test_oversized_upload_is_refused_before_anything_is_stored(app, client, insp
     response = client.post(f"/api/findings/{finding_id}/photos", headers={"X-CSRFToken": inspector.csrf("/inspect/")},
                            data={"client_id": "tablet-0001-p0", "photo": (io.BytesIO(jpeg()), "p.jpg")})
     assert response.status_code == 422 and "照片过大" in response.json["message"]
-    assert inspections.photo_count(district, finding_id) == 0
+    assert len(inspections.finding(district, id=finding_id)["photos"]) == 0
 
 
 def test_edit_and_delete_before_and_after_submission(client, inspector, district):

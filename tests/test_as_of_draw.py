@@ -2,10 +2,11 @@
 planner's later boundary change moves the findings of later months, not of that one."""
 
 import pytest
-
 from fixtures import box, finding
+
 from gisgrid import office
 from gisgrid.errors import FindingError
+from gisgrid.services import Actor, findings
 from gisgrid.store import boundaries
 
 DRAWN = "2026-11"        # drawn before the edit
@@ -41,16 +42,16 @@ def test_imported_findings_use_the_roads_of_their_months_draw(district):
 def test_tablet_findings_follow_the_same_rule(district):
     _month_sample(district)
     _widen_r11(district)
-    user = {"id": None, "name": "wang"}
+    user = Actor(None, "wang", "admin")     # placement is the point here, not who may record
     inside_old = (114.035, 33.5951)
-    stored, _ = office.create_finding(district, {"id": "t1", "rule": "5.1", "observed_at": "2026-11-26T09:00"},
-                                      *inside_old, user)
+    stored, _ = findings.record(district, user, {"id": "t1", "rule": "5.1", "observed_at": "2026-11-26T09:00"},
+                                     *inside_old)
     assert stored["road"] == "R11"
     with pytest.raises(FindingError, match="m from the nearest road"):   # outside R11 as drawn
-        office.create_finding(district, {"id": "t2", "rule": "5.1", "observed_at": "2026-11-26T09:05"},
-                              *NORTH_OF_R11, user)
-    later, _ = office.create_finding(district, {"id": "t3", "rule": "5.1", "observed_at": "2026-12-02T09:00"},
-                                     *NORTH_OF_R11, user)
+        findings.record(district, user, {"id": "t2", "rule": "5.1", "observed_at": "2026-11-26T09:05"},
+                        *NORTH_OF_R11)
+    later, _ = findings.record(district, user, {"id": "t3", "rule": "5.1", "observed_at": "2026-12-02T09:00"},
+                                    *NORTH_OF_R11)
     assert later["road"] == "R11"
 
 

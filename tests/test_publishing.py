@@ -9,7 +9,8 @@ from fixtures import finding
 
 from gisgrid import office, review
 from gisgrid.errors import Conflict, GisgridError
-from gisgrid.store import publishing
+from gisgrid.services import Actor, findings
+from gisgrid.store import inspections, publishing
 
 MONTH = "2026-11"
 
@@ -83,17 +84,18 @@ def test_frozen_scores_are_what_the_review_shows(drawn):
 
 def test_the_tablet_cannot_add_or_change_findings_of_a_published_month(drawn):
     drawn.add_user("walker", "x", "inspector")
-    walker = drawn.user(name="walker")
-    stored, created = office.create_finding(drawn, {"id": "t1", "rule": "5.2", "observed_at": "2026-11-26T09:00"},
-                                            114.035, 33.5951, walker)
+    walker = Actor.of(drawn.user(name="walker"))
+    inspections.assign(drawn, MONTH, "R11", "walker", "office1")
+    stored, created = findings.record(drawn, walker, {"id": "t1", "rule": "5.2", "observed_at": "2026-11-26T09:00"},
+                                      114.035, 33.5951)
     assert created
     review.publish(drawn, MONTH, "office1")
     with pytest.raises(Conflict, match="2026-11 is published"):
-        office.create_finding(drawn, {"id": "t2", "rule": "5.2", "observed_at": "2026-11-26T09:05"},
-                              114.035, 33.5951, walker)
+        findings.record(drawn, walker, {"id": "t2", "rule": "5.2", "observed_at": "2026-11-26T09:05"},
+                        114.035, 33.5951)
     with pytest.raises(Conflict, match="2026-11 is published"):
-        office.edit_finding(drawn, stored["id"], {"count": 3}, walker)
+        findings.edit(drawn, walker, stored["id"], {"count": 3})
     with pytest.raises(Conflict, match="2026-11 is published"):
-        office.remove_finding(drawn, stored["id"], walker)
+        findings.delete(drawn, walker, stored["id"])
     review.reopen(drawn, MONTH, "office1", "count was wrong")
-    assert office.edit_finding(drawn, stored["id"], {"count": 3}, walker)["count"] == 3
+    assert findings.edit(drawn, walker, stored["id"], {"count": 3})["count"] == 3

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gisgrid import office, settings
+from gisgrid.rulebook import SHIPPED_DIR
 from gisgrid.store import Store
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
@@ -46,7 +47,7 @@ def test_the_rulebook_dir_of_config_py_is_honoured(tmp_path):
     """README said it worked; the module read os.environ and ignored config.py."""
     own = tmp_path / "rulebooks"
     own.mkdir()
-    shipped = (Path(office.__file__).parent / "rulebooks" / "yancheng-2012.toml").read_text(encoding="utf-8")
+    shipped = (SHIPPED_DIR / "yancheng-2012.toml").read_text(encoding="utf-8")
     (own / "ours.toml").write_text(shipped.replace('id = "yancheng-2012"', 'id = "ours-2026"')
                                    .replace('effective_from = "2012-01"', 'effective_from = "2026-10"'),
                                    encoding="utf-8")

@@ -21,9 +21,9 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from .. import scoring
 from ..errors import Conflict, GisgridError, LayerError
 from ..months import DEFAULT_TIMEZONE, from_utc_naive, zone
+from ..schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
 from ..settings import Settings
 from ..settings import load as load_settings
-from ..schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
@@ -48,12 +48,32 @@ def database_url(db: str | None, instance_path: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
+    # SQLAlchemy, not the driver, begins transactions (see _sqlite_begin)
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    """A write transaction takes SQLite's write lock at its start (BEGIN IMMEDIATE): one that
+    read first and wrote later would fail at once, not wait, when another writer came between
+    (a use case reads what it checks, then writes, in one transaction)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gisgrid_write") else "BEGIN")
+
+
+def ignoring_duplicates(dialect: str, table):
+    """An INSERT that skips rows whose external id is stored (idempotent retries)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other databases: duplicates are filtered before insert
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=["external_id"])
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,8 @@ class Store:
             raise GisgridError("Cannot use database URL {url}: {error}", url=self.url, error=exc) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        self._writer = self.engine.execution_options(gisgrid_write=True)
         self.postgis = self.engine.dialect.name == "postgresql"
 
     def dispose(self) -> None:
@@ -100,7 +122,7 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
                 for key, default in DEFAULT_SETTINGS.items():
@@ -119,8 +141,9 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterable[Connection]:
-        """One transaction: everything inside is written, or nothing is."""
-        with self.engine.begin() as conn:
+        """One write transaction: everything inside is written, or nothing is; what it reads
+        stays as read until it ends (no other writer comes between)."""
+        with self._writer.begin() as conn:
             yield conn
 
     # settings -------------------------------------------------------------------------
@@ -349,7 +372,7 @@ class Store:
         if not rows:
             return 0
         # RETURNING counts what was really inserted (rowcount is -1 for batches on some drivers).
-        insert_stmt = self._insert_ignoring_duplicates(finding_t).returning(finding_t.c.id)
+        insert_stmt = ignoring_duplicates(self.engine.dialect.name, finding_t).returning(finding_t.c.id)
         now = utcnow()
         inserted = 0
         with self.begin() as conn:
@@ -357,15 +380,6 @@ class Store:
                 chunk = [{"created_at": now, "created_by": None, **r} for r in rows[start:start + 20000]]
                 inserted += len(conn.execute(insert_stmt, chunk).all())
         return inserted
-
-    def _insert_ignoring_duplicates(self, table):
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        elif self.engine.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:  # pragma: no cover - other databases: duplicates are filtered before insert
-            return insert(table)
-        return dialect_insert(table).on_conflict_do_nothing(index_elements=["external_id"])
 
     def road_ids(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 from sqlalchemy import func, insert, select, update
 
-from ..errors import Conflict, NotFound
+from ..errors import NotFound
 from ..schema import FindingChange, Inspection, Photo, utcnow
-from . import Store, finding_t, grid_t, road_t, sample_t, user_t
+from . import Store, finding_t, grid_t, ignoring_duplicates, road_t, sample_t, user_t
 
 inspection_t, change_t, photo_t = Inspection.__table__, FindingChange.__table__, Photo.__table__
 
@@ -82,17 +82,6 @@ def inspection(store: Store, month: str, road_code: str) -> dict | None:
     return next((i for i in inspections(store, month) if i["code"] == road_code), None)
 
 
-def submit(store: Store, month: str, road_code: str, by: str) -> None:
-    with store.begin() as conn:
-        road_id = _road_id(conn, road_code)
-        done = conn.execute(update(inspection_t).where(inspection_t.c.month == month, inspection_t.c.road_id == road_id,
-                                                       inspection_t.c.submitted_at.is_(None))
-                            .values(submitted_at=utcnow(), submitted_by=by))
-        if done.rowcount == 0:
-            raise Conflict("The inspection of {code} in {month} is not assigned or already submitted",
-                           code=road_code, month=month)
-
-
 def road(store: Store, code: str) -> dict:
     """A road with its grid: geometries (WGS84 shapely) and attributes."""
     with store.engine.connect() as conn:
@@ -160,46 +149,61 @@ def log_change(conn, finding_id: int, action: str, by: str, reason: str | None, 
                                          after=json.dumps(_plain(after), ensure_ascii=False) if after else None))
 
 
-def update_finding(store: Store, finding_id: int, values: dict, by: str, reason: str | None) -> None:
-    """Write new values of a finding and log before and after, in one transaction."""
-    before = finding(store, id=finding_id)
-    with store.begin() as conn:
-        conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(**values, updated_at=utcnow()))
-    after = finding(store, id=finding_id)
-    with store.begin() as conn:
-        log_change(conn, finding_id, "update", by, reason, before, after)
+# within a use case's transaction -----------------------------------------------------------
+
+def finding_in(conn, *, id: int | None = None, external_id: str | None = None) -> dict | None:
+    """A finding (deleted ones too) with its photos, read inside the caller's transaction."""
+    where = finding_t.c.id == id if id is not None else finding_t.c.external_id == external_id
+    row = conn.execute(select(*FINDING_COLUMNS).join(road_t, road_t.c.id == finding_t.c.road_id).where(where)).first()
+    return _with_photos(conn, [row._asdict()])[0] if row else None
 
 
-def delete_finding(store: Store, finding_id: int, by: str, reason: str | None) -> None:
+def assignment_in(conn, month: str, road_id: int) -> dict | None:
+    """The road's inspection in the month (who walks it, whether it was submitted), or None."""
+    row = conn.execute(select(inspection_t.c.inspector_id, inspection_t.c.submitted_at)
+                       .where(inspection_t.c.month == month, inspection_t.c.road_id == road_id)).first()
+    return row._asdict() if row else None
+
+
+def insert_finding(conn, values: dict) -> int | None:
+    """Insert a finding unless its external id is stored (a concurrent retry): its id, or None.
+    On PostgreSQL a concurrent insert of the same id waits for the other transaction, then
+    inserts nothing."""
+    statement = ignoring_duplicates(conn.dialect.name, finding_t).values(created_at=utcnow(), **values)
+    return conn.execute(statement.returning(finding_t.c.id)).scalar()
+
+
+def write_finding(conn, finding_id: int, values: dict) -> None:
+    conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(**values, updated_at=utcnow()))
+
+
+def mark_deleted(conn, finding_id: int) -> None:
     """Soft delete: the finding is kept (with its photos) but no longer scored."""
-    before = finding(store, id=finding_id)
-    with store.begin() as conn:
-        conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(deleted_at=utcnow()))
-        log_change(conn, finding_id, "delete", by, reason, before, None)
+    conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(deleted_at=utcnow()))
+
+
+def submit_in(conn, month: str, road_id: int, by: str) -> None:
+    conn.execute(update(inspection_t).where(inspection_t.c.month == month, inspection_t.c.road_id == road_id)
+                 .values(submitted_at=utcnow(), submitted_by=by))
+
+
+def photo_in(conn, client_id: str) -> dict | None:
+    row = conn.execute(select(photo_t).where(photo_t.c.client_id == client_id)).first()
+    return row._asdict() if row else None
+
+
+def photo_count_in(conn, finding_id: int) -> int:
+    return conn.execute(select(func.count()).select_from(photo_t).where(photo_t.c.finding_id == finding_id)).scalar()
+
+
+def insert_photo(conn, values: dict) -> int:
+    return conn.execute(insert(photo_t).values(created_at=utcnow(), **values)).inserted_primary_key[0]
 
 
 def changes(store: Store, finding_id: int) -> list[dict]:
     with store.engine.connect() as conn:
         return [r._asdict() for r in conn.execute(select(change_t).where(change_t.c.finding_id == finding_id)
                                                   .order_by(change_t.c.id))]
-
-
-def add_photo(store: Store, finding_id: int, client_id: str, file: str, thumb: str, width: int, height: int,
-              size: int, by: str) -> tuple[int, bool]:
-    """Record a stored photo; the same client id twice is one photo. Returns (id, created)."""
-    with store.begin() as conn:
-        existing = conn.execute(select(photo_t.c.id).where(photo_t.c.client_id == client_id)).scalar()
-        if existing is not None:
-            return existing, False
-        photo_id = conn.execute(insert(photo_t).values(finding_id=finding_id, client_id=client_id, file=file,
-                                                       thumb=thumb, width=width, height=height, bytes=size,
-                                                       created_at=utcnow(), created_by=by)).inserted_primary_key[0]
-        return photo_id, True
-
-
-def photo_count(store: Store, finding_id: int) -> int:
-    with store.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(photo_t).where(photo_t.c.finding_id == finding_id)).scalar()
 
 
 def photo(store: Store, photo_id: int) -> dict:

@@ -46,6 +46,13 @@ def month_state(store: Store, month: str) -> dict:
     return row
 
 
+def state_in(conn, month: str) -> str:
+    """The month's state read inside the caller's transaction (locked against a concurrent
+    publication on PostgreSQL until the transaction ends)."""
+    state = conn.execute(select(state_t.c.state).where(state_t.c.month == month).with_for_update(read=True)).scalar()
+    return state or DRAFT
+
+
 def published_months(store: Store, year: int | None = None) -> list[str]:
     query = select(state_t.c.month).where(state_t.c.state == PUBLISHED).order_by(state_t.c.month)
     if year is not None:

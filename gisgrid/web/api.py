@@ -6,26 +6,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_file, send_from_directory
+from flask import Blueprint, current_app, jsonify, request, send_file, send_from_directory
 from flask_login import current_user
 from shapely.geometry import mapping
 
 from .. import office, scoring
-from ..errors import FindingError, Forbidden, NotFound
+from ..errors import FindingError, NotFound
 from ..months import from_utc_naive, parse_month
-from ..photos import process_photo
 from ..rulebook import rulebook_for
+from ..services import findings
+from ..services.policy import Facts, decide
 from ..store import inspections
 from . import get_settings, get_store
-from .auth import role_required
+from .auth import actor, role_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 READERS = ("inspector", "planner", "reviewer")
-
-
-def user() -> dict:
-    return {"id": current_user.id, "name": current_user.name, "role": current_user.role}
 
 
 def body() -> dict:
@@ -45,8 +42,7 @@ def may_see_road(month: str, code: str) -> dict:
     found = inspections.inspection(get_store(), month, code)
     if found is None:
         raise NotFound("Road {code} is not in the sample of {month}", code=code, month=month)
-    if current_user.role == "inspector" and found["inspector_id"] != current_user.id:
-        raise Forbidden("This road is not assigned to you")
+    decide("view_road", actor(), Facts(owner=found["inspector_id"] == current_user.id))
     return found
 
 
@@ -144,7 +140,7 @@ def create_finding():
         lon, lat = float(data["lon"]), float(data["lat"])
     except (KeyError, TypeError, ValueError):
         raise FindingError("A finding needs its position (lon, lat)") from None
-    stored, created = office.create_finding(get_store(), data, lon, lat, user())
+    stored, created = findings.record(get_store(), actor(), data, lon, lat)
     score = office.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], created=created,
                    snapped_m=round(stored["snapped_m"], 1), score=score_json(score)), 201 if created else 200
@@ -155,8 +151,8 @@ def create_finding():
 def edit_finding(finding_id: int):
     data = body()
     lon, lat = data.get("lon"), data.get("lat")
-    stored = office.edit_finding(get_store(), finding_id, data, user(), reason=data.get("reason"),
-                                 lon=float(lon) if lon is not None else None, lat=float(lat) if lat is not None else None)
+    stored = findings.edit(get_store(), actor(), finding_id, data, reason=data.get("reason"),
+                           lon=float(lon) if lon is not None else None, lat=float(lat) if lat is not None else None)
     score = office.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], snapped_m=round(stored["snapped_m"], 1),
                    score=score_json(score))
@@ -166,7 +162,7 @@ def edit_finding(finding_id: int):
 @role_required("inspector")
 def delete_finding(finding_id: int):
     data = request.get_json(silent=True) or {}
-    row = office.remove_finding(get_store(), finding_id, user(), reason=data.get("reason"))
+    row = findings.delete(get_store(), actor(), finding_id, reason=data.get("reason"))
     return jsonify(deleted=finding_id, score=score_json(office.road_score(get_store(), row["month"], row["road"])))
 
 
@@ -174,8 +170,7 @@ def delete_finding(finding_id: int):
 @role_required("inspector")
 def submit(month: str, code: str):
     month = parse_month(month)
-    may_see_road(month, code)
-    inspections.submit(get_store(), month, code, current_user.name)
+    findings.submit(get_store(), actor(), month, code)
     return jsonify(road_data(month, code)["inspection"])
 
 
@@ -186,29 +181,16 @@ def photo_folder() -> Path:
 @bp.post("/findings/<int:finding_id>/photos")
 @role_required("inspector")
 def upload_photo(finding_id: int):
-    store = get_store()
-    row = inspections.finding(store, id=finding_id)
-    if row["inspector_id"] != current_user.id and current_user.role != "admin":
-        raise Forbidden("Only the inspector who recorded this finding may add photos")
     client_id = request.form.get("client_id", "")
     if not CLIENT_ID.match(client_id):
         raise FindingError("A photo needs its client-made id")
     upload = request.files.get("photo")
     if upload is None:
         raise FindingError("No photo was sent")
-    photo = process_photo(upload.read(), current_app.config["PHOTO_MAX_BYTES"])
-    existing = inspections.photo_count(store, finding_id)
-    folder = photo_folder() / str(finding_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{client_id}.jpg"
-    if existing >= current_app.config["PHOTOS_PER_FINDING"] and not (folder / name).exists():
-        raise FindingError("At most {n} photos per finding", n=current_app.config["PHOTOS_PER_FINDING"])
-    # write the files first: a photo row always points at files that exist
-    (folder / name).write_bytes(photo.image)
-    (folder / f"{client_id}.thumb.jpg").write_bytes(photo.thumbnail)
-    photo_id, created = inspections.add_photo(store, finding_id, client_id, f"{finding_id}/{name}",
-                                              f"{finding_id}/{client_id}.thumb.jpg", photo.width, photo.height,
-                                              len(photo.image), current_user.name)
+    config = current_app.config
+    photo, created = findings.add_photo(get_store(), actor(), photo_folder(), finding_id, client_id, upload.read(),
+                                        config["PHOTO_MAX_BYTES"], config["PHOTOS_PER_FINDING"])
+    photo_id = photo["id"]
     return jsonify(id=photo_id, url=f"/api/photos/{photo_id}", thumb=f"/api/photos/{photo_id}/thumb",
                    created=created), 201 if created else 200
 
@@ -220,8 +202,7 @@ def photo(photo_id: int, size: str | None = None):
     store = get_store()
     record = inspections.photo(store, photo_id)
     row = inspections.finding(store, id=record["finding_id"])
-    if current_user.role == "inspector" and row["inspector_id"] != current_user.id:
-        abort(403)
+    decide("view_photo", actor(), Facts(owner=row["inspector_id"] == current_user.id))
     path = photo_folder() / (record["thumb"] if size else record["file"])
     response = send_file(path, mimetype="image/jpeg", max_age=3600)
     response.headers["Cache-Control"] = "private, max-age=3600"

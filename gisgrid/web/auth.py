@@ -3,17 +3,17 @@ route carries (`role_required`)."""
 
 from __future__ import annotations
 
-import secrets
 from functools import wraps
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from ..services import OPERATOR, Actor, accounts
 from ..store import LANGS, ROLES, Store
 
 bp = Blueprint("auth", __name__)
@@ -63,11 +63,14 @@ def role_required(*roles: str):
     return decorate
 
 
+def actor() -> Actor:
+    """The logged-in account as the use cases take it."""
+    return Actor(current_user.id, current_user.name, current_user.role)
+
+
 def add_account(store: Store, name: str, role: str, password: str | None = None, lang: str = "zh") -> str:
-    """Create an account; returns the password (generated when not given)."""
-    password = password or secrets.token_urlsafe(9)
-    store.add_user(name, generate_password_hash(password), role, lang)
-    return password
+    """Create an account as the installation itself does (first start, tests); returns the password."""
+    return accounts.add_account(store, OPERATOR, name, role, password, lang)
 
 
 def first_accounts(store: Store) -> dict[str, str]:

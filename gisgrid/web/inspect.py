@@ -9,7 +9,7 @@ from flask_login import current_user
 from .. import clock
 from ..months import parse_month
 from . import get_store
-from .api import READERS, roads_data, road_data, rulebook_data
+from .api import READERS, road_data, roads_data, rulebook_data
 from .auth import ROLE_HOME, role_required
 
 bp = Blueprint("inspect", __name__)

@@ -20,11 +20,12 @@ from wtforms.validators import ValidationError
 from .. import layers, office, osm
 from ..errors import Conflict, LayerError, NotFound
 from ..months import parse_observed, utc_naive
+from ..services import layers as layer_work
 from ..store import boundaries
 from ..uploads import Uploads
 from ..validation import report_json, validate
 from . import csrf, get_store, refusal, translate, translated, wants_json
-from .auth import ROLE_HOME, role_required
+from .auth import ROLE_HOME, actor, role_required
 
 bp = Blueprint("plan", __name__)
 ROLE_HOME["planner"] = "plan.index"
@@ -89,8 +90,7 @@ def restore_page(kind: str, code: str):
     version, seen = request.form.get("version", type=int), request.form.get("seen", type=int)
     if version is None or seen is None:
         raise NotFound("{code} has no version {version}", code=code, version=request.form.get("version"))
-    boundaries.restore(get_store(), _kind(kind), code, version, seen, current_user.name,
-                       request.form.get("reason") or None)
+    layer_work.restore(get_store(), actor(), _kind(kind), code, version, seen, request.form.get("reason") or None)
     return redirect(url_for("plan.history_page", kind=kind, code=code, restored=version))
 
 
@@ -239,8 +239,8 @@ def save(kind: str, code: str):
     g.yours = {"type": "Feature", "properties": {**(body.get("properties") or {}), "code": code,
                                                  "version": body.get("version")},
                "geometry": body["geometry"]}
-    saved = boundaries.save_feature(get_store(), _kind(kind), code, body.get("properties") or {}, geometry,
-                                    body.get("version"), current_user.name, body.get("reason"))
+    saved = layer_work.save(get_store(), actor(), _kind(kind), code, body.get("properties") or {}, geometry,
+                            body.get("version"), body.get("reason"))
     return _saved([saved], 200 if body.get("version") is not None else 201)
 
 
@@ -250,8 +250,8 @@ def split(kind: str, code: str):
     """Body: {line (GeoJSON LineString across the feature), new_code, version, reason}."""
     body = request.get_json(silent=True) or {}
     line = _geometry(body, code, "line")
-    parts = boundaries.split(get_store(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
-                             _version(body), current_user.name, body.get("reason"))
+    parts = layer_work.split(get_store(), actor(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
+                             _version(body), body.get("reason"))
     return _saved(parts, 201)
 
 
@@ -260,8 +260,8 @@ def split(kind: str, code: str):
 def merge(kind: str, code: str):
     """Body: {other, version, other_version, reason}: `other` joins `code` and is retired."""
     body = request.get_json(silent=True) or {}
-    merged = boundaries.merge(get_store(), _kind(kind), code, str(body.get("other") or ""), _version(body),
-                              _version(body, "other_version"), current_user.name, body.get("reason"))
+    merged = layer_work.merge(get_store(), actor(), _kind(kind), code, str(body.get("other") or ""), _version(body),
+                              _version(body, "other_version"), body.get("reason"))
     return _saved([merged])
 
 
@@ -269,8 +269,7 @@ def merge(kind: str, code: str):
 @role_required(*PLANNERS)
 def retire(kind: str, code: str):
     body = request.get_json(silent=True) or {}
-    return jsonify(boundaries.retire(get_store(), _kind(kind), code, _version(body), current_user.name,
-                                     body.get("reason")))
+    return jsonify(layer_work.retire(get_store(), actor(), _kind(kind), code, _version(body), body.get("reason")))
 
 
 @bp.get("/api/plan/<kind>/<code>/history")
@@ -286,8 +285,8 @@ def restore(kind: str, code: str):
     body = request.get_json(silent=True) or {}
     if not isinstance(body.get("version"), int):
         raise NotFound("{code} has no version {version}", code=code, version=body.get("version"))
-    return jsonify(boundaries.restore(get_store(), _kind(kind), code, body["version"], _version(body, "seen"),
-                                      current_user.name, body.get("reason")))
+    return jsonify(layer_work.restore(get_store(), actor(), _kind(kind), code, body["version"], _version(body, "seen"),
+                                      body.get("reason")))
 
 
 def defect_label(kind: str) -> str:
@@ -361,17 +360,17 @@ def start_import(token: str):
     """Body: {kind: grids|roads, layer, crs, fields: {ours: theirs}}; runs in the background,
     one transaction; GET …/progress follows it."""
     body = request.get_json(silent=True) or {}
-    uploads, store, who = _uploads(), get_store(), current_user.name
-    path = uploads.path(token, who)
+    uploads, store, who = _uploads(), get_store(), actor()
+    path = uploads.path(token, who.name)
     kind = body.get("kind")
     if _is_osm(path):
-        job = lambda progress: office.bootstrap_osm(store, path, changed_by=who, progress=progress)  # noqa: E731
+        job = lambda progress: layer_work.draft_from_osm(store, who, path, progress=progress)  # noqa: E731
     elif kind in layers.KINDS:
         fields = {k: v for k, v in (body.get("fields") or {}).items() if v} or None
 
         def job(progress):
-            done = office.import_layer(store, kind, path, crs=body.get("crs") or None, layer=body.get("layer") or None,
-                                       fields=fields, progress=progress, changed_by=who)
+            done = layer_work.import_layer(store, who, kind, path, crs=body.get("crs") or None,
+                                           layer=body.get("layer") or None, fields=fields, progress=progress)
             return {"kind": kind, "created": done.created, "updated": done.updated, "placed": done.placed,
                     "unplaced": done.unplaced, "repaired": [list(r) for r in done.report.repaired],
                     "warnings": done.report.warnings, "crs": done.report.source_crs}

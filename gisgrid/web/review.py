@@ -7,14 +7,13 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user
 
-from .. import review
+from .. import clock, review
 from ..errors import GisgridError
-from .. import clock
 from ..months import parse_month, parse_year
+from ..services import month as month_work
 from . import get_store, tile_layer, wants_json
-from .auth import ROLE_HOME, role_required
+from .auth import ROLE_HOME, actor, role_required
 
 bp = Blueprint("review", __name__)
 ROLE_HOME["reviewer"] = "review.index"
@@ -88,7 +87,7 @@ def month(month: str):
 @bp.post("/review/<month>/publish")
 @role_required("reviewer")
 def publish(month: str):
-    state = review.publish(get_store(), month, current_user.name)
+    state = month_work.publish(get_store(), actor(), month)
     if wants_json():
         return jsonify(state={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in state.items()
                               if k != "scores"})
@@ -99,7 +98,7 @@ def publish(month: str):
 @role_required("reviewer")
 def reopen(month: str):
     reason = request.form.get("reason") if request.form else (request.get_json(silent=True) or {}).get("reason")
-    state = review.reopen(get_store(), month, current_user.name, reason)
+    state = month_work.reopen(get_store(), actor(), month, reason)
     if wants_json():
         return jsonify(state={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in state.items()
                               if k != "scores"})
@@ -172,6 +171,7 @@ def render_bulletin(month: str, inline_photos: bool = False) -> str:
     """The bulletin page, self-contained but for photos (inlined too when asked: the PDF
     command renders it with no server to fetch them from)."""
     import base64
+
     from ..store import inspections
     from . import select_locale
 

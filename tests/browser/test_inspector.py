@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures import small_district
 from PIL import Image
 
-from fixtures import small_district
 from gisgrid import office
+from gisgrid.services import Actor, findings
 from gisgrid.store import inspections
 from gisgrid.web.auth import add_account
 
@@ -198,8 +199,8 @@ def test_what_an_inspector_may_not_open(tablet, district_month):
     store = tablet.server.store
     other = add_account(store, "li", "inspector")
     inspections.assign(store, month, "R21", "li", "test")
-    office.create_finding(store, {"id": "li-finding-0001", "rule": "5.1", "observed_at": "2026-11-25T10:00:00+08:00"},
-                          114.045, 33.5951, store.user(name="li"))
+    findings.record(store, Actor.of(store.user(name="li")),
+                    {"id": "li-finding-0001", "rule": "5.1", "observed_at": f"{month}-15T10:00:00+08:00"}, 114.045, 33.5951)
     theirs = inspections.finding(store, external_id="li-finding-0001")
     tablet.login("wang", password)
     for path in ("/review/", "/plan/", "/plan/import", f"/inspect/{month}/R21", f"/api/months/{month}/roads/R21",

@@ -14,7 +14,7 @@ from PIL import Image
 from gisgrid import office
 from gisgrid.demo import load_demo
 from gisgrid.errors import Conflict
-from gisgrid.photos import process_photo
+from gisgrid.services import Actor, findings
 from gisgrid.store import inspections
 from gisgrid.web.auth import add_account
 
@@ -39,14 +39,10 @@ def add_photo(server, finding_id: int) -> int:
     image = Image.new("RGB", (640, 480), (200, 60, 40))
     raw = io.BytesIO()
     image.save(raw, "JPEG")
-    photo = process_photo(raw.getvalue(), 10 * 1024 * 1024)
-    folder = Path(server.app.instance_path) / "photos" / str(finding_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "p1.jpg").write_bytes(photo.image)
-    (folder / "p1.thumb.jpg").write_bytes(photo.thumbnail)
-    photo_id, _ = inspections.add_photo(server.store, finding_id, "p1", f"{finding_id}/p1.jpg",
-                                        f"{finding_id}/p1.thumb.jpg", photo.width, photo.height,
-                                        len(photo.image), "inspector1")
+    settings = server.app.extensions["gisgrid.settings"]
+    photo, _ = findings.add_photo(server.store, Actor(None, "office", "admin"), settings.photo_dir, finding_id, "p1",
+                                  raw.getvalue(), 10 * 1024 * 1024, 3)
+    photo_id = photo["id"]
     return photo_id
 
 

@@ -1,0 +1,148 @@
+"""The inspector's work: record, edit, move and delete findings, add photos, submit a road.
+Each runs in one transaction that reads what the policy needs, writes the change and its
+audit row; a retry with the same client-made id is answered with what was stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shapely
+
+from .. import office
+from ..errors import Conflict, FindingError, Gone, NotFound
+from ..months import from_utc_naive
+from ..photos import process_photo
+from ..store import Store, inspections, publishing
+from .policy import OPEN, SUBMITTED, Actor, Facts, decide
+
+
+def _facts(conn, actor: Actor, month: str, road_id: int, road_code: str, reason: str | None,
+           owner: bool | None = None) -> Facts:
+    """The policy's facts of a road in a month: the actor owns it when it is assigned to them
+    (or, given `owner`, when the finding is theirs)."""
+    assigned = inspections.assignment_in(conn, month, road_id)
+    if owner is None:
+        owner = assigned is not None and actor.id is not None and assigned["inspector_id"] == actor.id
+    return Facts(owner=owner, month=publishing.state_in(conn, month),
+                 road=SUBMITTED if assigned and assigned["submitted_at"] else OPEN,
+                 reason=bool((reason or "").strip()), month_label=month, road_label=road_code)
+
+
+def _alive(row: dict | None) -> dict:
+    if row is None:
+        raise NotFound("No such finding")
+    if row["deleted_at"] is not None:
+        raise Gone("This finding was deleted; it is kept but can no longer be changed")
+    return row
+
+
+def _road_id(conn, code: str) -> int:
+    return inspections._road_id(conn, code)
+
+
+def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> tuple[dict, bool]:
+    """One finding from the tablet: (stored finding, created?). The same client-made id and
+    content again (a retry, or the same request twenty times at once) returns the stored finding,
+    created once with one audit row; another inspector's id is refused."""
+    external = office._text(props.get("id"))
+    if not external:
+        raise FindingError("A finding needs its client-made id")
+    row = office._parse_finding(props, store.timezone(), office.rulebooks(store))
+    road_id, road_code, snapped = office.place(store, lon, lat, row["month"])
+    with store.begin() as conn:
+        stored = inspections.finding_in(conn, external_id=external)
+        if stored is None:
+            decide("record_finding", actor, _facts(conn, actor, row["month"], road_id, road_code, None))
+            new_id = inspections.insert_finding(conn, {
+                **row, "external_id": external, "road_id": road_id, "snapped_m": snapped,
+                "geom": shapely.Point(lon, lat), "created_by": actor.name, "inspector_id": actor.id})
+            if new_id is not None:
+                created = inspections.finding_in(conn, id=new_id)
+                inspections.log_change(conn, new_id, "create", actor.name, None, None, created)
+                return created, True
+    # stored before this request, or by a concurrent one just now: a retry of the same finding?
+    stored = inspections.finding(store, external_id=external)
+    if actor.role == "inspector" and stored["inspector_id"] != actor.id:
+        raise Conflict("This id is already used by another finding")
+    if not office._same(stored, row, road_code):
+        raise Conflict("This id is already stored with different content")
+    return stored, False
+
+
+def edit(store: Store, actor: Actor, finding_id: int, props: dict, reason: str | None = None,
+         lon: float | None = None, lat: float | None = None) -> dict:
+    """Change a finding's rule, count, area, time, note or place. The policy is asked where the
+    finding is and, when a move or a new time takes it elsewhere, where it goes."""
+    tz, books = store.timezone(), office.rulebooks(store)
+    with store.begin() as conn:
+        row = _alive(inspections.finding_in(conn, id=finding_id))
+        mine = actor.id is not None and row["inspector_id"] == actor.id
+        source = _road_id(conn, row["road"])
+        decide("edit_finding", actor, _facts(conn, actor, row["month"], source, row["road"], reason, owner=mine))
+        merged = {"rule": row["rule"], "count": row["count"], "area_m2": row["area_m2"], "note": row["note"],
+                  "observed_at": from_utc_naive(row["observed_at"], tz).isoformat(),
+                  "deadline": row["deadline"].isoformat() if row["deadline"] else None}
+        merged.update({k: v for k, v in props.items() if k in merged})
+        values = office._parse_finding(merged, tz, books)
+        target, target_code = source, row["road"]
+        if lon is not None and lat is not None:
+            target, target_code, snapped = office.place(store, lon, lat, values["month"])
+            values.update(road_id=target, snapped_m=snapped, geom=shapely.Point(lon, lat))
+        if (target, values["month"]) != (source, row["month"]):
+            decide("move_finding", actor, _facts(conn, actor, values["month"], target, target_code, reason))
+        inspections.write_finding(conn, finding_id, values)
+        after = inspections.finding_in(conn, id=finding_id)
+        inspections.log_change(conn, finding_id, "update", actor.name, reason, row, after)
+        return after
+
+
+def delete(store: Store, actor: Actor, finding_id: int, reason: str | None = None) -> dict:
+    """Soft delete, logged; a second delete is refused (the finding is gone), not logged again."""
+    with store.begin() as conn:
+        row = _alive(inspections.finding_in(conn, id=finding_id))
+        mine = actor.id is not None and row["inspector_id"] == actor.id
+        decide("delete_finding", actor,
+               _facts(conn, actor, row["month"], _road_id(conn, row["road"]), row["road"], reason, owner=mine))
+        inspections.mark_deleted(conn, finding_id)
+        inspections.log_change(conn, finding_id, "delete", actor.name, reason, row, None)
+        return row
+
+
+def add_photo(store: Store, actor: Actor, folder: Path, finding_id: int, client_id: str, data: bytes,
+              max_bytes: int, per_finding: int) -> tuple[dict, bool]:
+    """Store a photo of a finding: (photo row, created?). A re-sent client id returns the stored
+    photo and never touches its files; the files are written before their row, so a row always
+    points at files that exist."""
+    photo = process_photo(data, max_bytes)
+    with store.begin() as conn:
+        stored = inspections.photo_in(conn, client_id)
+        if stored is not None:
+            if stored["finding_id"] != finding_id:
+                raise Conflict("This photo id is already used by another finding")
+            return stored, False
+        row = _alive(inspections.finding_in(conn, id=finding_id))
+        mine = actor.id is not None and row["inspector_id"] == actor.id
+        decide("add_photo", actor,
+               _facts(conn, actor, row["month"], _road_id(conn, row["road"]), row["road"], None, owner=mine))
+        if inspections.photo_count_in(conn, finding_id) >= per_finding:
+            raise FindingError("At most {n} photos per finding", n=per_finding)
+        names = {"file": f"{finding_id}/{client_id}.jpg", "thumb": f"{finding_id}/{client_id}.thumb.jpg"}
+        (folder / str(finding_id)).mkdir(parents=True, exist_ok=True)
+        (folder / names["file"]).write_bytes(photo.image)
+        (folder / names["thumb"]).write_bytes(photo.thumbnail)
+        values = {"finding_id": finding_id, "client_id": client_id, **names, "width": photo.width,
+                  "height": photo.height, "bytes": len(photo.image), "created_by": actor.name}
+        photo_id = inspections.insert_photo(conn, values)
+        inspections.log_change(conn, finding_id, "photo", actor.name, None, None, None)
+        return {"id": photo_id, **values}, True
+
+
+def submit(store: Store, actor: Actor, month: str, road_code: str) -> None:
+    """The inspector declares the road's inspection done; later changes need a reason."""
+    with store.begin() as conn:
+        road_id = _road_id(conn, road_code)
+        if inspections.assignment_in(conn, month, road_id) is None:
+            raise Conflict("The inspection of {code} in {month} is not assigned or already submitted",
+                           code=road_code, month=month)
+        decide("submit_road", actor, _facts(conn, actor, month, road_id, road_code, None))
+        inspections.submit_in(conn, month, road_id, actor.name)

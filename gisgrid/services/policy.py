@@ -1,0 +1,122 @@
+"""Who may do what to which object in which state: one table that every use case asks and the
+tests read. Pure: the use case gathers the facts (whose finding, whose road, the month's and
+the road's state, whether a reason was given) and asks `decide`, which refuses with a message
+the person can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import Conflict, Forbidden, GisgridError
+
+ROLES = ("admin", "planner", "inspector", "reviewer", "operator")   # operator: the command line
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an account of the web app, or the operator at the command line."""
+
+    id: int | None
+    name: str
+    role: str
+
+    @classmethod
+    def of(cls, account: dict) -> Actor:
+        return cls(account["id"], account["name"], account["role"])
+
+
+OPERATOR = Actor(None, "cli", "operator")
+
+DRAFT, PUBLISHED = "draft", "published"
+OPEN, SUBMITTED = "open", "submitted"       # a sampled road's inspection
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What `decide` needs to know of the object: `owner` whether the actor is the finding's
+    inspector or the road's assignee (None where ownership does not apply); `road` the road's
+    inspection state; `month` the month's publishing state; `reason` whether one was given."""
+
+    owner: bool | None = None
+    month: str = DRAFT
+    road: str = OPEN
+    reason: bool = False
+    month_label: str = ""
+    road_label: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    own: bool = False            # an inspector must own the object (the office acts for anyone)
+    month: str | None = DRAFT    # the state the month must be in; None: months do not matter
+    submitted: str = "any"       # a submitted road: "refuse", "reason" (allowed with one) or "any"
+    reason: bool = False         # the action always needs a reason
+
+
+INSPECTING = frozenset({"inspector", "admin"})
+OFFICE = frozenset({"admin", "operator"})
+PLANNING = frozenset({"planner", "admin", "operator"})
+REVIEWING = frozenset({"reviewer", "admin", "operator"})
+
+READING = frozenset({"inspector", "planner", "reviewer", "admin", "operator"})
+
+RULES: dict[str, Rule] = {
+    # reading: an inspector sees the roads assigned to them and the photos of their own findings
+    "view_road": Rule(READING, own=True, month=None),
+    "view_photo": Rule(READING, own=True, month=None),
+    "record_finding": Rule(INSPECTING, own=True, submitted="refuse"),
+    "edit_finding": Rule(INSPECTING, own=True, submitted="reason"),
+    # where a moved finding (or one given another month's time) goes: a road of the actor's
+    "move_finding": Rule(INSPECTING, own=True, submitted="reason"),
+    "delete_finding": Rule(INSPECTING, own=True, submitted="reason"),
+    "add_photo": Rule(INSPECTING, own=True, submitted="refuse"),
+    "submit_road": Rule(INSPECTING, own=True, submitted="refuse"),
+    "import_findings": Rule(OFFICE),
+    "draw_sample": Rule(OFFICE),
+    "assign_roads": Rule(OFFICE),
+    "publish_month": Rule(REVIEWING),
+    "reopen_month": Rule(REVIEWING, month=PUBLISHED, reason=True),
+    "import_layer": Rule(PLANNING, month=None),
+    "edit_boundary": Rule(PLANNING, month=None),        # save, split, merge, retire, restore
+    "manage_users": Rule(OFFICE, month=None),
+}
+
+
+def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
+    """Return if `actor` may do `action` given `facts`; else raise the refusal."""
+    rule = RULES[action]
+    if actor.role not in rule.roles:
+        raise Forbidden("Your role may not do this")
+    if rule.own and actor.role == "inspector" and not facts.owner:
+        if action in ("record_finding", "move_finding", "submit_road", "view_road"):
+            raise Forbidden("This road is not assigned to you")
+        if action == "view_photo":
+            raise Forbidden("Your role may not do this")
+        raise Forbidden("Only the inspector who recorded this finding may change it")
+    if rule.month == DRAFT and facts.month == PUBLISHED:
+        raise Conflict("{month} is published: its scores and sample are frozen; "
+                       "re-open the month with a reason to change them", month=facts.month_label)
+    if rule.month == PUBLISHED and facts.month != PUBLISHED:
+        raise Conflict("{month} is not published", month=facts.month_label)
+    if facts.road == SUBMITTED and rule.submitted == "refuse":
+        if action == "add_photo":
+            raise Conflict("The inspection of road {code} was submitted; no photos can be added",
+                           code=facts.road_label)
+        if action == "submit_road":
+            raise Conflict("The inspection of road {code} was submitted already", code=facts.road_label)
+        raise Conflict("The inspection of road {code} was submitted; no new findings can be added",
+                       code=facts.road_label)
+    if facts.road == SUBMITTED and rule.submitted == "reason" and not facts.reason:
+        raise Conflict("The inspection of road {code} was submitted; give a reason for this change",
+                       code=facts.road_label)
+    if rule.reason and not facts.reason:
+        raise GisgridError("Give a reason for re-opening {month}", month=facts.month_label)
+
+
+def allowed(action: str, actor: Actor, facts: Facts = Facts()) -> bool:
+    try:
+        decide(action, actor, facts)
+    except GisgridError:
+        return False
+    return True
