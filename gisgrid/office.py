@@ -380,8 +380,8 @@ def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
 
 
 def month_json(store: Store, month: str, exact: bool = False) -> dict:
-    """The month's scores as `gisgrid score --json` prints them; `exact` adds each grid's
-    score as an exact fraction (for means over months)."""
+    """The month's scores as `gisgrid score --json` prints them; `exact` adds each grid's and
+    road's score as an exact fraction (for means over months, and for the XLSX export)."""
     results = score_month(store, month)
     details = store.grid_details()
     grids = []
@@ -393,7 +393,9 @@ def month_json(store: Store, month: str, exact: bool = False) -> dict:
             row["exact"] = str(result.score) if result.score is not None else None
         row["roads"] = [{"code": r.code, "score": scoring.as_points(r.score),
                          "deductions": scoring.as_points(r.deductions),
-                         "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()}} for r in result.roads]
+                         "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()},
+                         **({"exact": str(r.score), "exact_deductions": str(r.deductions)} if exact else {})}
+                        for r in result.roads]
         grids.append(row)
     return {"month": parse_month(month), "rulebook": rulebook_for(month, rulebooks(store)).id, "grids": grids}
 

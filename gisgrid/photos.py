@@ -1,6 +1,6 @@
 """Finding photos: accept images only (judged by their content, not their name), turn them
-upright by their EXIF orientation, drop EXIF (it carries the camera's GPS), keep a JPEG and
-a thumbnail. No Flask here."""
+upright by their EXIF orientation, keep a JPEG and a thumbnail of the pixels alone: no EXIF
+(it carries the camera's GPS), no comment, no XMP, ICC or Photoshop segment. No Flask here."""
 
 from __future__ import annotations
 
@@ -33,8 +33,14 @@ class ProcessedPhoto:
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
+    """A baseline JPEG of the pixels only. Pillow writes back what it read into `info` (a
+    JPEG's COM segment, a PNG's "comment" text): a new image made from the bytes has none, so
+    what a file carried beside its pixels (`<script>` in a comment, the Photoshop block, GPS
+    in XMP) is never stored or served."""
+    rgb = image.convert("RGB")
+    pixels = Image.frombytes("RGB", rgb.size, rgb.tobytes())
     out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=quality, optimize=True)
+    pixels.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
 
 

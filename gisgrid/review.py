@@ -4,11 +4,10 @@ the bulletin's SVG map and the XLSX/CSV exports."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import threading
 from collections import defaultdict
+from datetime import date, datetime
 from fractions import Fraction
 
 import numpy as np
@@ -17,6 +16,8 @@ import shapely
 from . import office, scoring
 from .errors import NotFound
 from .months import from_utc_naive, parse_month, parse_year, previous_month
+from .render import sheets
+from .render.sheets import CODE, DATE, DATETIME, INTEGER, NUMBER, SCORE, Column, Table
 from .rulebook import Rulebook, rulebook_for
 from .store import Store, publishing
 
@@ -97,6 +98,19 @@ def _scores_or_none(store: Store, month: str) -> dict | None:
 
 def month_report(store: Store, month: str) -> dict:
     """The month page's data: state, ranking with change against the previous month, deductions by section."""
+    return _month_report(store, month)[0]
+
+
+def _exact(row: dict) -> Fraction | None:
+    """A grid's or road's exact score; a month published before exact scores were kept has the rounded one."""
+    if row.get("exact"):
+        return Fraction(row["exact"])
+    return Fraction(str(row["score"])) if row.get("score") is not None else None
+
+
+def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
+    """month_report, and the exact grid scores of the month and of the month before (the
+    report rounds them for people; the exports carry them whole)."""
     month = parse_month(month)
     scores = month_scores(store, month)
     rulebook = _rulebook(store, month)
@@ -114,12 +128,15 @@ def month_report(store: Store, month: str) -> dict:
             for code, points in road["by_rule"].items():
                 by_rule[code] = round(by_rule.get(code, 0) + points, 2)
         grids.append({**{k: v for k, v in grid.items() if k != "exact"},
-                      "roads": [{**r, "by_section": _by_section(r["by_rule"], rulebook)} for r in grid["roads"]],
+                      "roads": [{**{k: v for k, v in r.items() if not k.startswith("exact")},
+                                 "by_section": _by_section(r["by_rule"], rulebook)} for r in grid["roads"]],
                       "by_section": _by_section(by_rule, rulebook),
                       "previous_score": prior.get("score"), "previous_rank": prior.get("rank"),
                       "rank_change": rank_change, "score_change": score_change})
     assessed = [g["score"] for g in grids if g["score"] is not None]
     state = publishing.month_state(store, month)
+    exact = {g["code"]: {"score": _exact(g), "roads": {r["code"]: r for r in g["roads"]}} for g in scores["grids"]}
+    exact_before = {g["code"]: _exact(g) for g in before["grids"]} if before else {}
     return {
         "month": month, "rulebook": scores["rulebook"], "previous_month": before_month if before else None,
         "state": {"state": state["state"], "published_at": _iso(state["published_at"]),
@@ -128,7 +145,7 @@ def month_report(store: Store, month: str) -> dict:
         "summary": {"grids": len(grids), "assessed": len(assessed), "unassessed": len(grids) - len(assessed),
                     "mean": round(sum(assessed) / len(assessed), 2) if assessed else None},
         "grids": grids,
-    }
+    }, exact, exact_before
 
 
 def _iso(value) -> str | None:
@@ -138,17 +155,19 @@ def _iso(value) -> str | None:
 # a grid -------------------------------------------------------------------------------
 
 
-def _finding_points(rulebook: Rulebook, row: dict, tz) -> float | None:
+def _finding_deduction(rulebook: Rulebook, row: dict, tz) -> Fraction | None:
     try:
         rule = rulebook.rule(row["rule"])
         finding = scoring.Finding(rule=row["rule"], count=row["count"], area_m2=row["area_m2"],
                                   observed_on=from_utc_naive(row["observed_at"], tz).date(), deadline=row["deadline"])
-        return scoring.as_points(scoring.deduction(rule, finding, rulebook))
+        return scoring.deduction(rule, finding, rulebook)
     except Exception:  # a finding stored under an older rulebook: shown, not priced
         return None
 
 
-def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[str]) -> list[dict]:
+def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[str],
+                  exact: bool = False) -> list[dict]:
+    """The findings on these roads this month; `exact` adds each one's deduction unrounded."""
     from .store import inspections
 
     tz, rulebook = store.timezone(), _rulebook(store, month)
@@ -156,13 +175,14 @@ def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[
     for road in road_codes:
         for row in inspections.road_findings(store, month, road):
             rule = rulebook.rules.get(row["rule"])
+            deduction = _finding_deduction(rulebook, row, tz)
             rows.append({
                 "id": row["id"], "external_id": row["external_id"], "road": road, "sampled": road in sampled,
                 "rule": row["rule"], "rule_zh": rule.zh if rule else None, "rule_en": rule.en if rule else None,
                 "count": row["count"], "area_m2": row["area_m2"],
                 "observed_at": from_utc_naive(row["observed_at"], tz).isoformat(timespec="minutes"),
                 "deadline": row["deadline"].isoformat() if row["deadline"] else None, "note": row["note"],
-                "points": _finding_points(rulebook, row, tz),
+                "points": scoring.as_points(deduction), **({"exact_points": deduction} if exact else {}),
                 "lon": round(row["geom"].x, 6), "lat": round(row["geom"].y, 6), "created_by": row["created_by"],
                 "photos": [{"id": p, "url": f"/api/photos/{p}", "thumb": f"/api/photos/{p}/thumb"}
                            for p in row["photos"]],
@@ -409,75 +429,85 @@ def bulletin(store: Store, month: str) -> dict:
 
 
 # exports ------------------------------------------------------------------------------
+# Typed columns, so that the XLSX holds numbers, dates and text as they are and the CSV is
+# written the way Excel reads it (render/sheets.py makes every text cell inert). The month is
+# text, not a code: Excel may show "2026-11" of a CSV as a date, which is still that month.
 
-GRID_HEADERS = ["月份", "排名", "网格编码", "网格名称", "镇办", "网格等级", "得分", "上月排名", "排名变化", "上月得分",
-                "得分变化", "抽查道路"]
-ROAD_HEADERS = ["月份", "网格编码", "网格名称", "镇办", "道路编码", "道路名称", "道路得分", "扣分合计", "分项扣分"]
-FINDING_HEADERS = ["月份", "问题编号", "网格编码", "道路编码", "是否抽查道路", "条款", "问题类型", "数量", "面积(平方米)",
-                   "发现时间", "整改期限", "扣分", "备注", "经度", "纬度", "照片数"]
+GRID_COLUMNS = [Column("月份"), Column("排名", INTEGER), Column("网格编码", CODE), Column("网格名称"),
+                Column("镇办"), Column("网格等级", CODE), Column("得分", SCORE), Column("上月排名", INTEGER),
+                Column("排名变化", INTEGER), Column("上月得分", SCORE), Column("得分变化", SCORE),
+                Column("抽查道路", CODE)]
+ROAD_COLUMNS = [Column("月份"), Column("网格编码", CODE), Column("网格名称"), Column("镇办"),
+                Column("道路编码", CODE), Column("道路名称"), Column("道路得分", SCORE), Column("扣分合计", SCORE),
+                Column("分项扣分")]
+FINDING_COLUMNS = [Column("月份"), Column("问题编号", CODE), Column("网格编码", CODE), Column("道路编码", CODE),
+                   Column("是否抽查道路"), Column("条款", CODE), Column("问题类型"), Column("数量", INTEGER),
+                   Column("面积(平方米)", NUMBER), Column("发现时间", DATETIME), Column("整改期限", DATE),
+                   Column("扣分", SCORE), Column("备注"), Column("经度", NUMBER), Column("纬度", NUMBER),
+                   Column("照片数", INTEGER)]
+GRID_HEADERS = [c.header for c in GRID_COLUMNS]
+ROAD_HEADERS = [c.header for c in ROAD_COLUMNS]
+FINDING_HEADERS = [c.header for c in FINDING_COLUMNS]
 LEVELS = ("grids", "roads", "findings")
+SHEETS = {"grids": "网格得分", "roads": "道路得分", "findings": "问题明细"}
+# a header means the same column at every level (月份, 网格编码 ...), so a header names its kind
+_COLUMNS = {c.header: c for c in GRID_COLUMNS + ROAD_COLUMNS + FINDING_COLUMNS}
 
 
-def export_rows(store: Store, month: str, level: str) -> tuple[list[str], list[list]]:
-    """Rows of one level of the month's scores, with Chinese headers."""
-    report = month_report(store, month)
+def _difference(a: Fraction | None, b: Fraction | None) -> Fraction | None:
+    return a - b if a is not None and b is not None else None
+
+
+def export_table(store: Store, month: str, level: str) -> Table:
+    """One level of the month's scores as a typed table with Chinese headers; scores exact."""
+    report, exact, exact_before = _month_report(store, month)
     month = report["month"]
     if level == "grids":
-        return GRID_HEADERS, [[month, g["rank"], g["code"], g["name"], g["town"], g["class"], g["score"],
-                               g["previous_rank"], g["rank_change"], g["previous_score"], g["score_change"],
-                               "、".join(r["code"] for r in g["roads"])] for g in report["grids"]]
+        rows = [[month, g["rank"], g["code"], g["name"], g["town"], g["class"], exact[g["code"]]["score"],
+                 g["previous_rank"], g["rank_change"], exact_before.get(g["code"]),
+                 _difference(exact[g["code"]]["score"], exact_before.get(g["code"])),
+                 "、".join(r["code"] for r in g["roads"])] for g in report["grids"]]
+        return Table(SHEETS[level], GRID_COLUMNS, rows)
     if level == "roads":
         names = dict(zip(*[store.roads_frame()[c] for c in ("code", "name")]))
-        return ROAD_HEADERS, [[month, g["code"], g["name"], g["town"], r["code"], names.get(r["code"]), r["score"],
-                               r["deductions"], "；".join(f"{k}: {v:g}" for k, v in r["by_rule"].items())]
-                              for g in report["grids"] for r in g["roads"]]
+        rows = []
+        for g in report["grids"]:
+            for r in g["roads"]:
+                whole = exact[g["code"]]["roads"][r["code"]]
+                rows.append([month, g["code"], g["name"], g["town"], r["code"], names.get(r["code"]),
+                             Fraction(whole["exact"]) if "exact" in whole else r["score"],
+                             Fraction(whole["exact_deductions"]) if "exact_deductions" in whole else r["deductions"],
+                             "；".join(f"{k}: {v:g}" for k, v in r["by_rule"].items())])
+        return Table(SHEETS[level], ROAD_COLUMNS, rows)
     if level == "findings":
         sample = {r["code"] for g in report["grids"] for r in g["roads"]}
         rows = []
         for grid, roads in store.grid_roads().items():
-            for row in grid_findings(store, month, roads, sample):
+            for row in grid_findings(store, month, roads, sample, exact=True):
                 rows.append([month, row["external_id"], grid, row["road"], "是" if row["sampled"] else "否",
-                             row["rule"], row["rule_zh"], row["count"], row["area_m2"], row["observed_at"],
-                             row["deadline"], row["points"] if row["sampled"] else None, row["note"], row["lon"],
+                             row["rule"], row["rule_zh"], row["count"], row["area_m2"],
+                             datetime.fromisoformat(row["observed_at"]),
+                             date.fromisoformat(row["deadline"]) if row["deadline"] else None,
+                             row["exact_points"] if row["sampled"] else None, row["note"], row["lon"],
                              row["lat"], len(row["photos"])])
-        return FINDING_HEADERS, rows
+        return Table(SHEETS[level], FINDING_COLUMNS, rows)
     raise NotFound("Unknown export level {level!r}", level=level)
 
 
+def export_rows(store: Store, month: str, level: str) -> tuple[list[str], list[list]]:
+    """Rows of one level of the month's scores, with Chinese headers."""
+    table = export_table(store, month, level)
+    return table.headers, table.rows
+
+
 def csv_bytes(headers: list[str], rows: list[list]) -> bytes:
-    """CSV that Excel opens as UTF-8 (byte order mark first)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers)
-    writer.writerows([["" if v is None else v for v in row] for row in rows])
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
-
-
-SHEETS = {"grids": "网格得分", "roads": "道路得分", "findings": "问题明细"}
+    """CSV that Excel opens as UTF-8 (byte order mark first), every cell inert, codes kept as text."""
+    return sheets.csv_bytes(Table("", [_COLUMNS.get(h) or Column(h) for h in headers], rows))
 
 
 def xlsx_bytes(store: Store, month: str) -> bytes:
-    """One workbook, a sheet per level, headers bold and frozen, columns sized for Chinese text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    book.remove(book.active)
-    for level, title in SHEETS.items():
-        headers, rows = export_rows(store, month, level)
-        sheet = book.create_sheet(title)
-        sheet.append(headers)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append(row)
-        sheet.freeze_panes = "A2"
-        for i, header in enumerate(headers, start=1):
-            longest = max([len(str(header)) * 2] + [len(str(r[i - 1])) for r in rows[:500] if r[i - 1] is not None])
-            sheet.column_dimensions[sheet.cell(1, i).column_letter].width = min(40, longest + 2)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """One workbook, a sheet per level: typed cells, headers frozen with a filter, times in the district's zone."""
+    return sheets.xlsx_bytes([export_table(store, month, level) for level in LEVELS], tz=store.timezone())
 
 
 # folium maps --------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Formats: turning plain data (rows, reports) into files people open. No queries here."""
