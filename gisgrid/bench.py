@@ -14,6 +14,7 @@ import shapely
 
 from . import layers, office
 from .assign import RoadIndex
+from .reports import scores
 from .store import Store
 from .synthetic import bench_assign, synthetic_city, synthetic_points
 from .validation import validate
@@ -67,7 +68,7 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         _store_findings(store, lon, lat, log)
         office.sample_month(store, MONTH, seed=1)
         log(f"scoring {MONTH} from the database")
-        _, score_month_s = _timed(lambda: office.score_month(store, MONTH))
+        _, score_month_s = _timed(lambda: scores.score_month(store, MONTH))
         store.dispose()
     return {
         "grids": n_grids,

@@ -11,6 +11,7 @@ import click
 
 from . import office
 from .errors import GisgridError
+from .reports import scores
 from .services import OPERATOR, accounts
 from .services import layers as layer_work
 from .services import month as month_work
@@ -184,7 +185,7 @@ def sample(ctx: Context, month: str, seed: int | None, roads: str | None, force:
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @pass_context
 def score(ctx: Context, month: str, as_json: bool) -> None:
-    document = office.month_json(ctx.store, month)
+    document = scores.month_json(ctx.store, month)
     emit_json(document) if as_json else show_month(document)
 
 
@@ -193,7 +194,7 @@ def score(ctx: Context, month: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @pass_context
 def annual(ctx: Context, year: str, as_json: bool) -> None:
-    document = office.year_json(ctx.store, year)
+    document = scores.year_json(ctx.store, year)
     if as_json:
         emit_json(document)
         return
@@ -205,11 +206,11 @@ def annual(ctx: Context, year: str, as_json: bool) -> None:
 
 
 @cli.command(help="Export grids, roads, findings or scores (.gpkg, .geojson, .shp).")
-@click.argument("what", type=click.Choice(office.EXPORTS))
+@click.argument("what", type=click.Choice(scores.EXPORTS))
 @click.argument("path", type=click.Path(dir_okay=False))
 @pass_context
 def export(ctx: Context, what: str, path: str) -> None:
-    office.export(ctx.store, what, path, log=log)
+    scores.export(ctx.store, what, path, log=log)
 
 
 @cli.command(help="Print the month's bulletin (通报) to an A4 PDF with headless Chromium.")
@@ -235,7 +236,7 @@ def demo(ctx: Context) -> None:
     from .demo import load_demo
 
     month = load_demo(ctx.store, log=log)
-    show_month(office.month_json(ctx.store, month))
+    show_month(scores.month_json(ctx.store, month))
 
 
 @cli.command(help="Benchmark on a synthetic city: assignment vs geopandas.sjoin, scoring, import.")
@@ -285,7 +286,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     for role, password in made.items():
         click.echo(f"account {role} / password {password}  (role {role}; shown once, change it soon)")
     if "inspector" in made:  # first start: this month's sampled roads go to the first inspector
-        given = month_work.assign_roads(store, OPERATOR, office.default_month(store), ["inspector"])
+        given = month_work.assign_roads(store, OPERATOR, scores.default_month(store), ["inspector"])
         if given:
             log(f"{len(given)} sampled roads of this month assigned to the account 'inspector'")
 

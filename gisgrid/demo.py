@@ -17,6 +17,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Polygon, mapping
 
 from .months import previous_month
+from .reports import scores
 from .settings import Settings
 
 METRIC = "EPSG:4547"        # CGCS2000 3° Gauss-Krüger, central meridian 114°E
@@ -301,7 +302,7 @@ def load_demo(store, log=print, months: int = 3) -> str:
     office.import_layer(store, "grids", grids_path, log=log)
     office.import_layer(store, "roads", roads_path, log=log)
     roads = [(r.code, r.geometry, r.grade) for r in store.roads_frame().itertuples()]
-    month = office.default_month(store)
+    month = scores.default_month(store)
     wanted = [month]
     for _ in range(months - 1):
         wanted.insert(0, previous_month(wanted[0]))

@@ -4,10 +4,11 @@ district, draw samples, record findings, score months and the year, export."""
 import geopandas as gpd
 import pytest
 import shapely
-
 from fixtures import box, finding, small_district
+
 from gisgrid import office
 from gisgrid.errors import LayerError, NotFound, SampleError
+from gisgrid.reports import scores
 
 INSIDE_R11 = (114.035, 33.5951)
 NEAR_R11 = (114.035, 33.595245)     # ~5 m north of R11's edge: snapped
@@ -122,7 +123,7 @@ def november(district):
 
 
 def test_month_scores_ranks_and_edges(november):
-    document = office.month_json(november, "2026-11")
+    document = scores.month_json(november, "2026-11")
     grids = {g["code"]: g for g in document["grids"]}
     assert {c: (g["score"], g["rank"]) for c, g in grids.items()} == {
         "G1": (96.5, 1), "G4": (96.5, 1), "G2": (89.0, 3), "G3": (None, None)}
@@ -134,7 +135,7 @@ def test_month_scores_ranks_and_edges(november):
 
 
 def test_year_is_the_mean_of_assessed_months(november):
-    document = office.year_json(november, 2026)
+    document = scores.year_json(november, 2026)
     assert {g["code"]: (g["score"], g["rank"], g["months"]) for g in document["grids"]} == {
         "G4": (98.25, 1, {"2026-10": 100.0, "2026-11": 96.5}),
         "G1": (97.5, 2, {"2026-10": 98.5, "2026-11": 96.5}),
@@ -144,20 +145,20 @@ def test_year_is_the_mean_of_assessed_months(november):
 
 def test_scoring_a_month_without_sample_says_what_to_do(district):
     with pytest.raises(NotFound, match="run `gisgrid sample 2026-12` first"):
-        office.month_json(district, "2026-12")
+        scores.month_json(district, "2026-12")
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".shp"])
 def test_exports_read_back(november, tmp_path, suffix):
     for what in ("grids", "roads", "findings", "scores"):
         path = tmp_path / f"{what}{suffix}"
-        written = office.export(november, what, path)
+        written = scores.export(november, what, path)
         frame = gpd.read_file(path)
         assert len(frame) == written and frame.crs.to_epsg() == 4326
     grids = gpd.read_file(tmp_path / f"grids{suffix}")
     assert "沙北街道第1网格" in set(grids["name"])
-    scores = gpd.read_file(tmp_path / f"scores{suffix}")
-    november_g2 = scores[(scores["grid"] == "G2") & (scores["month"] == "2026-11")]
+    exported = gpd.read_file(tmp_path / f"scores{suffix}")
+    november_g2 = exported[(exported["grid"] == "G2") & (exported["month"] == "2026-11")]
     assert float(november_g2["score"].iloc[0]) == 89.0
     findings = gpd.read_file(tmp_path / f"findings{suffix}")
     assert len(findings) == 8 and shapely.get_type_id(findings.geometry.iloc[0]) == 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gisgrid import office, settings
+from gisgrid import settings
 from gisgrid.rulebook import SHIPPED_DIR
 from gisgrid.store import Store
 
@@ -57,7 +57,7 @@ def test_the_rulebook_dir_of_config_py_is_honoured(tmp_path):
     store = Store(str(tmp_path / "g.sqlite"), settings.load(environ={"GISGRID_INSTANCE_PATH": str(instance)}))
     store.migrate()
     try:
-        assert [b.id for b in office.rulebooks(store)] == ["yancheng-2012", "ours-2026"]
+        assert [b.id for b in store.rulebooks()] == ["yancheng-2012", "ours-2026"]
         assert str(store.timezone()) == "Asia/Urumqi"
     finally:
         store.dispose()

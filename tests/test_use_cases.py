@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from gisgrid import office, review
+from gisgrid.services import month as month_work
+from gisgrid import office
+from gisgrid.reports import scores
 from gisgrid.services import Actor, findings
 from gisgrid.store import inspections
 
@@ -39,7 +41,7 @@ def new(id="tablet-0001", at=ON_R11, **extra):
 
 
 def score(district, road):
-    return office.road_score(district, MONTH, road).score
+    return scores.road_score(district, MONTH, road).score
 
 
 def jpeg(colour="red") -> bytes:
@@ -75,7 +77,7 @@ def test_no_move_onto_another_inspectors_road_nor_onto_a_submitted_one_without_a
 def test_no_time_moved_into_a_published_month(client, wang, district):
     office.sample_month(district, "2026-10", roads=["R11", "R12", "R21", "R41", "R42"])
     inspections.assign(district, "2026-10", "R11", "wang", "office")
-    review.publish(district, "2026-10", "office")
+    month_work.publish(district, Actor(None, "office", "reviewer"), "2026-10")
     finding_id = send(client, wang, "/api/findings", new()).json["finding"]["id"]
     moved = send(client, wang, f"/api/findings/{finding_id}", {"observed_at": "2026-10-20T10:00:00+08:00"}, "PATCH")
     assert moved.status_code == 409 and "2026-10" in moved.json["message"]
@@ -103,7 +105,7 @@ def test_no_photo_after_submission_and_a_resent_photo_keeps_its_file(app, client
 
 def test_no_photo_in_a_published_month(client, wang, district):
     finding_id = send(client, wang, "/api/findings", new()).json["finding"]["id"]
-    review.publish(district, MONTH, "office")
+    month_work.publish(district, Actor(None, "office", "reviewer"), MONTH)
     late = client.post(f"/api/findings/{finding_id}/photos", headers={"X-CSRFToken": wang.csrf("/inspect/")},
                        data={"client_id": "tablet-0001-p0", "photo": (io.BytesIO(jpeg()), "p.jpg")})
     assert late.status_code == 409 and "2026-11" in late.json["message"]

@@ -47,7 +47,7 @@ def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> t
     external = office._text(props.get("id"))
     if not external:
         raise FindingError("A finding needs its client-made id")
-    row = office._parse_finding(props, store.timezone(), office.rulebooks(store))
+    row = office._parse_finding(props, store.timezone(), store.rulebooks())
     road_id, road_code, snapped = office.place(store, lon, lat, row["month"])
     with store.begin() as conn:
         stored = inspections.finding_in(conn, external_id=external)
@@ -73,7 +73,7 @@ def edit(store: Store, actor: Actor, finding_id: int, props: dict, reason: str |
          lon: float | None = None, lat: float | None = None) -> dict:
     """Change a finding's rule, count, area, time, note or place. The policy is asked where the
     finding is and, when a move or a new time takes it elsewhere, where it goes."""
-    tz, books = store.timezone(), office.rulebooks(store)
+    tz, books = store.timezone(), store.rulebooks()
     with store.begin() as conn:
         row = _alive(inspections.finding_in(conn, id=finding_id))
         mine = actor.id is not None and row["inspector_id"] == actor.id

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import office, review
+from .. import office
 from ..months import parse_month
+from ..reports import assessment
 from ..store import Store, inspections, publishing
 from .policy import Actor, Facts, decide
 
@@ -48,10 +49,11 @@ def import_findings(store: Store, actor: Actor, path, crs: str | None = None, lo
 def publish(store: Store, actor: Actor, month: str) -> dict:
     month = parse_month(month)
     decide("publish_month", actor, _month_facts(store, month))
-    return review.publish(store, month, actor.name)
+    scores = assessment.live_scores(store, month)     # frozen with the month (a month undrawn has none)
+    return publishing.publish(store, month, actor.name, scores, scores["draw"]["id"] if scores["draw"] else None)
 
 
 def reopen(store: Store, actor: Actor, month: str, reason: str | None) -> dict:
     month = parse_month(month)
     decide("reopen_month", actor, _month_facts(store, month, reason))
-    return review.reopen(store, month, actor.name, reason)
+    return publishing.reopen(store, month, actor.name, reason)

@@ -95,6 +95,8 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
             raise Forbidden("Your role may not do this")
         raise Forbidden("Only the inspector who recorded this finding may change it")
     if rule.month == DRAFT and facts.month == PUBLISHED:
+        if action == "publish_month":
+            raise Conflict("{month} is already published", month=facts.month_label)
         raise Conflict("{month} is published: its scores and sample are frozen; "
                        "re-open the month with a reason to change them", month=facts.month_label)
     if rule.month == PUBLISHED and facts.month != PUBLISHED:

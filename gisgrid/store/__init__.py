@@ -153,6 +153,12 @@ class Store:
             stored = dict(conn.execute(select(setting_t.c.key, setting_t.c.value)).all())
         return {**DEFAULT_SETTINGS, **stored}
 
+    def rulebooks(self) -> list:
+        """The installation's rulebooks: the shipped ones and the district's own folder's."""
+        from ..rulebook import load_rulebooks
+
+        return load_rulebooks(self.config["RULEBOOK_DIR"])
+
     def timezone(self):
         return zone(self.settings()["timezone"])
 

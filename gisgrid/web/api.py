@@ -10,9 +10,10 @@ from flask import Blueprint, current_app, jsonify, request, send_file, send_from
 from flask_login import current_user
 from shapely.geometry import mapping
 
-from .. import office, scoring
+from .. import scoring
 from ..errors import FindingError, NotFound
 from ..months import from_utc_naive, parse_month
+from ..reports import scores
 from ..rulebook import rulebook_for
 from ..services import findings
 from ..services.policy import Facts, decide
@@ -53,7 +54,7 @@ def roads_data(month: str) -> dict:
     mine = current_user.id if current_user.role == "inspector" else None
     roads = inspections.inspections(store, month, inspector_id=mine)
     for road in roads:
-        road["score"] = score_json(office.road_score(store, month, road["code"]))["score"]
+        road["score"] = score_json(scores.road_score(store, month, road["code"]))["score"]
         road["submitted_at"] = road["submitted_at"].isoformat() if road["submitted_at"] else None
     return {"month": month, "roads": roads}
 
@@ -84,14 +85,14 @@ def road_data(month: str, code: str) -> dict:
                  "properties": {"code": road["grid"], "name": road["grid_name"]}},
         "inspection": {"inspector": found["inspector"],
                        "submitted_at": found["submitted_at"].isoformat() if found["submitted_at"] else None},
-        "score": score_json(office.road_score(store, month, code)),
+        "score": score_json(scores.road_score(store, month, code)),
         "findings": {"type": "FeatureCollection",
                      "features": [finding_feature(f) for f in inspections.road_findings(store, month, code)]},
     }
 
 
 def rulebook_data(month: str, lang: str) -> dict:
-    book = rulebook_for(month, office.rulebooks(get_store()))
+    book = rulebook_for(month, get_store().rulebooks())
     sections = []
     for section, rules in book.by_section().items():
         zh, en = book.sections[section]
@@ -141,7 +142,7 @@ def create_finding():
     except (KeyError, TypeError, ValueError):
         raise FindingError("A finding needs its position (lon, lat)") from None
     stored, created = findings.record(get_store(), actor(), data, lon, lat)
-    score = office.road_score(get_store(), stored["month"], stored["road"])
+    score = scores.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], created=created,
                    snapped_m=round(stored["snapped_m"], 1), score=score_json(score)), 201 if created else 200
 
@@ -153,7 +154,7 @@ def edit_finding(finding_id: int):
     lon, lat = data.get("lon"), data.get("lat")
     stored = findings.edit(get_store(), actor(), finding_id, data, reason=data.get("reason"),
                            lon=float(lon) if lon is not None else None, lat=float(lat) if lat is not None else None)
-    score = office.road_score(get_store(), stored["month"], stored["road"])
+    score = scores.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], snapped_m=round(stored["snapped_m"], 1),
                    score=score_json(score))
 
@@ -163,7 +164,7 @@ def edit_finding(finding_id: int):
 def delete_finding(finding_id: int):
     data = request.get_json(silent=True) or {}
     row = findings.delete(get_store(), actor(), finding_id, reason=data.get("reason"))
-    return jsonify(deleted=finding_id, score=score_json(office.road_score(get_store(), row["month"], row["road"])))
+    return jsonify(deleted=finding_id, score=score_json(scores.road_score(get_store(), row["month"], row["road"])))
 
 
 @bp.post("/months/<month>/roads/<code>/submit")

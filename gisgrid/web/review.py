@@ -14,6 +14,7 @@ from ..months import parse_month, parse_year
 from ..services import month as month_work
 from . import get_store, tile_layer, wants_json
 from .auth import ROLE_HOME, actor, role_required
+from ..reports import assessment
 
 bp = Blueprint("review", __name__)
 ROLE_HOME["reviewer"] = "review.index"
@@ -53,8 +54,8 @@ def index():
 @role_required("reviewer")
 def month_json(month: str):
     store = get_store()
-    report = review.month_report(store, month)
-    report["audit"] = review.audit_report(store, month)
+    report = assessment.month_report(store, month)
+    report["audit"] = assessment.audit_report(store, month)
     if request.args.get("grid"):
         # one grid's line (what a click on the map shows): a city's month is megabytes
         report["grids"] = [g for g in report["grids"] if g["code"] == request.args["grid"]]
@@ -67,12 +68,12 @@ def month(month: str):
     if wants_json():
         return month_json(month)
     store = get_store()
-    report = review.month_report(store, month)
+    report = assessment.month_report(store, month)
     maps = [_month_map(report, "main")]
     compare = request.args.get("compare")
     compared = None
     if compare:
-        compared = review.month_report(store, parse_month(compare))
+        compared = assessment.month_report(store, parse_month(compare))
         maps.append(_month_map(compared, "compare"))
     ranked = report["grids"]
     page = max(1, request.args.get("page", 1, type=int))
@@ -80,7 +81,7 @@ def month(month: str):
     page = min(page, pages)
     return render_template("review/month.html", data=report, maps=maps, compared=compared,
                            rows=ranked[(page - 1) * ROWS_PER_PAGE:page * ROWS_PER_PAGE], page=page, pages=pages,
-                           audit=review.audit_report(store, report["month"]), legend=review.legend(),
+                           audit=assessment.audit_report(store, report["month"]), legend=review.legend(),
                            months=store.months_drawn())
 
 
@@ -111,7 +112,7 @@ def reopen(month: str):
 @bp.get("/review/<month>/grid/<code>.json")
 @role_required("reviewer")
 def grid_json(month: str, code: str):
-    return jsonify(review.grid_report(get_store(), month, code))
+    return jsonify(assessment.grid_report(get_store(), month, code))
 
 
 @bp.get("/review/<month>/grid/<code>")
@@ -119,7 +120,7 @@ def grid_json(month: str, code: str):
 def grid(month: str, code: str):
     if wants_json():
         return grid_json(month, code)
-    report = review.grid_report(get_store(), month, code)
+    report = assessment.grid_report(get_store(), month, code)
     labels = _map_labels()
     m = review.grid_map(report, _static(), tile_layer(current_app.config), labels)
     return render_template("review/grid.html", data=report, map=review.map_parts(m))
@@ -130,7 +131,7 @@ def grid(month: str, code: str):
 
 def _year(year: str) -> dict:
     published_only = request.args.get("all") != "1"
-    return review.year_report(get_store(), parse_year(year), published_only=published_only)
+    return assessment.year_report(get_store(), parse_year(year), published_only=published_only)
 
 
 @bp.get("/review/year/<year>.json")
@@ -154,9 +155,7 @@ def year(year: str):
 @bp.get("/review/<month>/bulletin.json")
 @role_required("reviewer")
 def bulletin_json(month: str):
-    data = review.bulletin(get_store(), month)
-    data.pop("map")
-    return jsonify(data)
+    return jsonify({**assessment.bulletin(get_store(), month), "legend": review.legend()})
 
 
 @bp.get("/review/<month>/bulletin")
@@ -176,7 +175,8 @@ def render_bulletin(month: str, inline_photos: bool = False) -> str:
     from . import select_locale
 
     store = get_store()
-    data = review.bulletin(store, month)
+    data = assessment.bulletin(store, month)
+    data.update(map=review.svg_map(store, data), legend=review.legend())
     today = clock.today(store.timezone())
     issued = f"{today.year}年{today.month}月{today.day}日" if select_locale() == "zh" else today.isoformat()
 
@@ -203,7 +203,7 @@ def bulletin_pdf(app, month: str, path, lang: str = "zh", browser=None) -> int:
 @role_required("reviewer")
 def export_xlsx(month: str):
     month = parse_month(month)
-    return Response(review.xlsx_bytes(get_store(), month),
+    return Response(assessment.xlsx_bytes(get_store(), month),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="scores-{month}.xlsx"'})
 
@@ -212,8 +212,8 @@ def export_xlsx(month: str):
 @role_required("reviewer")
 def export_csv(month: str, level: str):
     month = parse_month(month)
-    if level not in review.LEVELS:
-        raise GisgridError("Can export {choices}, not {what!r}", choices=", ".join(review.LEVELS), what=level)
-    headers, rows = review.export_rows(get_store(), month, level)
-    return Response(review.csv_bytes(headers, rows), mimetype="text/csv; charset=utf-8",
+    if level not in assessment.LEVELS:
+        raise GisgridError("Can export {choices}, not {what!r}", choices=", ".join(assessment.LEVELS), what=level)
+    headers, rows = assessment.export_rows(get_store(), month, level)
+    return Response(assessment.csv_bytes(headers, rows), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{level}-{month}.csv"'})

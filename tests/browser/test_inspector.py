@@ -11,6 +11,7 @@ from fixtures import small_district
 from PIL import Image
 
 from gisgrid import office
+from gisgrid.reports import scores
 from gisgrid.services import Actor, findings
 from gisgrid.store import inspections
 from gisgrid.web.auth import add_account
@@ -28,7 +29,7 @@ def district_month(live_server, tmp_path):
         path = tmp_path / f"{kind}.geojson"
         frame.to_file(path, driver="GeoJSON")
         office.import_layer(store, kind, path)
-    month = office.default_month(store)
+    month = scores.default_month(store)
     office.sample_month(store, month, roads=["R11", "R12", "R21", "R41", "R42"])
     password = add_account(store, "wang", "inspector")
     for road in ("R11", "R12"):
@@ -84,7 +85,7 @@ def test_pin_three_findings_and_the_score_is_the_cores(tablet, district_month, t
     tablet.page.wait_for_function("document.querySelectorAll('#findings li').length === 3")
 
     store = tablet.server.store
-    core = office.road_score(store, month, "R11")
+    core = scores.road_score(store, month, "R11")
     assert float(core.score) == 100 - 5 - 2 - 3
     tablet.page.wait_for_function(f"document.getElementById('score').textContent === '{float(core.score):.1f}'")
     stored = inspections.road_findings(store, month, "R11")

@@ -14,6 +14,7 @@ from PIL import Image
 from gisgrid import office
 from gisgrid.demo import load_demo
 from gisgrid.errors import Conflict
+from gisgrid.reports import scores
 from gisgrid.services import Actor, findings
 from gisgrid.store import inspections
 from gisgrid.web.auth import add_account
@@ -31,7 +32,7 @@ def demo(tablet):
     store = tablet.server.store
     month = load_demo(store, log=quiet)
     tablet.login("office1", add_account(store, "office1", "reviewer"))
-    return month, office.month_json(store, month)
+    return month, scores.month_json(store, month)
 
 
 def add_photo(server, finding_id: int) -> int:
@@ -168,6 +169,7 @@ def test_bulletin_command_writes_a_pdf_without_a_server(tmp_path):
     import sys
 
     from fixtures import finding, small_district
+
     from gisgrid.store import Store
 
     grids, roads = small_district()

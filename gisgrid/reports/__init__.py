@@ -1,0 +1,2 @@
+"""Read models: the month, grid, year and bulletin as plain data for the pages, the command
+line and the exports."""

@@ -1,0 +1,353 @@
+"""The assessment as people read it, free of Flask: the month (ranking with change against the
+previous month, deductions by section), a grid, the year, the audit of publishing, the
+bulletin's data, and the tables the XLSX/CSV exports are made of."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from fractions import Fraction
+
+import shapely
+
+from .. import scoring
+from ..errors import NotFound
+from ..months import from_utc_naive, parse_month, parse_year, previous_month
+from ..render import sheets
+from ..render.sheets import CODE, DATE, DATETIME, INTEGER, NUMBER, SCORE, Column, Table
+from ..rulebook import Rulebook, rulebook_for
+from ..store import Store, publishing
+from .scores import month_json
+
+
+def _rulebook(store: Store, month: str) -> Rulebook:
+    return rulebook_for(month, store.rulebooks())
+
+
+def _sections(rulebook: Rulebook) -> dict[str, dict]:
+    return {code: {"zh": zh, "en": en} for code, (zh, en) in rulebook.sections.items()}
+
+
+def _by_section(by_rule: dict[str, float], rulebook: Rulebook) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for code, points in by_rule.items():
+        section = rulebook.rules[code].section if code in rulebook.rules else code.split(".")[0]
+        totals[section] = round(totals.get(section, 0) + points, 2)
+    return dict(sorted(totals.items(), key=lambda kv: _section_key(kv[0])))
+
+
+def _section_key(code: str):
+    return [int(p) if p.isdigit() else p for p in code.split(".")]
+
+
+def _draw_record(draw) -> dict | None:
+    if draw is None:
+        return None
+    return {"id": draw.id, "seed": draw.seed, "method": draw.method, "drawn_by": draw.drawn_by,
+            "drawn_at": draw.drawn_at.isoformat(timespec="seconds") if draw.drawn_at else None,
+            "reason": draw.reason}
+
+
+def live_scores(store: Store, month: str) -> dict:
+    """month_json's document, plus exact scores (for year means) and the draw record."""
+    month = parse_month(month)
+    return {**month_json(store, month, exact=True), "draw": _draw_record(store.sample(month))}
+
+
+def month_scores(store: Store, month: str) -> dict:
+    """The month's scores: frozen at publication for a published month, computed now for a draft."""
+    month = parse_month(month)
+    state = publishing.month_state(store, month)
+    if state["state"] == publishing.PUBLISHED and state["scores"]:
+        return state["scores"]
+    return live_scores(store, month)
+
+
+def _scores_or_none(store: Store, month: str) -> dict | None:
+    try:
+        return month_scores(store, month)
+    except NotFound:
+        return None
+
+
+def month_report(store: Store, month: str) -> dict:
+    """The month page's data: state, ranking with change against the previous month, deductions by section."""
+    return _month_report(store, month)[0]
+
+
+def _exact(row: dict) -> Fraction | None:
+    """A grid's or road's exact score; a month published before exact scores were kept has the rounded one."""
+    if row.get("exact"):
+        return Fraction(row["exact"])
+    return Fraction(str(row["score"])) if row.get("score") is not None else None
+
+
+def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
+    """month_report, and the exact grid scores of the month and of the month before (the
+    report rounds them for people; the exports carry them whole)."""
+    month = parse_month(month)
+    scores = month_scores(store, month)
+    rulebook = _rulebook(store, month)
+    before_month = previous_month(month)
+    before = _scores_or_none(store, before_month)
+    before_by_code = {g["code"]: g for g in before["grids"]} if before else {}
+    grids = []
+    for grid in scores["grids"]:
+        prior = before_by_code.get(grid["code"], {})
+        rank_change = (prior["rank"] - grid["rank"]) if prior.get("rank") and grid["rank"] else None
+        score_change = (round(grid["score"] - prior["score"], 2)
+                        if prior.get("score") is not None and grid["score"] is not None else None)
+        by_rule: dict[str, float] = {}
+        for road in grid["roads"]:
+            for code, points in road["by_rule"].items():
+                by_rule[code] = round(by_rule.get(code, 0) + points, 2)
+        grids.append({**{k: v for k, v in grid.items() if k != "exact"},
+                      "roads": [{**{k: v for k, v in r.items() if not k.startswith("exact")},
+                                 "by_section": _by_section(r["by_rule"], rulebook)} for r in grid["roads"]],
+                      "by_section": _by_section(by_rule, rulebook),
+                      "previous_score": prior.get("score"), "previous_rank": prior.get("rank"),
+                      "rank_change": rank_change, "score_change": score_change})
+    assessed = [g["score"] for g in grids if g["score"] is not None]
+    state = publishing.month_state(store, month)
+    exact = {g["code"]: {"score": _exact(g), "roads": {r["code"]: r for r in g["roads"]}} for g in scores["grids"]}
+    exact_before = {g["code"]: _exact(g) for g in before["grids"]} if before else {}
+    return {
+        "month": month, "rulebook": scores["rulebook"], "previous_month": before_month if before else None,
+        "state": {"state": state["state"], "published_at": _iso(state["published_at"]),
+                  "published_by": state["published_by"]},
+        "draw": scores.get("draw"), "sections": _sections(rulebook),
+        "summary": {"grids": len(grids), "assessed": len(assessed), "unassessed": len(grids) - len(assessed),
+                    "mean": round(sum(assessed) / len(assessed), 2) if assessed else None},
+        "grids": grids,
+    }, exact, exact_before
+
+
+def _iso(value) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def _finding_deduction(rulebook: Rulebook, row: dict, tz) -> Fraction | None:
+    try:
+        rule = rulebook.rule(row["rule"])
+        finding = scoring.Finding(rule=row["rule"], count=row["count"], area_m2=row["area_m2"],
+                                  observed_on=from_utc_naive(row["observed_at"], tz).date(), deadline=row["deadline"])
+        return scoring.deduction(rule, finding, rulebook)
+    except Exception:  # a finding stored under an older rulebook: shown, not priced
+        return None
+
+
+def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[str],
+                  exact: bool = False) -> list[dict]:
+    """The findings on these roads this month; `exact` adds each one's deduction unrounded."""
+    from ..store import inspections
+
+    tz, rulebook = store.timezone(), _rulebook(store, month)
+    rows = []
+    for road in road_codes:
+        for row in inspections.road_findings(store, month, road):
+            rule = rulebook.rules.get(row["rule"])
+            deduction = _finding_deduction(rulebook, row, tz)
+            rows.append({
+                "id": row["id"], "external_id": row["external_id"], "road": road, "sampled": road in sampled,
+                "rule": row["rule"], "rule_zh": rule.zh if rule else None, "rule_en": rule.en if rule else None,
+                "count": row["count"], "area_m2": row["area_m2"],
+                "observed_at": from_utc_naive(row["observed_at"], tz).isoformat(timespec="minutes"),
+                "deadline": row["deadline"].isoformat() if row["deadline"] else None, "note": row["note"],
+                "points": scoring.as_points(deduction), **({"exact_points": deduction} if exact else {}),
+                "lon": round(row["geom"].x, 6), "lat": round(row["geom"].y, 6), "created_by": row["created_by"],
+                "photos": [{"id": p, "url": f"/api/photos/{p}", "thumb": f"/api/photos/{p}/thumb"}
+                           for p in row["photos"]],
+            })
+    return rows
+
+
+def grid_report(store: Store, month: str, code: str) -> dict:
+    """A grid's month: its roads (sampled or not) with scores, every finding, deductions by rule, the draw."""
+    month = parse_month(month)
+    details = store.grid_details()
+    if code not in details:
+        raise NotFound("Unknown grid code {code!r}", code=code)
+    scores = month_scores(store, month)
+    grid = next((g for g in scores["grids"] if g["code"] == code), None) or {"score": None, "rank": None, "roads": []}
+    rulebook = _rulebook(store, month)
+    roads = store.roads_frame()
+    roads = roads[roads["grid"] == code]
+    sampled = {r["code"]: r for r in grid["roads"]}
+    by_rule: dict[str, float] = {}
+    for road in grid["roads"]:
+        for rule, points in road["by_rule"].items():
+            by_rule[rule] = round(by_rule.get(rule, 0) + points, 2)
+    grids = store.grids_frame()
+    shape = grids.loc[grids["code"] == code, "geometry"].iloc[0]
+    return {
+        "month": month, "code": code, "name": details[code]["name"], "town": details[code]["town"],
+        "class": details[code]["grid_class"], "score": grid["score"], "rank": grid["rank"],
+        "state": publishing.month_state(store, month)["state"], "draw": scores.get("draw"),
+        "roads": [{"code": r.code, "name": r.name, "grade": r.grade, "sampled": r.code in sampled,
+                   "score": sampled.get(r.code, {}).get("score"),
+                   "deductions": sampled.get(r.code, {}).get("deductions"),
+                   "geometry": shapely.geometry.mapping(r.geometry)} for r in roads.itertuples()],
+        "by_rule": [{"rule": k, "zh": rulebook.rules[k].zh if k in rulebook.rules else k,
+                     "en": rulebook.rules[k].en if k in rulebook.rules else k, "points": v}
+                    for k, v in sorted(by_rule.items(), key=lambda kv: (-kv[1], _section_key(kv[0])))],
+        "findings": grid_findings(store, month, list(roads["code"]), set(sampled)),
+        "geometry": shapely.geometry.mapping(shape),
+    }
+
+
+def year_report(store: Store, year, published_only: bool = True) -> dict:
+    """Year scores (mean of assessed months) and ranks, trends per grid and for the district,
+    and the points lost by rule section. Published months only unless asked otherwise."""
+    year = parse_year(year)
+    months = (publishing.published_months(store, year) if published_only else store.months_drawn(year))
+    documents = {m: month_scores(store, m) for m in months}
+    exact = {m: {g["code"]: (Fraction(g["exact"]) if g.get("exact") else
+                             (Fraction(str(g["score"])) if g["score"] is not None else None))
+                 for g in doc["grids"]} for m, doc in documents.items()}
+    details = store.grid_details()
+    lost_total: dict[str, float] = defaultdict(float)
+    lost_by_grid: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    district = {}
+    sections: dict[str, dict] = {}
+    for m, doc in documents.items():
+        rulebook = _rulebook(store, m)
+        sections.update(_sections(rulebook))
+        assessed = [s for s in exact[m].values() if s is not None]
+        district[m] = scoring.as_points(scoring.mean(assessed)) if assessed else None
+        for grid in doc["grids"]:
+            for road in grid["roads"]:
+                for section, points in _by_section(road["by_rule"], rulebook).items():
+                    lost_total[section] += points
+                    lost_by_grid[grid["code"]][section] += points
+    rows = []
+    for g in scoring.score_year(exact):
+        rows.append({"code": g.code, "name": details.get(g.code, {}).get("name"),
+                     "town": details.get(g.code, {}).get("town"), "score": scoring.as_points(g.score),
+                     "rank": g.rank, "months": {m: scoring.as_points(s) for m, s in g.months.items()},
+                     "lost_by_section": {k: round(v, 2) for k, v in sorted(lost_by_grid[g.code].items(),
+                                                                           key=lambda kv: _section_key(kv[0]))}})
+    return {"year": year, "published_only": published_only, "months": months, "district": district,
+            "sections": dict(sorted(sections.items(), key=lambda kv: _section_key(kv[0]))),
+            "lost_by_section": {k: round(v, 2) for k, v in sorted(lost_total.items(),
+                                                                  key=lambda kv: _section_key(kv[0]))},
+            "grids": rows}
+
+
+def audit_report(store: Store, month: str) -> list[dict]:
+    """The month's audit log, with the scores before and after summarised per grid."""
+    def summary(doc):
+        return {g["code"]: {"score": g["score"], "rank": g["rank"]} for g in doc["grids"]} if doc else None
+    return [{"action": e["action"], "actor": e["actor"], "at": _iso(e["at"]), "reason": e["reason"],
+             "before": summary(e["before"]), "after": summary(e["after"])}
+            for e in publishing.audit_log(store, parse_month(month))]
+
+
+def worst_findings(store: Store, report: dict, grids: int = 5, limit: int = 8) -> list[dict]:
+    """The heaviest deductions on the sampled roads of the lowest-ranked grids, with their photos."""
+    ranked = [g for g in report["grids"] if g["score"] is not None]
+    worst = sorted(ranked, key=lambda g: (g["score"], g["code"]))[:grids]
+    rows = []
+    for grid in worst:
+        roads = [r["code"] for r in grid["roads"]]
+        for row in grid_findings(store, report["month"], roads, set(roads)):
+            rows.append({**row, "grid": grid["code"], "grid_name": grid["name"], "town": grid["town"]})
+    rows.sort(key=lambda r: (-(r["points"] or 0), not r["photos"], r["id"]))
+    return rows[:limit]
+
+
+def bulletin(store: Store, month: str) -> dict:
+    report = month_report(store, month)
+    return {**report, "worst": worst_findings(store, report)}
+
+
+GRID_COLUMNS = [Column("月份"), Column("排名", INTEGER), Column("网格编码", CODE), Column("网格名称"),
+                Column("镇办"), Column("网格等级", CODE), Column("得分", SCORE), Column("上月排名", INTEGER),
+                Column("排名变化", INTEGER), Column("上月得分", SCORE), Column("得分变化", SCORE),
+                Column("抽查道路", CODE)]
+
+
+ROAD_COLUMNS = [Column("月份"), Column("网格编码", CODE), Column("网格名称"), Column("镇办"),
+                Column("道路编码", CODE), Column("道路名称"), Column("道路得分", SCORE), Column("扣分合计", SCORE),
+                Column("分项扣分")]
+
+
+FINDING_COLUMNS = [Column("月份"), Column("问题编号", CODE), Column("网格编码", CODE), Column("道路编码", CODE),
+                   Column("是否抽查道路"), Column("条款", CODE), Column("问题类型"), Column("数量", INTEGER),
+                   Column("面积(平方米)", NUMBER), Column("发现时间", DATETIME), Column("整改期限", DATE),
+                   Column("扣分", SCORE), Column("备注"), Column("经度", NUMBER), Column("纬度", NUMBER),
+                   Column("照片数", INTEGER)]
+
+
+GRID_HEADERS = [c.header for c in GRID_COLUMNS]
+
+
+ROAD_HEADERS = [c.header for c in ROAD_COLUMNS]
+
+
+FINDING_HEADERS = [c.header for c in FINDING_COLUMNS]
+
+
+LEVELS = ("grids", "roads", "findings")
+
+
+SHEETS = {"grids": "网格得分", "roads": "道路得分", "findings": "问题明细"}
+
+
+# a header means the same column at every level (月份, 网格编码 ...), so a header names its kind
+_COLUMNS = {c.header: c for c in GRID_COLUMNS + ROAD_COLUMNS + FINDING_COLUMNS}
+
+
+def _difference(a: Fraction | None, b: Fraction | None) -> Fraction | None:
+    return a - b if a is not None and b is not None else None
+
+
+def export_table(store: Store, month: str, level: str) -> Table:
+    """One level of the month's scores as a typed table with Chinese headers; scores exact."""
+    report, exact, exact_before = _month_report(store, month)
+    month = report["month"]
+    if level == "grids":
+        rows = [[month, g["rank"], g["code"], g["name"], g["town"], g["class"], exact[g["code"]]["score"],
+                 g["previous_rank"], g["rank_change"], exact_before.get(g["code"]),
+                 _difference(exact[g["code"]]["score"], exact_before.get(g["code"])),
+                 "、".join(r["code"] for r in g["roads"])] for g in report["grids"]]
+        return Table(SHEETS[level], GRID_COLUMNS, rows)
+    if level == "roads":
+        names = dict(zip(*[store.roads_frame()[c] for c in ("code", "name")]))
+        rows = []
+        for g in report["grids"]:
+            for r in g["roads"]:
+                whole = exact[g["code"]]["roads"][r["code"]]
+                rows.append([month, g["code"], g["name"], g["town"], r["code"], names.get(r["code"]),
+                             Fraction(whole["exact"]) if "exact" in whole else r["score"],
+                             Fraction(whole["exact_deductions"]) if "exact_deductions" in whole else r["deductions"],
+                             "；".join(f"{k}: {v:g}" for k, v in r["by_rule"].items())])
+        return Table(SHEETS[level], ROAD_COLUMNS, rows)
+    if level == "findings":
+        sample = {r["code"] for g in report["grids"] for r in g["roads"]}
+        rows = []
+        for grid, roads in store.grid_roads().items():
+            for row in grid_findings(store, month, roads, sample, exact=True):
+                rows.append([month, row["external_id"], grid, row["road"], "是" if row["sampled"] else "否",
+                             row["rule"], row["rule_zh"], row["count"], row["area_m2"],
+                             datetime.fromisoformat(row["observed_at"]),
+                             date.fromisoformat(row["deadline"]) if row["deadline"] else None,
+                             row["exact_points"] if row["sampled"] else None, row["note"], row["lon"],
+                             row["lat"], len(row["photos"])])
+        return Table(SHEETS[level], FINDING_COLUMNS, rows)
+    raise NotFound("Unknown export level {level!r}", level=level)
+
+
+def export_rows(store: Store, month: str, level: str) -> tuple[list[str], list[list]]:
+    """Rows of one level of the month's scores, with Chinese headers."""
+    table = export_table(store, month, level)
+    return table.headers, table.rows
+
+
+def csv_bytes(headers: list[str], rows: list[list]) -> bytes:
+    """CSV that Excel opens as UTF-8 (byte order mark first), every cell inert, codes kept as text."""
+    return sheets.csv_bytes(Table("", [_COLUMNS.get(h) or Column(h) for h in headers], rows))
+
+
+def xlsx_bytes(store: Store, month: str) -> bytes:
+    """One workbook, a sheet per level: typed cells, headers frozen with a filter, times in the district's zone."""
+    return sheets.xlsx_bytes([export_table(store, month, level) for level in LEVELS], tz=store.timezone())
