@@ -303,3 +303,18 @@ def test_the_migration_creates_exactly_the_session_tables_of_the_schema(store):
     assert ours == []
     tables = {t for t in Base.metadata.tables}
     assert {"user_session", "login_attempt"} <= tables
+
+
+def test_behind_a_trusted_proxy_the_throttle_and_the_audit_see_the_clients_address(db_url, tmp_path):
+    from gisgrid.web import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False, "TRUSTED_PROXIES": 1})
+    try:
+        web_auth.add_account(store_of(app), "wang", "inspector")
+        client = app.test_client()
+        client.post("/login", data={"name": "wang", "password": "nope", "csrf_token": csrf(client)},
+                    headers={"X-Forwarded-For": "10.1.2.3"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert [a["address"] for a in accounts.attempts(store_of(app))] == ["10.1.2.3"]
+    finally:
+        store_of(app).dispose()
