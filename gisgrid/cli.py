@@ -269,6 +269,47 @@ def user_add(ctx: Context, name: str, role: str, lang: str) -> None:
     click.echo(f"{name} ({role}) password: {password}")
 
 
+@user.command("list", help="List the accounts: name, role, active, language.")
+@click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON.")
+@pass_context
+def user_list(ctx: Context, as_json: bool) -> None:
+    ctx.store.require_schema()
+    rows = [{"name": u["name"], "role": u["role"], "active": bool(u["active"]), "lang": u["lang"]}
+            for u in ctx.store.users()]
+    if as_json:
+        emit_json(rows)
+    else:
+        click.echo(table(["name", "role", "active", "lang"],
+                         [[r["name"], r["role"], "yes" if r["active"] else "no", r["lang"]] for r in rows]))
+
+
+@user.command("disable", help="Disable an account: it cannot log in, and every session of it ends now.")
+@click.argument("name")
+@pass_context
+def user_disable(ctx: Context, name: str) -> None:
+    ctx.store.require_schema()
+    ended = accounts.set_active(ctx.store, OPERATOR, name, False)
+    log(f"{name} disabled; {ended} sessions ended")
+
+
+@user.command("enable", help="Enable a disabled account again.")
+@click.argument("name")
+@pass_context
+def user_enable(ctx: Context, name: str) -> None:
+    ctx.store.require_schema()
+    accounts.set_active(ctx.store, OPERATOR, name, True)
+    log(f"{name} enabled")
+
+
+@user.command("reset-password", help="Give an account a new generated password (printed once); its sessions end.")
+@click.argument("name")
+@pass_context
+def user_reset_password(ctx: Context, name: str) -> None:
+    ctx.store.require_schema()
+    password = accounts.reset_password(ctx.store, OPERATOR, name)
+    click.echo(f"{name} password: {password}")
+
+
 @cli.command(help="Run the web app under gunicorn (production WSGI server).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

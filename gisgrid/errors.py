@@ -58,3 +58,15 @@ class Conflict(GisgridError):
     """The request contradicts what is already stored."""
 
     http_status = 409
+
+
+class LoginRefused(GisgridError):
+    """A wrong user name or password: one message for both, so that it does not tell which."""
+
+    http_status = 401
+
+
+class TooManyAttempts(GisgridError):
+    """Logins refused for a while after too many failures (the throttle)."""
+
+    http_status = 429

@@ -153,6 +153,39 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class UserSession(Base):
+    """One login. The cookie carries a random 256-bit id; the table keeps only its SHA-256, so a
+    copy of the database cannot be replayed as cookies. Kept in the database, not in a process,
+    so several app servers share it and ending a session ends it on all of them."""
+
+    __tablename__ = "user_session"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # logout | password | disabled | reset | expired
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+
+
+class LoginAttempt(Base):
+    """Every login attempt, kept as the audit and read back by the throttle: the name tried
+    (whether or not such an account exists), the address, when, and how it ended."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_name", "name", "attempted_at"),
+                      Index("ix_login_attempt_address", "address", "attempted_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    address: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | wrong | inactive | throttled
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+
+
 class Inspection(Base):
     """Which inspector walks which sampled road in a month, and when they submitted it."""
 

@@ -65,6 +65,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("TILE_URL", None, "a custom tile URL template (`…/{z}/{x}/{y}.png`), overrides the preset"),
     Option("TILE_ATTRIBUTION", "", "attribution shown with a custom tile URL", str),
     Option("TIANDITU_KEY", None, "the Tianditu key for the `tianditu` preset"),
+    Option("SESSION_IDLE_MINUTES", 480, "a session unused this long ends (log in again)", int),
+    Option("SESSION_MAX_HOURS", 24, "a session ends this long after its login, used or not", int),
+    Option("LOGIN_WINDOW_MINUTES", 15, "how long a failed login counts for the throttle; every wait ends within it",
+           int),
+    Option("LOGIN_FAILURES_PER_ACCOUNT", 5, "failed logins for one account from one address before that address "
+                                            "waits for that account", int),
+    Option("LOGIN_FAILURES_UNKNOWN_ADDRESSES", 20, "failed logins for one account from all addresses before the "
+                                                   "addresses it never logged in from wait for it", int),
+    Option("LOGIN_FAILURES_PER_ADDRESS", 50, "failed logins from one address, any account, before it waits for the "
+                                             "accounts it never logged in to", int),
+    Option("TRUSTED_PROXIES", 0, "reverse proxies in front of the app whose `X-Forwarded-For` gives the client's "
+                                 "address (the login throttle counts by address)", int),
     Option("SESSION_COOKIE_SECURE", True, "session cookies only over HTTPS (and http://localhost); set `false` "
                                           "only to try the app over plain HTTP on a LAN", _bool),
 )

@@ -103,6 +103,12 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
+    if settings["TRUSTED_PROXIES"]:
+        # the client's address and scheme as the proxies saw them: the login throttle counts by address
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["TRUSTED_PROXIES"], x_proto=settings["TRUSTED_PROXIES"])
+
     store = Store(settings=settings)
     store.migrate()
     app.extensions["gisgrid.settings"] = settings

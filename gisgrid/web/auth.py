@@ -1,20 +1,29 @@
-"""Accounts in the web app: log in and out, the UI language, and the role check every
-route carries (`role_required`)."""
+"""Accounts in the web app: log in and out, sessions kept in the database, the login throttle,
+changing one's password, the UI language, and the role check every route carries
+(`role_required`)."""
 
 from __future__ import annotations
 
+import functools
+import secrets
+from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..services import OPERATOR, Actor, accounts
+from .. import clock, throttle
+from ..errors import GisgridError, LoginRefused, TooManyAttempts
+from ..services import OPERATOR, Actor
+from ..services import accounts as account_work
+from ..settings import Settings
 from ..store import LANGS, ROLES, Store
+from ..store import accounts
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -29,24 +38,32 @@ ROLE_HOME: dict[str, str] = {}
 
 
 class Account(UserMixin):
-    def __init__(self, row: dict):
+    """The logged-in account of this request. Flask-Login keeps `get_id()` in the cookie: here
+    the session's random id, not the account's, so the database decides whether it still holds."""
+
+    def __init__(self, row: dict, token: str):
         self.id, self.name, self.role, self.lang = row["id"], row["name"], row["role"], row["lang"]
         self.active = row["active"]
+        self.session_id = row.get("session_id")
+        self._token = token
 
     @property
     def is_active(self) -> bool:
         return bool(self.active)
 
     def get_id(self) -> str:
-        return str(self.id)
+        return self._token
 
 
 @login_manager.user_loader
-def load_account(user_id: str):
-    from . import get_store
+def load_account(token: str):
+    from . import get_settings, get_store
 
-    row = get_store().user(id=int(user_id)) if user_id.isdigit() else None
-    return Account(row) if row else None
+    settings = get_settings()
+    row = accounts.session_account(get_store(), token, clock.utcnow(),
+                                   idle=timedelta(minutes=settings["SESSION_IDLE_MINUTES"]),
+                                   lifetime=timedelta(hours=settings["SESSION_MAX_HOURS"]))
+    return Account(row, token) if row else None
 
 
 def role_required(*roles: str):
@@ -70,7 +87,7 @@ def actor() -> Actor:
 
 def add_account(store: Store, name: str, role: str, password: str | None = None, lang: str = "zh") -> str:
     """Create an account as the installation itself does (first start, tests); returns the password."""
-    return accounts.add_account(store, OPERATOR, name, role, password, lang)
+    return account_work.add_account(store, OPERATOR, name, role, password, lang)
 
 
 def first_accounts(store: Store) -> dict[str, str]:
@@ -78,6 +95,45 @@ def first_accounts(store: Store) -> dict[str, str]:
     if store.users():
         return {}
     return {role: add_account(store, role, role) for role in ROLES}
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of the same method and cost as the accounts', checked when the name is unknown,
+    so that a login answers in the same time whether the account exists."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def login_limits(settings: Settings) -> throttle.Limits:
+    return throttle.Limits(window=timedelta(minutes=settings["LOGIN_WINDOW_MINUTES"]),
+                           per_account=settings["LOGIN_FAILURES_PER_ACCOUNT"],
+                           unknown_addresses=settings["LOGIN_FAILURES_UNKNOWN_ADDRESSES"],
+                           per_address=settings["LOGIN_FAILURES_PER_ADDRESS"])
+
+
+def authenticate(store: Store, limits: throttle.Limits, name: str, password: str, address: str,
+                 user_agent: str | None) -> dict:
+    """The account whose name and password these are, or a refusal (`LoginRefused`,
+    `TooManyAttempts`); every attempt is recorded. The throttle weighs the name tried, whether
+    or not such an account exists, so its refusals do not tell either."""
+    now = clock.utcnow()
+    wait = throttle.wait_seconds(accounts.failures(store, name, address, limits, now), limits, now)
+    if wait:
+        accounts.record_attempt(store, name, None, address, "throttled", user_agent, now)
+        raise TooManyAttempts("Too many failed logins; try again in {minutes} min.",
+                              minutes=throttle.minutes(wait))
+    row = store.user(name=name)
+    matches = check_password_hash(row["password_hash"] if row else _dummy_hash(), password)
+    if row and matches and row["active"]:
+        return row
+    accounts.record_attempt(store, name, row["id"] if row else None, address,
+                            "inactive" if row and matches else "wrong", user_agent, now)
+    raise LoginRefused("Wrong user name or password.")
+
+
+def client_address() -> str:
+    # behind reverse proxies, ProxyFix (GISGRID_TRUSTED_PROXIES) has put the client's address here
+    return request.remote_addr or "-"
 
 
 class LoginForm(FlaskForm):
@@ -89,30 +145,90 @@ class PlainForm(FlaskForm):
     """A form with only its CSRF token (log out, language switch)."""
 
 
+class PasswordForm(FlaskForm):
+    old = PasswordField(lazy_gettext("Current password"), validators=[DataRequired()])
+    new = PasswordField(lazy_gettext("New password"), validators=[DataRequired()])
+    again = PasswordField(lazy_gettext("New password again"), validators=[DataRequired()])
+
+
+MIN_PASSWORD = 10
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    from . import get_store
+    from . import get_settings, get_store, translate
 
     form = LoginForm()
-    error = None
+    error, status = None, 200
     if form.validate_on_submit():
-        row = get_store().user(name=form.name.data.strip())
-        if row and row["active"] and check_password_hash(row["password_hash"], form.password.data):
-            login_user(Account(row))
+        store, name = get_store(), form.name.data.strip()
+        user_agent = request.user_agent.string or None
+        try:
+            row = authenticate(store, login_limits(get_settings()), name, form.password.data, client_address(),
+                               user_agent)
+        except GisgridError as refused:
+            error, status = translate(refused), refused.http_status
+        else:
+            token = accounts.start_session(store, row, client_address(), user_agent, clock.utcnow())
+            # A new session from nothing: the CSRF secret (so the token changes at login) and
+            # anything a visitor put in the cookie before logging in are gone.
+            session.clear()
+            g.pop("csrf_token", None)
+            login_user(Account(row, token))
             target = request.args.get("next", "")
             # Only local paths: never an open redirect.
             if not target.startswith("/") or target.startswith("//"):
                 target = url_for("auth.home")
             return redirect(target)
-        error = gettext("Wrong user name or password.")
-    return render_template("auth/login.html", form=form, error=error), 401 if error else 200
+    return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.post("/logout")
 def logout():
+    from . import get_store
+
     if PlainForm().validate_on_submit():
+        if current_user.is_authenticated:
+            # every session of the account, on every device and app server: a cookie copied
+            # before logout is worth nothing after it
+            accounts.end_account_sessions(get_store(), current_user.id, "logout", clock.utcnow())
         logout_user()
+        session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password: the current one, the new one twice; the account's other
+    sessions end (this one stays)."""
+    from . import get_settings, get_store, translate
+
+    form = PasswordForm()
+    error, done, status = None, False, 200
+    if form.validate_on_submit():
+        store = get_store()
+        try:
+            # the current password is checked as a login is, throttle and audit included: a
+            # session left open must not become a way to guess it
+            authenticate(store, login_limits(get_settings()), current_user.name, form.old.data, client_address(),
+                         request.user_agent.string or None)
+        except TooManyAttempts as refused:
+            error, status = translate(refused), refused.http_status
+        except LoginRefused:
+            error, status = gettext("The current password is wrong."), 422
+        else:
+            if len(form.new.data) < MIN_PASSWORD:
+                error = gettext("The new password must have at least %(n)d characters.", n=MIN_PASSWORD)
+            elif form.new.data != form.again.data:
+                error = gettext("The two new passwords differ.")
+            else:
+                accounts.set_password(store, current_user.name, generate_password_hash(form.new.data), "password",
+                                      clock.utcnow(), keep=current_user.session_id)
+                done = True
+            status = 422 if error else 200
+    return render_template("auth/password.html", form=form, error=error, done=done,
+                           min_length=MIN_PASSWORD), status
 
 
 @bp.post("/lang/<lang>")

@@ -19,3 +19,33 @@ def test_wrong_password_shows_the_message_and_keeps_the_name(tablet):
     tablet.login("chen", "wrong")
     assert "用户名或密码错误" in tablet.page.locator(".notice.bad").inner_text()
     assert tablet.page.input_value("input[name=name]") == "chen"
+
+
+def test_changing_the_password_on_the_tablet_logs_the_desk_out(tablet, chromium, live_server):
+    old = add_account(tablet.server.store, "zhou", "reviewer")
+    desk = type(tablet)(chromium, live_server)  # a second device: the office desk
+    try:
+        desk.login("zhou", old)
+        tablet.login("zhou", old)
+        tablet.page.click("header a[href='/password']")
+        tablet.page.fill("input[name=old]", old)
+        tablet.page.fill("input[name=new]", "street-tablet-2026")
+        tablet.page.fill("input[name=again]", "street-tablet-2026")
+        tablet.page.click("main button[type=submit]")
+        assert "其他会话已结束" in tablet.page.locator(".notice.good").inner_text()
+        desk.page.goto(live_server.url + "/")
+        desk.page.wait_for_url("**/login**")
+        assert desk.page.locator("h1").inner_text() == "登录"
+        tablet.page.goto(live_server.url + "/")
+        assert "zhou" in tablet.page.locator(".who").inner_text()
+    finally:
+        desk.close()
+
+
+def test_a_throttled_login_says_how_long_to_wait(tablet):
+    password = add_account(tablet.server.store, "wu", "inspector")
+    for _ in range(5):
+        tablet.login("wu", "wrong")
+    tablet.login("wu", password)
+    assert "登录失败次数过多，请 15 分钟后再试" in tablet.page.locator(".notice.bad").inner_text()
+    assert tablet.page.input_value("input[name=name]") == "wu"
