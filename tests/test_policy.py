@@ -91,3 +91,16 @@ def test_month_level_use_cases_by_the_months_state(facts, expected):
     for action, wanted in expected.items():
         role = next(r for r, o in zip(ROLES, BY_ROLE[action]) if o != "403")
         assert outcome(action, Actor(3, "x", role), facts) == wanted, action
+
+
+def test_readme_shows_the_policy_as_it_is():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    order = ("admin", "planner", "inspector", "reviewer", "operator")
+    for name, rule in policy.RULES.items():
+        roles = ", ".join(r for r in order if r in rule.roles)
+        month = {"draft": "draft", "published": "published", None: "any"}[rule.month]
+        submitted = {"refuse": "refused", "reason": "with a reason", "any": ""}[rule.submitted]
+        row = f"| `{name}` | {roles} | {'yes' if rule.own else ''} | {month} | {submitted} |"
+        assert row in readme, row

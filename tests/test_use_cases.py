@@ -169,3 +169,11 @@ def test_a_change_is_not_written_without_its_audit_row(district, wang):
             conn.execute(text("ALTER TABLE finding_change_away RENAME TO finding_change"))
     after = inspections.finding(district, id=stored["id"])
     assert after["count"] == 1 and after["deleted_at"] is None and changes(district, stored["id"]) == ["create"]
+
+
+def test_an_assignment_is_all_or_nothing(district, wang):
+    from gisgrid.errors import NotFound
+
+    with pytest.raises(NotFound, match="R13"):          # R13 is not in November's sample
+        inspections.assign_many(district, MONTH, {"R41": "wang", "R13": "wang"}, "office")
+    assert inspections.inspection(district, MONTH, "R41")["inspector"] is None

@@ -24,20 +24,32 @@ def _road_id(conn, code: str) -> int:
 
 def assign(store: Store, month: str, road_code: str, inspector: str, assigned_by: str) -> None:
     """Give a sampled road of the month to an inspector (replacing an earlier assignment)."""
+    assign_many(store, month, {road_code: inspector}, assigned_by)
+
+
+def assign_many(store: Store, month: str, given: dict[str, str], assigned_by: str) -> None:
+    """Give sampled roads of the month to inspectors ({road: inspector}), in one transaction:
+    every road is checked before any is assigned."""
     draw = store.sample(month)
-    if draw is None or not any(road_code in roads for roads in draw.sample.values()):
-        raise NotFound("Road {code} is not in the sample of {month}", code=road_code, month=month)
-    user = store.user(name=inspector)
-    if user is None or user["role"] != "inspector":
-        raise NotFound("No inspector named {name!r}", name=inspector)
+    sampled = {road for roads in (draw.sample.values() if draw else ()) for road in roads}
+    for road_code in given:
+        if road_code not in sampled:
+            raise NotFound("Road {code} is not in the sample of {month}", code=road_code, month=month)
+    users = {}
+    for name in set(given.values()):
+        user = store.user(name=name)
+        if user is None or user["role"] != "inspector":
+            raise NotFound("No inspector named {name!r}", name=name)
+        users[name] = user["id"]
+    now = utcnow()
     with store.begin() as conn:
-        road_id = _road_id(conn, road_code)
-        changed = conn.execute(update(inspection_t).where(inspection_t.c.month == month,
-                                                          inspection_t.c.road_id == road_id)
-                               .values(inspector_id=user["id"], assigned_at=utcnow(), assigned_by=assigned_by))
-        if changed.rowcount == 0:
-            conn.execute(insert(inspection_t).values(month=month, road_id=road_id, inspector_id=user["id"],
-                                                     assigned_at=utcnow(), assigned_by=assigned_by))
+        for road_code, name in given.items():
+            road_id = _road_id(conn, road_code)
+            values = {"inspector_id": users[name], "assigned_at": now, "assigned_by": assigned_by}
+            changed = conn.execute(update(inspection_t).where(inspection_t.c.month == month,
+                                                              inspection_t.c.road_id == road_id).values(**values))
+            if changed.rowcount == 0:
+                conn.execute(insert(inspection_t).values(month=month, road_id=road_id, **values))
 
 
 def assign_round_robin(store: Store, month: str, inspectors: list[str], assigned_by: str = "system") -> dict[str, str]:
@@ -45,11 +57,9 @@ def assign_round_robin(store: Store, month: str, inspectors: list[str], assigned
     draw = store.sample(month)
     if draw is None or not inspectors:
         return {}
-    given = {}
-    for n, grid in enumerate(sorted(draw.sample)):
-        for road in draw.sample[grid]:
-            given[road] = inspectors[n % len(inspectors)]
-            assign(store, month, road, given[road], assigned_by)
+    given = {road: inspectors[n % len(inspectors)] for n, grid in enumerate(sorted(draw.sample))
+             for road in draw.sample[grid]}
+    assign_many(store, month, given, assigned_by)
     return given
 
 
