@@ -66,6 +66,12 @@ class LoginRefused(GisgridError):
     http_status = 401
 
 
+class PasswordRefused(GisgridError):
+    """A new password is refused: the current one is wrong, or the new one too short or not repeated."""
+
+    http_status = 422
+
+
 class TooManyAttempts(GisgridError):
     """Logins refused for a while after too many failures (the throttle)."""
 

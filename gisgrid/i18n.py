@@ -23,7 +23,7 @@ KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)
             # user errors carry their message template as the first argument
             **{name: (1,) for name in ("GisgridError", "RulebookError", "LayerError", "FindingError",
                                         "SampleError", "NotFound", "Conflict", "Forbidden", "PhotoError",
-                                        "LoginRefused", "TooManyAttempts")}}
+                                        "LoginRefused", "PasswordRefused", "TooManyAttempts")}}
 
 
 def message_ids() -> set[str]:

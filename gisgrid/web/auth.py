@@ -4,24 +4,20 @@ changing one's password, the UI language, and the role check every route carries
 
 from __future__ import annotations
 
-import functools
-import secrets
 from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import clock, throttle
-from ..errors import GisgridError, LoginRefused, TooManyAttempts
+from .. import clock
+from ..errors import GisgridError
 from ..services import OPERATOR, Actor
 from ..services import accounts as account_work
-from ..settings import Settings
 from ..store import LANGS, ROLES, Store
 from ..store import accounts
 
@@ -97,40 +93,6 @@ def first_accounts(store: Store) -> dict[str, str]:
     return {role: add_account(store, role, role) for role in ROLES}
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash of the same method and cost as the accounts', checked when the name is unknown,
-    so that a login answers in the same time whether the account exists."""
-    return generate_password_hash(secrets.token_urlsafe(16))
-
-
-def login_limits(settings: Settings) -> throttle.Limits:
-    return throttle.Limits(window=timedelta(minutes=settings["LOGIN_WINDOW_MINUTES"]),
-                           per_account=settings["LOGIN_FAILURES_PER_ACCOUNT"],
-                           unknown_addresses=settings["LOGIN_FAILURES_UNKNOWN_ADDRESSES"],
-                           per_address=settings["LOGIN_FAILURES_PER_ADDRESS"])
-
-
-def authenticate(store: Store, limits: throttle.Limits, name: str, password: str, address: str,
-                 user_agent: str | None) -> dict:
-    """The account whose name and password these are, or a refusal (`LoginRefused`,
-    `TooManyAttempts`); every attempt is recorded. The throttle weighs the name tried, whether
-    or not such an account exists, so its refusals do not tell either."""
-    now = clock.utcnow()
-    wait = throttle.wait_seconds(accounts.failures(store, name, address, limits, now), limits, now)
-    if wait:
-        accounts.record_attempt(store, name, None, address, "throttled", user_agent, now)
-        raise TooManyAttempts("Too many failed logins; try again in {minutes} min.",
-                              minutes=throttle.minutes(wait))
-    row = store.user(name=name)
-    matches = check_password_hash(row["password_hash"] if row else _dummy_hash(), password)
-    if row and matches and row["active"]:
-        return row
-    accounts.record_attempt(store, name, row["id"] if row else None, address,
-                            "inactive" if row and matches else "wrong", user_agent, now)
-    raise LoginRefused("Wrong user name or password.")
-
-
 def client_address() -> str:
     # behind reverse proxies, ProxyFix (GISGRID_TRUSTED_PROXIES) has put the client's address here
     return request.remote_addr or "-"
@@ -151,8 +113,6 @@ class PasswordForm(FlaskForm):
     again = PasswordField(lazy_gettext("New password again"), validators=[DataRequired()])
 
 
-MIN_PASSWORD = 10
-
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
@@ -164,12 +124,12 @@ def login():
         store, name = get_store(), form.name.data.strip()
         user_agent = request.user_agent.string or None
         try:
-            row = authenticate(store, login_limits(get_settings()), name, form.password.data, client_address(),
-                               user_agent)
+            row = account_work.authenticate(store, account_work.login_limits(get_settings()), name,
+                                            form.password.data, client_address(), user_agent)
         except GisgridError as refused:
             error, status = translate(refused), refused.http_status
         else:
-            token = accounts.start_session(store, row, client_address(), user_agent, clock.utcnow())
+            token = account_work.start_session(store, row, client_address(), user_agent)
             # A new session from nothing: the CSRF secret (so the token changes at login) and
             # anything a visitor put in the cookie before logging in are gone.
             session.clear()
@@ -189,9 +149,7 @@ def logout():
 
     if PlainForm().validate_on_submit():
         if current_user.is_authenticated:
-            # every session of the account, on every device and app server: a cookie copied
-            # before logout is worth nothing after it
-            accounts.end_account_sessions(get_store(), current_user.id, "logout", clock.utcnow())
+            account_work.log_out(get_store(), actor())
         logout_user()
         session.clear()
     return redirect(url_for("auth.login"))
@@ -207,28 +165,16 @@ def change_password():
     form = PasswordForm()
     error, done, status = None, False, 200
     if form.validate_on_submit():
-        store = get_store()
         try:
-            # the current password is checked as a login is, throttle and audit included: a
-            # session left open must not become a way to guess it
-            authenticate(store, login_limits(get_settings()), current_user.name, form.old.data, client_address(),
-                         request.user_agent.string or None)
-        except TooManyAttempts as refused:
+            account_work.change_own_password(get_store(), actor(), account_work.login_limits(get_settings()),
+                                             form.old.data, form.new.data, form.again.data, client_address(),
+                                             request.user_agent.string or None, current_user.session_id)
+        except GisgridError as refused:
             error, status = translate(refused), refused.http_status
-        except LoginRefused:
-            error, status = gettext("The current password is wrong."), 422
         else:
-            if len(form.new.data) < MIN_PASSWORD:
-                error = gettext("The new password must have at least %(n)d characters.", n=MIN_PASSWORD)
-            elif form.new.data != form.again.data:
-                error = gettext("The two new passwords differ.")
-            else:
-                accounts.set_password(store, current_user.name, generate_password_hash(form.new.data), "password",
-                                      clock.utcnow(), keep=current_user.session_id)
-                done = True
-            status = 422 if error else 200
+            done = True
     return render_template("auth/password.html", form=form, error=error, done=done,
-                           min_length=MIN_PASSWORD), status
+                           min_length=account_work.MIN_PASSWORD), status
 
 
 @bp.post("/lang/<lang>")
@@ -238,7 +184,7 @@ def set_lang(lang: str):
     if lang not in LANGS or not PlainForm().validate_on_submit():
         abort(400)
     if current_user.is_authenticated:
-        get_store().set_user_lang(current_user.id, lang)
+        account_work.set_language(get_store(), actor(), lang)
     response = redirect(request.referrer if (request.referrer or "").startswith(request.host_url) else url_for("auth.home"))
     response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax", secure=request.is_secure)
     return response
