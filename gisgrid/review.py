@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import threading
 from collections import defaultdict
 from fractions import Fraction
 
@@ -15,6 +14,7 @@ import numpy as np
 import shapely
 
 from . import office, scoring
+from .cache import RevisionCache
 from .errors import NotFound
 from .months import from_utc_naive, parse_month, parse_year, previous_month
 from .rulebook import Rulebook, rulebook_for
@@ -338,8 +338,7 @@ def encode_grids(frame, precision: int = 5) -> dict:
     return {"origin": [ox, oy], "scale": scale, "codes": codes, "names": names, "shapes": shapes}
 
 
-_ENCODED: dict[tuple, dict] = {}
-_ENCODED_LOCK = threading.Lock()
+_ENCODED = RevisionCache("encoded grids", maxsize=1)
 
 
 def store_grids_encoded(store: Store) -> dict:
@@ -347,13 +346,7 @@ def store_grids_encoded(store: Store) -> dict:
     take over a second to simplify; the month page asks for them on every view)."""
     from .store import grid_t
 
-    key = (store.url, store.revision(grid_t))
-    with _ENCODED_LOCK:
-        if key not in _ENCODED:
-            encoded = encode_grids(store.grids_frame())
-            _ENCODED.clear()
-            _ENCODED[key] = encoded
-        return _ENCODED[key]
+    return _ENCODED.get(store, "grids", store.revision(grid_t), lambda: encode_grids(store.grids_frame()))
 
 
 def light_layer(encoded: dict, report: dict) -> dict:
