@@ -23,7 +23,7 @@ from ..months import parse_observed, utc_naive
 from ..store import boundaries
 from ..uploads import Uploads
 from ..validation import report_json, validate
-from . import csrf, get_store, refusal, translate, translated, wants_json
+from . import csrf, get_settings, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, role_required
 
 bp = Blueprint("plan", __name__)
@@ -41,7 +41,7 @@ def _kind(kind: str) -> str:
 
 
 def _uploads() -> Uploads:
-    return Uploads(current_app.instance_path + "/uploads")
+    return Uploads(get_settings().upload_dir, store=get_store())
 
 
 def _geometry(body: dict, code: str, key: str = "geometry"):
