@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 class _Slot:
-    __slots__ = ("lock", "revision", "value", "filled")
+    __slots__ = ("filled", "lock", "revision", "value")
 
     def __init__(self):
         self.lock = threading.Lock()

@@ -49,9 +49,9 @@ def test_a_lock_is_held_once_among_servers_and_released(db_url, tmp_path):
 def test_a_lock_goes_when_the_process_holding_it_is_killed(db_url, tmp_path):
     store, file = Store(db_url), tmp_path / "lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom gisgrid.store import Store, locks\n"
-         "held = locks.try_lock(Store(sys.argv[1]), 'import z', Path(sys.argv[2]))\n"
-         "print('held' if held else 'refused', flush=True)\ntime.sleep(60)",
+        [sys.executable, "-c", ("import sys, time\nfrom pathlib import Path\nfrom gisgrid.store import Store, locks\n"
+                                "held = locks.try_lock(Store(sys.argv[1]), 'import z', Path(sys.argv[2]))\n"
+                                "print('held' if held else 'refused', flush=True)\ntime.sleep(60)"),
          db_url, str(file)], stdout=subprocess.PIPE, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
     try:
         assert holder.stdout.readline() == "held\n"
@@ -84,11 +84,11 @@ def test_uploads_on_postgresql_hold_the_database_lock_not_a_file(db_url, tmp_pat
         assert advisory == 1 and not (tmp_path / token / "lock").exists()
         assert uploads.progress(token)["state"] == "running"
         release.set()
-        for _ in range(200):
-            if uploads.progress(token)["state"] != "running":
+        key = f"gisgrid upload {token}"
+        for _ in range(200):      # the import writes its outcome, then lets go of the lock
+            if not locks.is_locked(store, key, tmp_path / token / "lock"):
                 break
             time.sleep(0.05)
-        assert uploads.progress(token)["state"] == "done" and not locks.is_locked(store, f"gisgrid upload {token}",
-                                                                                  tmp_path / token / "lock")
+        assert uploads.progress(token)["state"] == "done" and not locks.is_locked(store, key, tmp_path / token / "lock")
     finally:
         store.dispose()

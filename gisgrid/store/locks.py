@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import time
 from pathlib import Path
+from typing import Self
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,7 +38,7 @@ class Lock:
         if release is not None:
             release()
 
-    def __enter__(self) -> Lock:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -48,42 +49,54 @@ def _advisory(store: Store | None) -> bool:
     return store is not None and store.postgis
 
 
+ATTEMPTS, PAUSE_S = 3, 0.02
+
+
 def try_lock(store: Store | None, key: str, file: Path) -> Lock | None:
-    """The lock named `key`, or None at once if someone holds it. `file` is where the lock lives
-    when the database is not PostgreSQL (or there is no store)."""
+    """The lock named `key`, or None if someone holds it: asked three times 20 ms apart, since a
+    job writes its outcome an instant before it lets go (and an flock probe holds the file for an
+    instant), so that a retry right after a failure is not refused. `file` is where the lock
+    lives when the database is not PostgreSQL (or there is no store)."""
     if _advisory(store):
-        conn = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # no transaction left open
-        conn.detach()      # closed for good when released: never back to the pool still holding the lock
-        try:
-            taken = conn.execute(text("SELECT pg_try_advisory_lock(:space, hashtext(:key))"),
-                                 {"space": NAMESPACE, "key": key}).scalar()
-        except BaseException:
-            conn.close()
-            raise
-        if not taken:
-            conn.close()
-            return None
-
-        def unlock() -> None:
-            try:     # unlocked now, not when the server notices the closed connection
-                conn.execute(text("SELECT pg_advisory_unlock(:space, hashtext(:key))"),
-                             {"space": NAMESPACE, "key": key})
-            except SQLAlchemyError:
-                pass     # the connection is lost, and the lock went with it
-            finally:
-                conn.close()
-
-        return Lock(unlock)
+        return _advisory_lock(store, key)
     handle = open(file, "a")   # noqa: SIM115 - held until released
-    for attempt in range(3):     # is_locked holds it shared for an instant
+    for attempt in range(ATTEMPTS):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return Lock(handle.close)
         except BlockingIOError:
-            if attempt < 2:
-                time.sleep(0.02)
+            if attempt < ATTEMPTS - 1:
+                time.sleep(PAUSE_S)
     handle.close()
     return None
+
+
+def _advisory_lock(store: Store, key: str) -> Lock | None:
+    conn = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # no transaction left open
+    conn.detach()      # closed for good when released: never back to the pool still holding the lock
+    try:
+        for attempt in range(ATTEMPTS):
+            if conn.execute(text("SELECT pg_try_advisory_lock(:space, hashtext(:key))"),
+                            {"space": NAMESPACE, "key": key}).scalar():
+                break
+            if attempt < ATTEMPTS - 1:
+                time.sleep(PAUSE_S)
+        else:
+            conn.close()
+            return None
+    except BaseException:
+        conn.close()
+        raise
+
+    def unlock() -> None:
+        try:     # unlocked now, not when the server notices the closed connection
+            conn.execute(text("SELECT pg_advisory_unlock(:space, hashtext(:key))"), {"space": NAMESPACE, "key": key})
+        except SQLAlchemyError:
+            pass     # the connection is lost, and the lock went with it
+        finally:
+            conn.close()
+
+    return Lock(unlock)
 
 
 def is_locked(store: Store | None, key: str, file: Path) -> bool:
