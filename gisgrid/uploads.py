@@ -1,4 +1,4 @@
-"""Files a planner uploads to import: kept in the instance folder under a random token until
+"""Files a planner uploads to import: kept in the upload folder under a random token until
 imported (or a day old), with the import's progress beside them in a small JSON file, so that
 any worker process can report it, and a lock the running import holds, so that it starts
 once. No Flask here."""
