@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ import shapely
 
 from . import layers, scoring
 from .assign import RoadIndex
+from .cache import RevisionCache
 from .errors import FindingError, GisgridError, NotFound, SampleError
 from .months import month_of, parse_date, parse_month, parse_observed, utc_naive
 from .rulebook import Rulebook, rulebook_for
@@ -268,8 +268,7 @@ def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet
                            created_by=created_by, log=log)
 
 
-_INDEX_CACHE: dict[tuple, tuple[list[int], list[str], RoadIndex]] = {}
-_INDEX_LOCK = threading.Lock()
+_MONTH_ROADS = RevisionCache("month road indexes", maxsize=2)   # the month being inspected and one more
 
 
 def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list[int], list[str], RoadIndex]:
@@ -279,17 +278,14 @@ def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list
     from .store import boundaries
 
     when = store.drawn_at(month) if month else None
-    key = (store.url, tolerance, store.roads_revision(), when)
-    with _INDEX_LOCK:
-        if key not in _INDEX_CACHE:
-            ids, codes, geoms = boundaries.road_geometries_as_of(store, when) if when else store.road_geometries()
-            if not ids:
-                raise NotFound("There are no roads yet; import roads before findings")
-            built = (ids, codes, RoadIndex(geoms, tolerance_m=tolerance))
-            while len(_INDEX_CACHE) >= 2:   # the month being inspected and one more, at most
-                _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
-            _INDEX_CACHE[key] = built
-        return _INDEX_CACHE[key]
+
+    def build() -> tuple[list[int], list[str], RoadIndex]:
+        ids, codes, geoms = boundaries.road_geometries_as_of(store, when) if when else store.road_geometries()
+        if not ids:
+            raise NotFound("There are no roads yet; import roads before findings")
+        return ids, codes, RoadIndex(geoms, tolerance_m=tolerance)
+
+    return _MONTH_ROADS.get(store, (tolerance, when), store.roads_revision(), build)
 
 
 def place(store: Store, lon: float, lat: float, month: str | None = None) -> tuple[int, str, float]:

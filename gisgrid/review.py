@@ -5,11 +5,11 @@ the bulletin's SVG map and the XLSX/CSV exports."""
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import shapely
 
+from .cache import RevisionCache
 from .store import Store
 
 # Colour classes of the choropleth, worst first: (lower bound, colour). Fixed bounds, so that
@@ -116,8 +116,7 @@ def encode_grids(frame, precision: int = 5) -> dict:
     return {"origin": [ox, oy], "scale": scale, "codes": codes, "names": names, "shapes": shapes}
 
 
-_ENCODED: dict[tuple, dict] = {}
-_ENCODED_LOCK = threading.Lock()
+_ENCODED = RevisionCache("encoded grids", maxsize=1)
 
 
 def store_grids_encoded(store: Store) -> dict:
@@ -125,13 +124,7 @@ def store_grids_encoded(store: Store) -> dict:
     take over a second to simplify; the month page asks for them on every view)."""
     from .store import grid_t
 
-    key = (store.url, store.revision(grid_t))
-    with _ENCODED_LOCK:
-        if key not in _ENCODED:
-            encoded = encode_grids(store.grids_frame())
-            _ENCODED.clear()
-            _ENCODED[key] = encoded
-        return _ENCODED[key]
+    return _ENCODED.get(store, "grids", store.revision(grid_t), lambda: encode_grids(store.grids_frame()))
 
 
 def light_layer(encoded: dict, report: dict) -> dict:

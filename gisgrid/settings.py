@@ -51,6 +51,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("LAYERS_DIR", None, "where the demo district's layers are read from (default: `layers/`)"),
     Option("PHOTO_DIR", None, "where photos are kept (default: `photos/` in the instance folder); shared "
                               "storage when several app servers run"),
+    Option("UPLOAD_DIR", None, "where layer files a planner uploads wait to be imported (default: `uploads/` in "
+                               "the instance folder); shared storage when several app servers run"),
     Option("CHROMIUM", "/usr/bin/chromium", "the Chromium that prints bulletins to PDF"),
     Option("SECRET_KEY", None, "signs sessions and CSRF tokens (default: generated once into "
                                "`instance/secret_key`)"),
@@ -105,6 +107,10 @@ class Settings(Mapping):
     @property
     def photo_dir(self) -> Path:
         return Path(self._values["PHOTO_DIR"] or self.instance_path / "photos")
+
+    @property
+    def upload_dir(self) -> Path:
+        return Path(self._values["UPLOAD_DIR"] or self.instance_path / "uploads")
 
     @property
     def layers_dir(self) -> Path:

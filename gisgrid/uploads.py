@@ -1,22 +1,21 @@
-"""Files a planner uploads to import: kept in the instance folder under a random token until
+"""Files a planner uploads to import: kept in the upload folder under a random token until
 imported (or a day old), with the import's progress beside them in a small JSON file, so that
 any worker process can report it, and a lock the running import holds, so that it starts
 once. No Flask here."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import secrets
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from . import clock
 from .errors import GisgridError, LayerError, NotFound
+from .store import Store, locks
 
 KEEP_S = 24 * 3600
 ACCEPTED = (".zip", ".geojson", ".json", ".gpkg", ".kml", ".fgb", ".osm", ".pbf")
@@ -30,8 +29,10 @@ log = logging.getLogger(__name__)
 
 
 class Uploads:
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
+    def __init__(self, folder: Path, store: Store | None = None):
+        """`store`: the database whose app servers share `folder`; its locks say which import runs
+        (none: one process on one machine, a lock file in the upload's folder)."""
+        self.folder, self.store = Path(folder), store
 
     def save(self, stream, filename: str, owner: str, max_bytes: int) -> str:
         """Store an uploaded file; the token names it from now on. Refuses unknown formats and
@@ -95,18 +96,11 @@ class Uploads:
         dies), so one import runs per upload: a second start while one runs, or after one
         succeeded, is refused; after a failure, or a restart that cut it short, it may run again."""
         self.meta(token)
-        lock = open(self.folder / token / "lock", "a")   # noqa: SIM115 - held by the import thread
-        for attempt in range(3):     # a progress poll holds it shared for an instant
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if attempt == 2:
-                    lock.close()
-                    raise _started() from None
-                time.sleep(0.02)
+        lock = locks.try_lock(self.store, _lock_key(token), self.folder / token / "lock")  # held by the import
+        if lock is None:
+            raise _started()
         if self._state(token)["state"] == "done":
-            lock.close()
+            lock.release()
             raise _started()
         self._write(token, "progress.json", {"state": "running", "stage": "start", "fraction": 0.0})
 
@@ -124,7 +118,7 @@ class Uploads:
                 self._write(token, "progress.json", {"state": "done", "fraction": 1.0, "result": result})
                 self.path(token, self.meta(token)["owner"]).unlink(missing_ok=True)   # imported: not kept
             finally:
-                lock.close()
+                lock.release()
 
         threading.Thread(target=work, name=f"import-{token[:6]}", daemon=True).start()
 
@@ -134,15 +128,7 @@ class Uploads:
 
     def _running(self, token: str) -> bool:
         """Whether some thread of a live process holds the upload's lock, i.e. runs its import."""
-        path = self.folder / token / "lock"
-        if not path.exists():
-            return False
-        with open(path, "a") as probe:
-            try:
-                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-        return False
+        return locks.is_locked(self.store, _lock_key(token), self.folder / token / "lock")
 
     def _write(self, token: str, name: str, data: dict) -> None:
         if isinstance(data.get("error"), Exception):
@@ -164,6 +150,10 @@ class Uploads:
                 continue                       # another request is removing it
             if old and folder.is_dir() and not self._running(folder.name):
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _lock_key(token: str) -> str:
+    return f"gisgrid upload {token}"
 
 
 def _started() -> LayerError:

@@ -4,7 +4,6 @@ change versioned (who, when, why, the feature before and after), history and res
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 
 import numpy as np
@@ -13,6 +12,7 @@ from shapely.geometry import mapping, shape
 from shapely.ops import split as split_by_line
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, insert, select, update
 
+from ..cache import RevisionCache
 from ..errors import Conflict, LayerError, NotFound
 from ..schema import CODE, utcnow
 from . import Store, grid_t, road_t
@@ -260,23 +260,21 @@ class LayerIndex:
         return {"type": "FeatureCollection", "features": [as_feature(self.kind, self.rows[i]) for i in positions]}
 
 
-_LAYER_INDEXES: dict[tuple, LayerIndex] = {}
-_LAYER_INDEXES_LOCK = threading.Lock()
+_LAYER_INDEXES = RevisionCache("layer indexes", maxsize=2)   # grids and roads
 
 
 def layer_index(store: Store, kind: str) -> LayerIndex:
     """The LayerIndex of `kind`, rebuilt only after a feature it shows changed: for roads that
     includes their grids, whose codes they carry. One build at a time; web threads share it."""
-    key = (store.url, kind, store.revision(grid_t), *([store.revision(road_t)] if kind == "road" else []))
-    with _LAYER_INDEXES_LOCK:
-        if key not in _LAYER_INDEXES:
-            with store.engine.connect() as conn:
-                index = LayerIndex(kind, _all_rows(conn, kind, None))
-            index.key = key
-            for old in [k for k in _LAYER_INDEXES if k[:2] == key[:2]]:
-                del _LAYER_INDEXES[old]
-            _LAYER_INDEXES[key] = index
-        return _LAYER_INDEXES[key]
+    revision = (store.revision(grid_t), *([store.revision(road_t)] if kind == "road" else []))
+
+    def build() -> LayerIndex:
+        with store.engine.connect() as conn:
+            index = LayerIndex(kind, _all_rows(conn, kind, None))
+        index.key = (kind, revision)
+        return index
+
+    return _LAYER_INDEXES.get(store, kind, revision, build)
 
 
 def features(store: Store, kind: str) -> dict:

@@ -6,7 +6,6 @@ report, each feature's history with restore, and the layers as they stood at any
 from __future__ import annotations
 
 import json
-import threading
 from urllib.parse import quote
 
 import shapely
@@ -18,13 +17,14 @@ from shapely.geometry import mapping, shape
 from wtforms.validators import ValidationError
 
 from .. import layers, office, osm
+from ..cache import RevisionCache
 from ..errors import Conflict, LayerError, NotFound
 from ..months import parse_observed, utc_naive
 from ..services import layers as layer_work
 from ..store import boundaries
 from ..uploads import Uploads
 from ..validation import report_json, validate
-from . import csrf, get_store, refusal, translate, translated, wants_json
+from . import csrf, get_settings, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, actor, role_required
 
 bp = Blueprint("plan", __name__)
@@ -42,7 +42,7 @@ def _kind(kind: str) -> str:
 
 
 def _uploads() -> Uploads:
-    return Uploads(current_app.instance_path + "/uploads")
+    return Uploads(get_settings().upload_dir, store=get_store())
 
 
 def _geometry(body: dict, code: str, key: str = "geometry"):
@@ -125,25 +125,23 @@ def version_file(kind: str, code: str, version: int):
 # the layer set ------------------------------------------------------------------------
 
 
-_TOWNS: dict[tuple, dict] = {}
-_TOWNS_LOCK = threading.Lock()
+_TOWNS = RevisionCache("town outlines", maxsize=1)
 
 
 def towns(index: boundaries.LayerIndex) -> dict:
     """Town outlines, the union of each town's grids, kept until a grid changes."""
-    with _TOWNS_LOCK:
-        if index.key not in _TOWNS:
-            by_town: dict[str, list] = {}
-            for row in index.rows:
-                if row.get("town"):
-                    by_town.setdefault(row["town"], []).append(row["geom"])
-            outlines = {"type": "FeatureCollection", "features": [
-                {"type": "Feature", "properties": {"town": town},
-                 "geometry": mapping(shapely.simplify(shapely.union_all(shapes), 1e-6))}
-                for town, shapes in sorted(by_town.items())]}
-            _TOWNS.clear()
-            _TOWNS[index.key] = outlines
-        return _TOWNS[index.key]
+
+    def build() -> dict:
+        by_town: dict[str, list] = {}
+        for row in index.rows:
+            if row.get("town"):
+                by_town.setdefault(row["town"], []).append(row["geom"])
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"town": town},
+             "geometry": mapping(shapely.simplify(shapely.union_all(shapes), 1e-6))}
+            for town, shapes in sorted(by_town.items())]}
+
+    return _TOWNS.get(get_store(), "towns", index.key, build)
 
 
 def _bbox() -> tuple[float, float, float, float] | None:

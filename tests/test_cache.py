@@ -1,0 +1,86 @@
+"""The one mechanism behind every revision-keyed cache: a value is built once per key and
+revision however many threads ask, rebuilt when the revision moves, bounded, kept apart per
+owner (per app server), and a failed build is not kept."""
+
+import threading
+
+import pytest
+
+from gisgrid.cache import RevisionCache
+
+
+class Owner:
+    """Stands for a Store: anything weakly referable."""
+
+
+def test_built_once_however_many_threads_ask_and_rebuilt_when_the_revision_moves():
+    cache, owner, builds = RevisionCache("test", maxsize=2), Owner(), []
+    start = threading.Barrier(8)
+
+    def build():
+        builds.append(1)
+        return object()
+
+    def ask(results):
+        start.wait(5)
+        results.append(cache.get(owner, "k", 1, build))
+
+    results = []
+    threads = [threading.Thread(target=ask, args=(results,)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1 and len({id(r) for r in results}) == 1 and len(results) == 8
+    assert cache.get(owner, "k", 1, build) is results[0]
+    moved = cache.get(owner, "k", 2, build)
+    assert moved is not results[0] and len(builds) == 2 and len(cache) == 1
+
+
+def test_a_slow_build_holds_up_its_own_key_only():
+    cache, owner = RevisionCache("test", maxsize=2), Owner()
+    other_built = threading.Event()
+
+    def slow():
+        assert other_built.wait(5), "the other key waited for this build"
+        return "slow"
+
+    thread = threading.Thread(target=lambda: cache.get(owner, "slow", 1, slow))
+    thread.start()
+    assert cache.get(owner, "fast", 1, lambda: "fast") == "fast"
+    other_built.set()
+    thread.join()
+    assert cache.get(owner, "slow", 1, lambda: "rebuilt") == "slow"
+
+
+def test_bounded_least_recently_used_goes_first():
+    cache, owner = RevisionCache("test", maxsize=2), Owner()
+    cache.get(owner, "a", 1, lambda: "a")
+    cache.get(owner, "b", 1, lambda: "b")
+    cache.get(owner, "a", 1, lambda: "a again")      # a is used again: b is now the oldest
+    cache.get(owner, "c", 1, lambda: "c")
+    assert len(cache) == 2
+    assert cache.get(owner, "a", 1, lambda: "a rebuilt") == "a"
+    assert cache.get(owner, "b", 1, lambda: "b rebuilt") == "b rebuilt"
+
+
+def test_each_owner_keeps_its_own_and_takes_them_when_it_goes():
+    import gc
+
+    cache, one, two = RevisionCache("test", maxsize=1), Owner(), Owner()
+    assert cache.get(one, "k", 1, lambda: "one") == "one"
+    assert cache.get(two, "k", 1, lambda: "two") == "two"     # another server builds its own
+    assert cache.get(one, "k", 1, lambda: "again") == "one" and len(cache) == 2
+    del two
+    gc.collect()
+    assert len(cache) == 1
+
+
+def test_a_failed_build_is_not_kept_and_the_stale_value_is_not_served():
+    cache, owner = RevisionCache("test", maxsize=1), Owner()
+    assert cache.get(owner, "k", 1, lambda: "old") == "old"
+    with pytest.raises(ZeroDivisionError):
+        cache.get(owner, "k", 2, lambda: 1 / 0)
+    assert cache.get(owner, "k", 1, lambda: "rebuilt") == "rebuilt"
+    with pytest.raises(ValueError):
+        RevisionCache("test", maxsize=0)
