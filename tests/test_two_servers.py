@@ -66,7 +66,7 @@ def servers(db_url, tmp_path):
 @pytest.fixture
 def accounts(servers):
     return {name: add_account(servers[0].store, name, role)
-            for name, role in (("planner1", "planner"), ("wang", "inspector"))}
+            for name, role in (("planner1", "planner"), ("wang", "inspector"), ("office1", "admin"))}
 
 
 def _grid_names(layers: dict) -> dict:
@@ -99,8 +99,10 @@ def test_a_save_on_one_server_is_seen_on_the_other_at_once(servers, accounts, di
     assert review.store_grids_encoded(b.store)["names"][0] == "东区网格"
     assert plan_b.get("/api/plan/grid/G1").get_json()["properties"]["version"] == 2
 
-    # the month road index: b places findings with it, a planner adds a road through a
-    inspect_a, inspect_b = (s.login("wang", accounts["wang"], "/inspect/") for s in servers)
+    # the month road index: b places findings with it, a planner adds a road through a (the
+    # office records them: no sample is drawn yet, and an inspector pins only on roads given to them)
+    office_b = b.login("office1", accounts["office1"], "/inspect/")
+    inspect_a, inspect_b = office_b, office_b
     first = inspect_b.post("/api/findings", _finding("tab-1", "5.1", *ON_R11))
     assert first.status_code == 201 and first.get_json()["road"] == "R11"
     assert inspect_b.post("/api/findings", _finding("tab-2", "5.1", *ON_NEW_ROAD)).status_code == 422  # no road yet
@@ -115,6 +117,7 @@ def test_a_save_on_one_server_is_seen_on_the_other_at_once(servers, accounts, di
     # a finding recorded through a changes the road's score b answers
     office.sample_month(a.store, MONTH, roads=["R11", "R12", "R21", "R31", "R41", "R42"])
     inspections.assign(a.store, MONTH, "R11", "wang", "test")
+    inspect_a, inspect_b = (s.login("wang", accounts["wang"], "/inspect/") for s in servers)
     assert inspect_b.get(f"/api/months/{MONTH}/roads/R11").get_json()["score"]["score"] == 95.0
     more = inspect_a.post("/api/findings", _finding("tab-3", "5.2", *ON_R11))
     assert more.status_code == 201 and more.get_json()["score"]["score"] == 94.0
