@@ -52,3 +52,7 @@ class Conflict(GisgridError):
     """The request contradicts what is already stored."""
 
     http_status = 409
+
+
+class RequestError(GisgridError):
+    """A request's body cannot be read: not JSON, not an object, or nested too deeply."""

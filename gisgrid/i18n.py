@@ -22,7 +22,8 @@ METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2), "N_": None,
             # user errors carry their message template as the first argument
             **{name: (1,) for name in ("GisgridError", "RulebookError", "LayerError", "FindingError",
-                                        "SampleError", "NotFound", "Conflict", "Forbidden", "PhotoError")}}
+                                        "RequestError", "SampleError", "NotFound", "Conflict", "Forbidden",
+                                        "PhotoError")}}
 
 
 def message_ids() -> set[str]:

@@ -17,6 +17,7 @@ from ..photos import process_photo
 from ..rulebook import rulebook_for
 from ..store import inspections
 from . import get_store
+from .requests import coordinate, json_object, position
 from .auth import role_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -26,13 +27,6 @@ READERS = ("inspector", "planner", "reviewer")
 
 def user() -> dict:
     return {"id": current_user.id, "name": current_user.name, "role": current_user.role}
-
-
-def body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise FindingError("The request needs a JSON object")
-    return data
 
 
 def score_json(score: scoring.RoadScore) -> dict:
@@ -139,33 +133,29 @@ def rulebook(month: str):
 @bp.post("/findings")
 @role_required("inspector")
 def create_finding():
-    data = body()
-    try:
-        lon, lat = float(data["lon"]), float(data["lat"])
-    except (KeyError, TypeError, ValueError):
-        raise FindingError("A finding needs its position (lon, lat)") from None
+    data = json_object()
+    lon, lat = position(data)
     stored, created = office.create_finding(get_store(), data, lon, lat, user())
     score = office.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], created=created,
                    snapped_m=round(stored["snapped_m"], 1), score=score_json(score)), 201 if created else 200
 
 
-@bp.patch("/findings/<int:finding_id>")
+@bp.patch("/findings/<id:finding_id>")
 @role_required("inspector")
 def edit_finding(finding_id: int):
-    data = body()
-    lon, lat = data.get("lon"), data.get("lat")
+    data = json_object()
     stored = office.edit_finding(get_store(), finding_id, data, user(), reason=data.get("reason"),
-                                 lon=float(lon) if lon is not None else None, lat=float(lat) if lat is not None else None)
+                                 lon=coordinate(data, "lon"), lat=coordinate(data, "lat"))
     score = office.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], snapped_m=round(stored["snapped_m"], 1),
                    score=score_json(score))
 
 
-@bp.delete("/findings/<int:finding_id>")
+@bp.delete("/findings/<id:finding_id>")
 @role_required("inspector")
 def delete_finding(finding_id: int):
-    data = request.get_json(silent=True) or {}
+    data = json_object(required=False)
     row = office.remove_finding(get_store(), finding_id, user(), reason=data.get("reason"))
     return jsonify(deleted=finding_id, score=score_json(office.road_score(get_store(), row["month"], row["road"])))
 
@@ -183,7 +173,7 @@ def photo_folder() -> Path:
     return Path(current_app.instance_path) / "photos"
 
 
-@bp.post("/findings/<int:finding_id>/photos")
+@bp.post("/findings/<id:finding_id>/photos")
 @role_required("inspector")
 def upload_photo(finding_id: int):
     store = get_store()
@@ -213,8 +203,8 @@ def upload_photo(finding_id: int):
                    created=created), 201 if created else 200
 
 
-@bp.get("/photos/<int:photo_id>")
-@bp.get("/photos/<int:photo_id>/<any(thumb):size>")
+@bp.get("/photos/<id:photo_id>")
+@bp.get("/photos/<id:photo_id>/<any(thumb):size>")
 @role_required(*READERS)
 def photo(photo_id: int, size: str | None = None):
     store = get_store()

@@ -25,6 +25,7 @@ from ..uploads import Uploads
 from ..validation import report_json, validate
 from . import csrf, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, role_required
+from .requests import json_object, stored_int
 
 bp = Blueprint("plan", __name__)
 ROLE_HOME["planner"] = "plan.index"
@@ -53,7 +54,7 @@ def _geometry(body: dict, code: str, key: str = "geometry"):
 
 def _version(body: dict, key: str = "version") -> int:
     value = body.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not stored_int(value):
         raise LayerError("The save must say which version it started from")
     return value
 
@@ -115,7 +116,7 @@ def export():
     return _download(boundaries.layer_as_of(store, kind, when), f"{LAYER_KINDS[kind]}-{at[:10]}.geojson")
 
 
-@bp.get("/api/plan/<kind>/<code>/history/<int:version>.geojson")
+@bp.get("/api/plan/<kind>/<code>/history/<id:version>.geojson")
 @role_required(*PLANNERS)
 def version_file(kind: str, code: str, version: int):
     past = boundaries.past_version(get_store(), _kind(kind), code, version)
@@ -234,7 +235,7 @@ def conflict(error: Conflict):
 @role_required(*PLANNERS)
 def save(kind: str, code: str):
     """Body: {properties, geometry (GeoJSON, WGS84), version (null to create), reason}."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     geometry = _geometry(body, code)
     g.yours = {"type": "Feature", "properties": {**(body.get("properties") or {}), "code": code,
                                                  "version": body.get("version")},
@@ -248,7 +249,7 @@ def save(kind: str, code: str):
 @role_required(*PLANNERS)
 def split(kind: str, code: str):
     """Body: {line (GeoJSON LineString across the feature), new_code, version, reason}."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     line = _geometry(body, code, "line")
     parts = boundaries.split(get_store(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
                              _version(body), current_user.name, body.get("reason"))
@@ -259,7 +260,7 @@ def split(kind: str, code: str):
 @role_required(*PLANNERS)
 def merge(kind: str, code: str):
     """Body: {other, version, other_version, reason}: `other` joins `code` and is retired."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     merged = boundaries.merge(get_store(), _kind(kind), code, str(body.get("other") or ""), _version(body),
                               _version(body, "other_version"), current_user.name, body.get("reason"))
     return _saved([merged])
@@ -268,7 +269,7 @@ def merge(kind: str, code: str):
 @bp.post("/api/plan/<kind>/<code>/retire")
 @role_required(*PLANNERS)
 def retire(kind: str, code: str):
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     return jsonify(boundaries.retire(get_store(), _kind(kind), code, _version(body), current_user.name,
                                      body.get("reason")))
 
@@ -283,8 +284,8 @@ def history(kind: str, code: str):
 @role_required(*PLANNERS)
 def restore(kind: str, code: str):
     """Body: {version (the one to bring back), seen (the current version the planner saw), reason}."""
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body.get("version"), int):
+    body = json_object(required=False)
+    if not stored_int(body.get("version")):
         raise NotFound("{code} has no version {version}", code=code, version=body.get("version"))
     return jsonify(boundaries.restore(get_store(), _kind(kind), code, body["version"], _version(body, "seen"),
                                       current_user.name, body.get("reason")))
@@ -360,7 +361,7 @@ def preview(token: str):
 def start_import(token: str):
     """Body: {kind: grids|roads, layer, crs, fields: {ours: theirs}}; runs in the background,
     one transaction; GET …/progress follows it."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     uploads, store, who = _uploads(), get_store(), current_user.name
     path = uploads.path(token, who)
     kind = body.get("kind")
