@@ -142,3 +142,27 @@ def test_a_reopen_body_that_is_not_an_object_is_refused(client, auth):
     response = client.post(f"/review/{MONTH}/reopen", json=[1], headers={"X-CSRFToken": auth.csrf("/"),
                                                                            "Accept": "application/json"})
     refused(response, 400, "RequestError")
+
+
+@pytest.mark.parametrize("reason", [["误报"], {"a": 1}, 3])
+def test_a_reason_must_be_text(client, inspector, district, reason):
+    finding_id = client.post("/api/findings", json=new_finding(), headers=inspector).json["finding"]["id"]
+    changed = client.patch(f"/api/findings/{finding_id}", json={"count": 2, "reason": reason}, headers=inspector)
+    assert "文字" in refused(changed, 400, "RequestError")["message"]
+    refused(client.delete(f"/api/findings/{finding_id}", json={"reason": reason}, headers=inspector), 400)
+    kept = inspections.finding(district, id=finding_id)
+    assert kept["count"] == 1 and kept["deleted_at"] is None
+
+
+def test_a_planner_save_needs_properties_as_an_object_and_text_reasons(client, planner, store):
+    polygon = {"type": "Polygon", "coordinates": [[[114.0, 33.0], [114.01, 33.0], [114.01, 33.01], [114.0, 33.01],
+                                                   [114.0, 33.0]]]}
+    for body in ({"properties": [1], "geometry": polygon, "version": None},
+                 {"properties": {"name": "东区"}, "geometry": polygon, "version": None, "reason": ["x"]},
+                 {"properties": {"name": "东区"}, "geometry": polygon, "version": 2**64}):
+        refused(client.post("/api/plan/grid/G1", json=body, headers=planner), 400)
+    assert store.count("grids") == 0
+    for action in ("retire", "restore", "merge"):
+        response = client.post(f"/api/plan/grid/G1/{action}", json={"version": 1, "seen": 1, "other_version": 1,
+                                                                    "reason": {"a": 1}}, headers=planner)
+        refused(response, 400, "RequestError")

@@ -17,7 +17,7 @@ from ..photos import process_photo
 from ..rulebook import rulebook_for
 from ..store import inspections
 from . import get_store
-from .requests import coordinate, json_object, position
+from .requests import coordinate, json_object, position, text
 from .auth import role_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -145,7 +145,7 @@ def create_finding():
 @role_required("inspector")
 def edit_finding(finding_id: int):
     data = json_object()
-    stored = office.edit_finding(get_store(), finding_id, data, user(), reason=data.get("reason"),
+    stored = office.edit_finding(get_store(), finding_id, data, user(), reason=text(data, "reason"),
                                  lon=coordinate(data, "lon"), lat=coordinate(data, "lat"))
     score = office.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], snapped_m=round(stored["snapped_m"], 1),
@@ -156,7 +156,7 @@ def edit_finding(finding_id: int):
 @role_required("inspector")
 def delete_finding(finding_id: int):
     data = json_object(required=False)
-    row = office.remove_finding(get_store(), finding_id, user(), reason=data.get("reason"))
+    row = office.remove_finding(get_store(), finding_id, user(), reason=text(data, "reason"))
     return jsonify(deleted=finding_id, score=score_json(office.road_score(get_store(), row["month"], row["road"])))
 
 

@@ -25,7 +25,7 @@ from ..uploads import Uploads
 from ..validation import report_json, validate
 from . import csrf, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, role_required
-from .requests import json_object, stored_int
+from .requests import json_object, members, stored_int, text
 
 bp = Blueprint("plan", __name__)
 ROLE_HOME["planner"] = "plan.index"
@@ -237,12 +237,13 @@ def save(kind: str, code: str):
     """Body: {properties, geometry (GeoJSON, WGS84), version (null to create), reason}."""
     body = json_object(required=False)
     geometry = _geometry(body, code)
-    g.yours = {"type": "Feature", "properties": {**(body.get("properties") or {}), "code": code,
+    g.yours = {"type": "Feature", "properties": {**members(body, "properties"), "code": code,
                                                  "version": body.get("version")},
                "geometry": body["geometry"]}
-    saved = boundaries.save_feature(get_store(), _kind(kind), code, body.get("properties") or {}, geometry,
-                                    body.get("version"), current_user.name, body.get("reason"))
-    return _saved([saved], 200 if body.get("version") is not None else 201)
+    version = None if body.get("version") is None else _version(body)
+    saved = boundaries.save_feature(get_store(), _kind(kind), code, members(body, "properties"), geometry,
+                                    version, current_user.name, text(body, "reason"))
+    return _saved([saved], 200 if version is not None else 201)
 
 
 @bp.post("/api/plan/<kind>/<code>/split")
@@ -252,7 +253,7 @@ def split(kind: str, code: str):
     body = json_object(required=False)
     line = _geometry(body, code, "line")
     parts = boundaries.split(get_store(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
-                             _version(body), current_user.name, body.get("reason"))
+                             _version(body), current_user.name, text(body, "reason"))
     return _saved(parts, 201)
 
 
@@ -262,7 +263,7 @@ def merge(kind: str, code: str):
     """Body: {other, version, other_version, reason}: `other` joins `code` and is retired."""
     body = json_object(required=False)
     merged = boundaries.merge(get_store(), _kind(kind), code, str(body.get("other") or ""), _version(body),
-                              _version(body, "other_version"), current_user.name, body.get("reason"))
+                              _version(body, "other_version"), current_user.name, text(body, "reason"))
     return _saved([merged])
 
 
@@ -271,7 +272,7 @@ def merge(kind: str, code: str):
 def retire(kind: str, code: str):
     body = json_object(required=False)
     return jsonify(boundaries.retire(get_store(), _kind(kind), code, _version(body), current_user.name,
-                                     body.get("reason")))
+                                     text(body, "reason")))
 
 
 @bp.get("/api/plan/<kind>/<code>/history")
@@ -288,7 +289,7 @@ def restore(kind: str, code: str):
     if not stored_int(body.get("version")):
         raise NotFound("{code} has no version {version}", code=code, version=body.get("version"))
     return jsonify(boundaries.restore(get_store(), _kind(kind), code, body["version"], _version(body, "seen"),
-                                      current_user.name, body.get("reason")))
+                                      current_user.name, text(body, "reason")))
 
 
 def defect_label(kind: str) -> str:
@@ -368,10 +369,11 @@ def start_import(token: str):
     if _is_osm(path):
         job = lambda progress: office.bootstrap_osm(store, path, changed_by=who, progress=progress)  # noqa: E731
     elif kind in layers.KINDS:
-        fields = {k: v for k, v in (body.get("fields") or {}).items() if v} or None
+        fields = {k: v for k, v in members(body, "fields").items() if v} or None
+        crs, layer = text(body, "crs") or None, text(body, "layer") or None    # refused here, not in the job
 
         def job(progress):
-            done = office.import_layer(store, kind, path, crs=body.get("crs") or None, layer=body.get("layer") or None,
+            done = office.import_layer(store, kind, path, crs=crs, layer=layer,
                                        fields=fields, progress=progress, changed_by=who)
             return {"kind": kind, "created": done.created, "updated": done.updated, "placed": done.placed,
                     "unplaced": done.unplaced, "repaired": [list(r) for r in done.report.repaired],

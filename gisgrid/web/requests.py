@@ -102,3 +102,22 @@ class DatabaseId(BaseConverter):
 
     def to_url(self, value) -> str:
         return str(int(value))
+
+
+def text(data: dict, key: str) -> str | None:
+    """A body's free text (a reason, a name) or None; a number, list or object is refused
+    rather than stored or handed to the database as it is."""
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise RequestError("{key} must be text", key=key)
+
+
+def members(data: dict, key: str) -> dict:
+    """A body's object under `key` (a feature's properties, a field mapping), {} when absent."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequestError("{key} must be a JSON object", key=key)
+    return value

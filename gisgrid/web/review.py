@@ -14,7 +14,7 @@ from ..errors import GisgridError
 from ..months import current_month, parse_month, parse_year
 from . import get_store, tile_layer, wants_json
 from .auth import ROLE_HOME, role_required
-from .requests import json_object
+from .requests import json_object, text
 
 bp = Blueprint("review", __name__)
 ROLE_HOME["reviewer"] = "review.index"
@@ -98,7 +98,7 @@ def publish(month: str):
 @bp.post("/review/<month>/reopen")
 @role_required("reviewer")
 def reopen(month: str):
-    reason = request.form.get("reason") if request.form else json_object(required=False).get("reason")
+    reason = request.form.get("reason") if request.form else text(json_object(required=False), "reason")
     state = review.reopen(get_store(), month, current_user.name, reason)
     if wants_json():
         return jsonify(state={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in state.items()
