@@ -313,9 +313,11 @@ def user_reset_password(ctx: Context, name: str) -> None:
 @cli.command(help="Run the web app under gunicorn (production WSGI server).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Processes.")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Requests each process serves at once; 1 is gunicorn's sync worker.")
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from .web import create_app
@@ -333,7 +335,13 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
 
     class Server(BaseApplication):
         def load_config(self):
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-"}.items():
+            # Threads, because a sync worker reads a request's body to its end before anything else:
+            # two tablets uploading photos at 12 KB/s held both workers and every page waited.
+            # A thread waiting on a slow body leaves the others free (python -m gisgrid.bench_serve).
+            # 16, as one worker may accept every connection there is: ten slow uploads then still
+            # leave it six threads for pages.
+            worker = {"worker_class": "gthread", "threads": threads} if threads > 1 else {"worker_class": "sync"}
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", **worker}.items():
                 self.cfg.set(key, value)
 
         def load(self):

@@ -76,3 +76,7 @@ class TooManyAttempts(GisgridError):
     """Logins refused for a while after too many failures (the throttle)."""
 
     http_status = 429
+
+
+class RequestError(GisgridError):
+    """A request's body cannot be read: not JSON, not an object, or nested too deeply."""

@@ -22,8 +22,8 @@ METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2), "N_": None,
             # user errors carry their message template as the first argument
             **{name: (1,) for name in ("GisgridError", "RulebookError", "LayerError", "FindingError",
-                                        "SampleError", "NotFound", "Conflict", "Forbidden", "PhotoError",
-                                        "LoginRefused", "PasswordRefused", "TooManyAttempts")}}
+                                        "RequestError", "SampleError", "NotFound", "Conflict", "Forbidden",
+                                        "PhotoError", "LoginRefused", "PasswordRefused", "TooManyAttempts")}}
 
 
 def message_ids() -> set[str]:

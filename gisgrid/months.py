@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import GisgridError
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only (\d also takes ٢ and ２), and years from 1900 as parse_year: year 0 has no
+# calendar month to bound
+_MONTH = re.compile(r"^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])$")
 
 
 def parse_month(text: str) -> str:

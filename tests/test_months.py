@@ -29,7 +29,8 @@ def test_month_bounds_in_utc():
     assert end == datetime(2026, 12, 31, 16, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-11", "", "2026/11"])
+# 0000-01 passed once and broke month_bounds (a 500); fullwidth digits passed \d
+@pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-11", "", "2026/11", "0000-01", "1899-12", "２０２６-11"])
 def test_bad_months_are_user_errors(text):
     with pytest.raises(GisgridError, match="YYYY-MM"):
         parse_month(text)

@@ -117,7 +117,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     from . import api, auth, inspect, plan, review
+    from .requests import DatabaseId
 
+    # before the blueprints: a rule finds its converter when it is added
+    app.url_map.converters["id"] = DatabaseId
     auth.login_manager.init_app(app)
     for module in (auth, inspect, api, plan, review):
         app.register_blueprint(module.bp)
@@ -134,6 +137,21 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     @app.errorhandler(403)
     def forbidden(_error):
         return refusal("Forbidden", gettext("Your role may not open this page."), 403)
+
+    @app.errorhandler(404)
+    def not_found(error):
+        if not wants_json():
+            return error      # pages keep the server's plain 404
+        return refusal("NotFound", gettext("There is nothing at this address."), 404)
+
+    @app.errorhandler(405)
+    def not_allowed(error):
+        if not wants_json():
+            return error
+        response, status = refusal("MethodNotAllowed", gettext("This address does not accept %(method)s.",
+                                                               method=request.method), 405)
+        response.headers["Allow"] = ", ".join(error.valid_methods or ())
+        return response, status
 
     @app.errorhandler(413)
     def too_large(_error):

@@ -20,17 +20,13 @@ from ..services.policy import Facts, decide
 from ..store import inspections
 from . import get_settings, get_store
 from .auth import actor, role_required
+from .requests import coordinate, json_object, position, text
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 READERS = ("inspector", "planner", "reviewer")
 
 
-def body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise FindingError("The request needs a JSON object")
-    return data
 
 
 def score_json(score: scoring.RoadScore) -> dict:
@@ -136,34 +132,30 @@ def rulebook(month: str):
 @bp.post("/findings")
 @role_required("inspector")
 def create_finding():
-    data = body()
-    try:
-        lon, lat = float(data["lon"]), float(data["lat"])
-    except (KeyError, TypeError, ValueError):
-        raise FindingError("A finding needs its position (lon, lat)") from None
+    data = json_object()
+    lon, lat = position(data)
     stored, created = findings.record(get_store(), actor(), data, lon, lat)
     score = scores.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], created=created,
                    snapped_m=round(stored["snapped_m"], 1), score=score_json(score)), 201 if created else 200
 
 
-@bp.patch("/findings/<int:finding_id>")
+@bp.patch("/findings/<id:finding_id>")
 @role_required("inspector")
 def edit_finding(finding_id: int):
-    data = body()
-    lon, lat = data.get("lon"), data.get("lat")
-    stored = findings.edit(get_store(), actor(), finding_id, data, reason=data.get("reason"),
-                           lon=float(lon) if lon is not None else None, lat=float(lat) if lat is not None else None)
+    data = json_object()
+    stored = findings.edit(get_store(), actor(), finding_id, data, reason=text(data, "reason"),
+                           lon=coordinate(data, "lon"), lat=coordinate(data, "lat"))
     score = scores.road_score(get_store(), stored["month"], stored["road"])
     return jsonify(finding=finding_feature(stored), road=stored["road"], snapped_m=round(stored["snapped_m"], 1),
                    score=score_json(score))
 
 
-@bp.delete("/findings/<int:finding_id>")
+@bp.delete("/findings/<id:finding_id>")
 @role_required("inspector")
 def delete_finding(finding_id: int):
-    data = request.get_json(silent=True) or {}
-    row = findings.delete(get_store(), actor(), finding_id, reason=data.get("reason"))
+    data = json_object(required=False)
+    row = findings.delete(get_store(), actor(), finding_id, reason=text(data, "reason"))
     return jsonify(deleted=finding_id, score=score_json(scores.road_score(get_store(), row["month"], row["road"])))
 
 
@@ -179,7 +171,7 @@ def photo_folder() -> Path:
     return get_settings().photo_dir
 
 
-@bp.post("/findings/<int:finding_id>/photos")
+@bp.post("/findings/<id:finding_id>/photos")
 @role_required("inspector")
 def upload_photo(finding_id: int):
     client_id = request.form.get("client_id", "")
@@ -196,8 +188,8 @@ def upload_photo(finding_id: int):
                    created=created), 201 if created else 200
 
 
-@bp.get("/photos/<int:photo_id>")
-@bp.get("/photos/<int:photo_id>/<any(thumb):size>")
+@bp.get("/photos/<id:photo_id>")
+@bp.get("/photos/<id:photo_id>/<any(thumb):size>")
 @role_required(*READERS)
 def photo(photo_id: int, size: str | None = None):
     store = get_store()

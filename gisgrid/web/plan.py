@@ -26,6 +26,7 @@ from ..uploads import Uploads
 from ..validation import report_json, validate
 from . import csrf, get_settings, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, actor, role_required
+from .requests import json_object, members, stored_int, text
 
 bp = Blueprint("plan", __name__)
 ROLE_HOME["planner"] = "plan.index"
@@ -54,7 +55,7 @@ def _geometry(body: dict, code: str, key: str = "geometry"):
 
 def _version(body: dict, key: str = "version") -> int:
     value = body.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not stored_int(value):
         raise LayerError("The save must say which version it started from")
     return value
 
@@ -115,7 +116,7 @@ def export():
     return _download(boundaries.layer_as_of(store, kind, when), f"{LAYER_KINDS[kind]}-{at[:10]}.geojson")
 
 
-@bp.get("/api/plan/<kind>/<code>/history/<int:version>.geojson")
+@bp.get("/api/plan/<kind>/<code>/history/<id:version>.geojson")
 @role_required(*PLANNERS)
 def version_file(kind: str, code: str, version: int):
     past = boundaries.past_version(get_store(), _kind(kind), code, version)
@@ -232,24 +233,25 @@ def conflict(error: Conflict):
 @role_required(*PLANNERS)
 def save(kind: str, code: str):
     """Body: {properties, geometry (GeoJSON, WGS84), version (null to create), reason}."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     geometry = _geometry(body, code)
-    g.yours = {"type": "Feature", "properties": {**(body.get("properties") or {}), "code": code,
+    g.yours = {"type": "Feature", "properties": {**members(body, "properties"), "code": code,
                                                  "version": body.get("version")},
                "geometry": body["geometry"]}
-    saved = layer_work.save(get_store(), actor(), _kind(kind), code, body.get("properties") or {}, geometry,
-                            body.get("version"), body.get("reason"))
-    return _saved([saved], 200 if body.get("version") is not None else 201)
+    version = None if body.get("version") is None else _version(body)
+    saved = layer_work.save(get_store(), actor(), _kind(kind), code, members(body, "properties"), geometry,
+                            version, text(body, "reason"))
+    return _saved([saved], 200 if version is not None else 201)
 
 
 @bp.post("/api/plan/<kind>/<code>/split")
 @role_required(*PLANNERS)
 def split(kind: str, code: str):
     """Body: {line (GeoJSON LineString across the feature), new_code, version, reason}."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     line = _geometry(body, code, "line")
     parts = layer_work.split(get_store(), actor(), _kind(kind), code, line, str(body.get("new_code") or "").strip(),
-                             _version(body), body.get("reason"))
+                             _version(body), text(body, "reason"))
     return _saved(parts, 201)
 
 
@@ -257,17 +259,17 @@ def split(kind: str, code: str):
 @role_required(*PLANNERS)
 def merge(kind: str, code: str):
     """Body: {other, version, other_version, reason}: `other` joins `code` and is retired."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     merged = layer_work.merge(get_store(), actor(), _kind(kind), code, str(body.get("other") or ""), _version(body),
-                              _version(body, "other_version"), body.get("reason"))
+                              _version(body, "other_version"), text(body, "reason"))
     return _saved([merged])
 
 
 @bp.post("/api/plan/<kind>/<code>/retire")
 @role_required(*PLANNERS)
 def retire(kind: str, code: str):
-    body = request.get_json(silent=True) or {}
-    return jsonify(layer_work.retire(get_store(), actor(), _kind(kind), code, _version(body), body.get("reason")))
+    body = json_object(required=False)
+    return jsonify(layer_work.retire(get_store(), actor(), _kind(kind), code, _version(body), text(body, "reason")))
 
 
 @bp.get("/api/plan/<kind>/<code>/history")
@@ -280,11 +282,11 @@ def history(kind: str, code: str):
 @role_required(*PLANNERS)
 def restore(kind: str, code: str):
     """Body: {version (the one to bring back), seen (the current version the planner saw), reason}."""
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body.get("version"), int):
+    body = json_object(required=False)
+    if not stored_int(body.get("version")):
         raise NotFound("{code} has no version {version}", code=code, version=body.get("version"))
     return jsonify(layer_work.restore(get_store(), actor(), _kind(kind), code, body["version"], _version(body, "seen"),
-                                      body.get("reason")))
+                                      text(body, "reason")))
 
 
 def defect_label(kind: str) -> str:
@@ -357,18 +359,19 @@ def preview(token: str):
 def start_import(token: str):
     """Body: {kind: grids|roads, layer, crs, fields: {ours: theirs}}; runs in the background,
     one transaction; GET …/progress follows it."""
-    body = request.get_json(silent=True) or {}
+    body = json_object(required=False)
     uploads, store, who = _uploads(), get_store(), actor()
     path = uploads.path(token, who.name)
     kind = body.get("kind")
     if _is_osm(path):
         job = lambda progress: layer_work.draft_from_osm(store, who, path, progress=progress)  # noqa: E731
     elif kind in layers.KINDS:
-        fields = {k: v for k, v in (body.get("fields") or {}).items() if v} or None
+        fields = {k: v for k, v in members(body, "fields").items() if v} or None
+        crs, layer = text(body, "crs") or None, text(body, "layer") or None    # refused here, not in the job
 
         def job(progress):
-            done = layer_work.import_layer(store, who, kind, path, crs=body.get("crs") or None,
-                                           layer=body.get("layer") or None, fields=fields, progress=progress)
+            done = layer_work.import_layer(store, who, kind, path, crs=crs, layer=layer, fields=fields,
+                                           progress=progress)
             return {"kind": kind, "created": done.created, "updated": done.updated, "placed": done.placed,
                     "unplaced": done.unplaced, "repaired": [list(r) for r in done.report.repaired],
                     "warnings": done.report.warnings, "crs": done.report.source_crs}

@@ -13,8 +13,9 @@ from ..errors import GisgridError
 from ..months import parse_month, parse_year
 from ..services import month as month_work
 from . import get_store, tile_layer, wants_json
-from .auth import ROLE_HOME, actor, role_required
 from ..reports import assessment
+from .auth import ROLE_HOME, actor, role_required
+from .requests import json_object, text
 
 bp = Blueprint("review", __name__)
 ROLE_HOME["reviewer"] = "review.index"
@@ -98,7 +99,7 @@ def publish(month: str):
 @bp.post("/review/<month>/reopen")
 @role_required("reviewer")
 def reopen(month: str):
-    reason = request.form.get("reason") if request.form else (request.get_json(silent=True) or {}).get("reason")
+    reason = request.form.get("reason") if request.form else text(json_object(required=False), "reason")
     state = month_work.reopen(get_store(), actor(), month, reason)
     if wants_json():
         return jsonify(state={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in state.items()

@@ -1,0 +1,28 @@
+"""`gisgrid serve` as it runs in production (gunicorn, two workers, on a loopback port with a
+SQLite file): ten clients sending bodies at 10 KB/s do not keep a plain page from being served.
+The time it takes is measured by `python -m gisgrid.bench_serve`, not here."""
+
+import urllib.request
+
+from gisgrid.bench_serve import Server, SlowClients
+
+BODY = 100 * 1024     # ten seconds at 10 KB/s: the page must come while every body is still on its way
+
+
+def login_page(url: str) -> str:
+    with urllib.request.urlopen(url + "/login", timeout=60) as response:
+        assert response.status == 200
+        return response.read().decode()
+
+
+def test_a_page_is_served_while_ten_slow_clients_send_their_bodies(tmp_path):
+    with Server(tmp_path, workers=2) as server:           # the serving model `gisgrid serve` starts
+        server.wait_ready()
+        slow = SlowClients(server.url, count=10, rate=10 * 1024, size=BODY).start()
+        try:
+            page = login_page(server.url)
+            still_sending = slow.all_sending()
+        finally:
+            slow.stop()
+    assert 'name="csrf-token"' in page
+    assert still_sending     # with sync workers the page came only after the first bodies were in
