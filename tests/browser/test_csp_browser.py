@@ -29,6 +29,19 @@ class Violations:
         return self.page.evaluate("window.__violations || []") + self.console
 
 
+def refuses_unnonced_script(tablet, url: str) -> bool:
+    """The policy is in force at `url`: a script without the nonce put into the page does not run
+    (tried on a page of its own, so the refusal stays off the record of the page under test)."""
+    probe = tablet.context.new_page()
+    try:
+        probe.goto(url)
+        return probe.evaluate("() => { const s = document.createElement('script');"
+                              " s.textContent = 'window.__ran = true;'; document.body.appendChild(s);"
+                              " return window.__ran !== true; }")
+    finally:
+        probe.close()
+
+
 def policy_of(page) -> str:
     return page.evaluate("fetch(location.href).then(r => r.headers.get('content-security-policy'))")
 
@@ -42,6 +55,7 @@ def test_the_inspectors_road_map_draws_with_nothing_refused(tablet, district_mon
     tablet.page.touchscreen.tap(*(lambda b: (b["x"] + b["width"] / 2, b["y"] + b["height"] / 2))(
         tablet.page.locator("#map").bounding_box()))
     tablet.page.wait_for_selector("#finding-form[open]")   # the form's script ran
+    assert refuses_unnonced_script(tablet, tablet.page.url)
     assert refused() == []
 
 
@@ -50,8 +64,9 @@ def test_the_planners_map_and_import_page_with_nothing_refused(tablet, planner):
                             box(114.036, 33.588, 114.044, 33.592), None, "setup")
     refused = Violations(tablet)
     open_map(tablet, planner)
-    tablet.page.wait_for_function("window.gisgridPlan.index.grid.G1 !== undefined")
+    tablet.until("window.gisgridPlan.index.grid.G1 !== undefined")
     tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
+    assert refuses_unnonced_script(tablet, tablet.page.url)
     tablet.page.goto(tablet.server.url + "/plan/import")
     tablet.page.wait_for_selector("#upload-form")
     assert tablet.page.evaluate("window.gisgridPlanner !== undefined")
@@ -65,6 +80,7 @@ def test_the_reviewers_folium_maps_and_bulletin_with_nothing_refused(tablet, dem
     page.goto(f"{tablet.server.url}/review/{month}")
     page.wait_for_selector(".folium-map[data-drawn]")
     assert page.locator(".leaflet-overlay-pane path[data-code]").count() == len(core["grids"])
+    assert refuses_unnonced_script(tablet, page.url)
     # the month picker's handlers moved from inline attributes into review.js: they still work
     other = [o for o in page.locator("#month-picker select[name=compare] option").evaluate_all(
         "os => os.map(o => o.value)") if o]
@@ -72,7 +88,7 @@ def test_the_reviewers_folium_maps_and_bulletin_with_nothing_refused(tablet, dem
         with page.expect_navigation():
             page.select_option("#month-picker select[name=compare]", other[0])
         assert page.url.endswith(f"/review/{month}?compare={other[0]}")
-        page.wait_for_function("document.querySelectorAll('.folium-map[data-drawn]').length === 2")
+        tablet.until("document.querySelectorAll('.folium-map[data-drawn]').length === 2")
     code = next(g["code"] for g in core["grids"] if g["score"] is not None)
     page.goto(f"{tablet.server.url}/review/{month}/grid/{code}")
     page.wait_for_selector(".leaflet-overlay-pane path")
@@ -82,4 +98,5 @@ def test_the_reviewers_folium_maps_and_bulletin_with_nothing_refused(tablet, dem
     page.evaluate("window.print = function () { window.__printed = true; }")
     page.click("#print")
     assert page.evaluate("window.__printed === true")
+    assert refuses_unnonced_script(tablet, page.url)
     assert refused() == []
