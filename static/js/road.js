@@ -6,6 +6,12 @@
   let data = JSON.parse(document.getElementById("road-data").textContent);
   const config = JSON.parse(document.getElementById("page-config").textContent);
   const text = JSON.parse(document.getElementById("i18n").textContent);
+  // the rulebook in force for the month and the photo limit, as the server has them: the page
+  // (cached for offline use) carries them, so a district's own rulebook is the tablet's too
+  const rules = JSON.parse(document.getElementById("rules").textContent);
+  const threshold = rules.rulebook.area_threshold_m2, photoLimit = rules.photos_per_finding;
+  const ruleByCode = {};
+  rules.rulebook.sections.forEach(function (s) { s.rules.forEach(function (r) { ruleByCode[r.code] = r; }); });
   const roadCode = data.road.properties.code;
   const $ = function (id) { return document.getElementById(id); };
   const dialog = $("finding-form"), form = $("form"), ruleSelect = $("rule");
@@ -114,14 +120,26 @@
   // the form -----------------------------------------------------------------------------
   let target = null, editing = null;
 
-  function kindOf(code) {
-    const option = ruleSelect.querySelector('option[value="' + CSS.escape(code) + '"]');
-    return option ? option.dataset.kind : "";
+  function kindOf(code) { return ruleByCode[code] ? ruleByCode[code].kind : ""; }
+
+  // The deduction the server will make for this area: the rulebook's low figure up to the
+  // threshold (inclusive), its high one above, and the size class chosen to match.
+  function syncArea() {
+    const rule = ruleByCode[ruleSelect.value], area = parseFloat($("area").value);
+    const known = !!rule && rule.kind === "area" && area > 0;
+    $("area-points").hidden = !known;
+    if (!known) { return; }
+    const large = area > threshold;
+    form.querySelector("input[name=area_class][value=" + (large ? "large" : "small") + "]").checked = true;
+    const points = large && rule.points_high !== null ? rule.points_high : rule.points;
+    $("area-points").textContent = text.deduction + " −" + points;
+    $("area-points").dataset.points = String(points);
   }
 
   function syncKind() {
     const area = kindOf(ruleSelect.value) === "area";
     $("area-box").hidden = !area;
+    syncArea();
   }
 
   function openForm(at, feature) {
@@ -154,19 +172,22 @@
   ruleSelect.addEventListener("change", syncKind);
   form.querySelectorAll("input[name=area_class]").forEach(function (radio) {
     radio.addEventListener("change", function () {
-      // ≤ 4 m² counts as 4 (inclusive); > 4 m² starts from an estimate the inspector can correct.
-      $("area").value = radio.value === "small" ? "4" : "5";
+      // "up to the threshold" counts as the threshold (inclusive); "above" starts from an
+      // estimate one m² over it, which the inspector can correct
+      $("area").value = String(radio.value === "small" ? threshold : threshold + 1);
+      syncArea();
     });
   });
+  $("area").addEventListener("input", syncArea);
   $("photos").addEventListener("change", function () {
     const previews = $("photo-previews");
     previews.replaceChildren();
-    Array.from($("photos").files).slice(0, 3).forEach(function (file) {
+    Array.from($("photos").files).slice(0, photoLimit).forEach(function (file) {
       const img = document.createElement("img");
       img.src = URL.createObjectURL(file); img.className = "thumb"; img.alt = "";
       previews.appendChild(img);
     });
-    if ($("photos").files.length > 3) { formError(text.too_many_photos); }
+    if ($("photos").files.length > photoLimit) { formError(text.too_many_photos); }
   });
   $("cancel").addEventListener("click", closeForm);
 
@@ -184,7 +205,7 @@
 
   async function saveNew(fields) {
     const photos = Array.from($("photos").files);
-    if (photos.length > 3) { formError(text.too_many_photos); return; }
+    if (photos.length > photoLimit) { formError(text.too_many_photos); return; }
     const finding = Object.assign(fields, { id: Outbox.newId(), lon: target.lng, lat: target.lat,
                                             observed_at: new Date().toISOString() });
     const item = { id: finding.id, road: roadCode, finding: finding, photos: photos, saved_at: Date.now() };
