@@ -73,8 +73,7 @@
   document.addEventListener("gisgrid:grid", function (event) {
     var code = event.detail.code;
     if (event.detail.map === "compare") return;
-    fetch(panel.dataset.url + "?grid=" + encodeURIComponent(code), { headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json(); })
+    window.gisgridHttp.call(panel.dataset.url + "?grid=" + encodeURIComponent(code))
       .then(function (data) {
         var grid = data.grids.find(function (g) { return g.code === code; });
         if (grid) show(grid);

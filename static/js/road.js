@@ -14,6 +14,7 @@
   rules.rulebook.sections.forEach(function (s) { s.rules.forEach(function (r) { ruleByCode[r.code] = r; }); });
   const roadCode = data.road.properties.code;
   const $ = function (id) { return document.getElementById(id); };
+  const call = window.gisgridHttp.call;
   const dialog = $("finding-form"), form = $("form"), ruleSelect = $("rule");
   const labels = {};
   Array.from(ruleSelect.options).forEach(function (o) { if (o.value) { labels[o.value] = o.textContent; } });
@@ -106,9 +107,8 @@
 
   async function reload() {
     try {
-      const response = await fetch("/api/months/" + data.month + "/roads/" + roadCode, { credentials: "same-origin" });
-      if (response.ok) { data = await response.json(); }
-    } catch (e) { /* offline: keep what we have */ }
+      data = await call("/api/months/" + data.month + "/roads/" + roadCode);
+    } catch (e) { /* offline or refused: keep what we have */ }
     await render();
   }
 
@@ -230,16 +230,13 @@
     await reload();
   }
 
+  // a refusal's message, or "kept on the tablet" when the network is gone
+  function problem(error) { return error.offline ? text.queued : error.message; }
+
   async function saveEdit(fields) {
     const body = Object.assign(fields, { reason: $("reason").value.trim() || null });
-    const response = await fetch("/api/findings/" + editing.properties.id, {
-      method: "PATCH", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
-      body: JSON.stringify(body)
-    }).catch(function () { return null; });
-    if (!response) { formError(text.queued); return; }
-    const result = await response.json().catch(function () { return {}; });
-    if (!response.ok) { formError(result.message || String(response.status)); return; }
+    try { await call("/api/findings/" + editing.properties.id, body, "PATCH"); }
+    catch (error) { formError(problem(error)); return; }
     closeForm(); say(text.saved); await reload();
   }
 
@@ -254,13 +251,8 @@
 
   $("delete").addEventListener("click", async function () {
     if (!editing || !window.confirm(text.delete_confirm)) { return; }
-    const response = await fetch("/api/findings/" + editing.properties.id, {
-      method: "DELETE", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
-      body: JSON.stringify({ reason: $("reason").value.trim() || null })
-    }).catch(function () { return null; });
-    const result = response ? await response.json().catch(function () { return {}; }) : {};
-    if (!response || !response.ok) { formError(result.message || text.queued); return; }
+    try { await call("/api/findings/" + editing.properties.id, { reason: $("reason").value.trim() || null }, "DELETE"); }
+    catch (error) { formError(problem(error)); return; }
     closeForm(); say(text.saved); await reload();
   });
 
@@ -275,13 +267,9 @@
   async function move(latlng) {
     const target = moving;
     moving = null;
-    const response = await fetch("/api/findings/" + target.finding.properties.id, {
-      method: "PATCH", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
-      body: JSON.stringify({ lon: latlng.lng, lat: latlng.lat, reason: target.reason })
-    }).catch(function () { return null; });
-    const result = response ? await response.json().catch(function () { return {}; }) : {};
-    if (!response || !response.ok) { say(result.message || text.queued, "bad"); return; }
+    try { await call("/api/findings/" + target.finding.properties.id,
+                     { lon: latlng.lng, lat: latlng.lat, reason: target.reason }, "PATCH"); }
+    catch (error) { say(problem(error), "bad"); return; }
     say(text.saved); await reload();
   }
 
@@ -298,12 +286,8 @@
 
   $("submit-road").addEventListener("click", async function () {
     if (!window.confirm(text.confirm_submit)) { return; }
-    const response = await fetch("/api/months/" + data.month + "/roads/" + roadCode + "/submit", {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content }
-    }).catch(function () { return null; });
-    const result = response ? await response.json().catch(function () { return {}; }) : {};
-    if (!response || !response.ok) { say(result.message || text.queued, "bad"); return; }
+    try { await call("/api/months/" + data.month + "/roads/" + roadCode + "/submit", undefined, "POST"); }
+    catch (error) { say(problem(error), "bad"); return; }
     $("submit-road").disabled = true; $("submit-road").textContent = text.submitted;
     await reload();
   });
