@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, render_template, request
-from markupsafe import Markup
 from flask_babel import Babel, gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -199,10 +198,11 @@ def tile_sources(tiles: dict | None) -> list[str]:
 _UNNONCED = re.compile(r"<(script|style)\b(?![^>]*\bnonce=)", re.IGNORECASE)
 
 
-def nonced(html: str) -> Markup:
+def nonced(html: str) -> str:
     """HTML we generate (folium's map parts) with this request's nonce on each <script> and
-    <style> element, so its inline map code runs under the page's policy."""
-    return Markup(_UNNONCED.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', str(html)))
+    <style> element, so its inline map code runs under the page's policy (templates mark the
+    result `|safe`, as they did folium's HTML before)."""
+    return _UNNONCED.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', str(html))
 
 
 # not HTML: a page carries the CSRF token beside what the request reflects, and compressing
