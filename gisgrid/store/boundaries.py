@@ -24,6 +24,7 @@ version_t = Table(
     Column("changed_by", String(100)), Column("changed_at", DateTime), Column("reason", Text))
 
 ATTRIBUTES = {"grid": ("name", "town", "grid_class", "leader"), "road": ("name", "grade", "grid")}
+GRID_CLASSES = ("A", "B", "C")
 # Codes go into URLs and file names: no spaces or slashes; the national 15-digit grid codes fit.
 
 
@@ -86,7 +87,7 @@ def _checked(kind: str, code: str, attributes: dict) -> dict:
     values = {k: (str(attributes[k]).strip() or None) if attributes.get(k) is not None else None
               for k in ATTRIBUTES[kind]}
     values["name"] = values["name"] or code
-    if kind == "grid" and values["grid_class"] not in (None, "A", "B", "C"):
+    if kind == "grid" and values["grid_class"] not in (None, *GRID_CLASSES):
         raise LayerError("Grid class must be A, B or C (found {classes})", classes=values["grid_class"])
     return values
 

@@ -4,10 +4,12 @@ blueprints by who uses them (auth, inspect, api …). Views stay thin: read, cal
 from __future__ import annotations
 
 import gzip
+import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import Babel, gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -160,16 +162,71 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     @app.context_processor
     def page_globals():
-        return {"tiles": tile_layer(app.config), "lang": select_locale(), "roles_label": auth.ROLE_LABELS}
+        return {"tiles": tile_layer(app.config), "lang": select_locale(), "roles_label": auth.ROLE_LABELS,
+                "csp_nonce": csp_nonce}
+
+    app.add_template_filter(nonced)
+    tiles_from = tile_sources(tile_layer(app.config))
 
     @app.after_request
     def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce(), tiles_from))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # no-referrer: a page's address carries a month, a grid or a road code; a tile server
+        # (the only other origin a page talks to) needs none of it
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
         return compressed(response)
 
     return app
+
+
+def csp_nonce() -> str:
+    """This request's nonce: made once per request, so every inline script of the page and the
+    Content-Security-Policy header name the same one, and no two responses share it."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def content_security_policy(nonce: str, tiles_from: list[str] = ()) -> str:
+    """Scripts only from this origin or carrying this response's nonce (no 'unsafe-inline', no
+    eval: Leaflet, Geoman, markercluster and folium's output need neither). Styles allow inline:
+    the pages colour legend swatches and bars with style attributes and folium writes <style>
+    blocks; CSS runs no script, and with img-src, connect-src and font-src closed to other origins
+    an injected style has nowhere to send what it could read."""
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self' 'unsafe-inline'",
+        " ".join(["img-src 'self' data: blob:", *tiles_from]),
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ])
+
+
+def tile_sources(tiles: dict | None) -> list[str]:
+    """The origins the base map's tiles come from, for img-src: one per subdomain ({s}), as
+    Leaflet fills them in ("abc" unless the preset names others)."""
+    if not tiles:
+        return []
+    url = tiles["url"]
+    hosts = [url.replace("{s}", s) for s in tiles.get("subdomains") or "abc"] if "{s}" in url else [url]
+    return sorted({f"{part.scheme}://{part.netloc}" for part in map(urlsplit, hosts)})
+
+
+_UNNONCED = re.compile(r"<(script|style)\b(?![^>]*\bnonce=)", re.IGNORECASE)
+
+
+def nonced(html: str) -> str:
+    """HTML we generate (folium's map parts) with this request's nonce on each <script> and
+    <style> element, so its inline map code runs under the page's policy (templates mark the
+    result `|safe`, as they did folium's HTML before)."""
+    return _UNNONCED.sub(lambda m: f'<{m.group(1)} nonce="{csp_nonce()}"', str(html))
 
 
 # not HTML: a page carries the CSRF token beside what the request reflects, and compressing

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from .. import clock
 from ..months import parse_month
-from . import get_store
+from . import get_settings, get_store
 from .api import READERS, road_data, roads_data, rulebook_data
 from .auth import ROLE_HOME, role_required
 
@@ -27,8 +27,11 @@ def roads():
 @role_required(*READERS)
 def road(month: str, code: str):
     month = parse_month(month)
+    # what the tablet checks before sending comes from here, not from road.js: the rulebook in
+    # force for the month (kinds, area threshold) and the installation's photo limit
     return render_template("inspect/road.html", data=road_data(month, code),
-                           rulebook=rulebook_data(month, current_user.lang))
+                           rulebook=rulebook_data(month, current_user.lang),
+                           photos_per_finding=get_settings()["PHOTOS_PER_FINDING"])
 
 
 @bp.get("/sw.js")

@@ -66,7 +66,9 @@ def _version(body: dict, key: str = "version") -> int:
 @bp.get("/plan/")
 @role_required(*PLANNERS)
 def index():
-    return render_template("plan/map.html", grades=GRADES)
+    # the map's styles and form follow the server's grades, grid classes and attribute lists
+    return render_template("plan/map.html", grades=GRADES, grid_classes=boundaries.GRID_CLASSES,
+                           attributes=boundaries.ATTRIBUTES)
 
 
 @bp.get("/plan/import")

@@ -25,7 +25,7 @@
     });
   }
 
-  function csrfToken() { return document.querySelector("meta[name=csrf-token]").content; }
+  const call = window.gisgridHttp.call;
 
   function newId() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
@@ -33,34 +33,32 @@
     return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
   }
 
+  // a lost network or a failing server: the item stays in the outbox to be sent again
+  function transient(error) { return error.offline || error.status >= 500; }
+
   /* Send one item: the finding, then its photos. Resolves {ok, status, data}; rejects when the
      network fails (the item then stays in the outbox). */
   async function send(item) {
-    const response = await fetch("/api/findings", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json" },
-      body: JSON.stringify(item.finding)
-    });
-    const data = await response.json().catch(function () { return {}; });
-    if (!response.ok) {
-      if (response.status >= 500) { throw new Error("server " + response.status); }
-      return { ok: false, status: response.status, data: data };
+    let data;
+    try {
+      data = await call("/api/findings", item.finding);
+    } catch (error) {
+      if (transient(error)) { throw error; }
+      return { ok: false, status: error.status, data: error.data };
     }
     data.photoErrors = [];
     for (let i = 0; i < item.photos.length; i++) {
       const form = new FormData();
       form.append("client_id", item.finding.id + "-p" + i);
       form.append("photo", item.photos[i], "photo-" + i + ".jpg");
-      const upload = await fetch("/api/findings/" + data.finding.id + "/photos", {
-        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() }, body: form
-      });
-      if (upload.status >= 500) { throw new Error("photo upload " + upload.status); }
-      if (!upload.ok) {
-        const problem = await upload.json().catch(function () { return {}; });
-        data.photoErrors.push(problem.message || String(upload.status));
+      try {
+        await call("/api/findings/" + data.finding.id + "/photos", form);
+      } catch (error) {
+        if (transient(error)) { throw error; }
+        data.photoErrors.push(error.message);
       }
     }
-    return { ok: true, status: response.status, data: data };
+    return { ok: true, status: 200, data: data };
   }
 
   async function flushOnce(onResult) {

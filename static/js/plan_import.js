@@ -5,7 +5,6 @@
   "use strict";
   const P = window.gisgridPlanner, config = P.config, text = P.text, fmt = P.fmt, asText = P.asText, call = P.call;
   const $ = function (id) { return document.getElementById(id); };
-  const csrf = document.querySelector("meta[name=csrf-token]").content;
   let upload = null;      // {token, kind, preview}
   let previewMap = null, previewLayer = null;
 
@@ -48,7 +47,8 @@
       showPreview(data);
     });
     request.open("POST", config.uploads);
-    request.setRequestHeader("X-CSRFToken", csrf);
+    // XMLHttpRequest, not fetch: only it reports upload progress; the token is the helper's
+    request.setRequestHeader("X-CSRFToken", window.gisgridHttp.csrfToken());
     request.setRequestHeader("Accept", "application/json");
     request.send(form);
   });

@@ -7,9 +7,16 @@
   const P = window.gisgridPlanner, config = P.config, text = P.text, fmt = P.fmt, asText = P.asText, call = P.call;
   const $ = function (id) { return document.getElementById(id); };
   const SNAP = { snappable: true, snapDistance: 20, allowSelfIntersection: false };
-  const GRID_COLOURS = { A: "#1a7f37", B: "#0b5cad", C: "#b45309" };
-  const ROAD_COLOURS = { "主干道": "#b42318", "次干道": "#d97706", "支路": "#7c3aed", "背街小巷": "#0e7490" };
-  const ATTRIBUTES = { grid: ["name", "town", "grid_class", "leader"], road: ["name", "grade", "grid"] };
+  // grid classes, road grades and the attributes of each kind are the server's (page-config);
+  // only their colours are the map's, handed out in the server's order
+  const ATTRIBUTES = config.attributes;
+  function colours(values, palette) {
+    const out = {};
+    values.forEach(function (v, i) { out[v] = palette[i % palette.length]; });
+    return out;
+  }
+  const GRID_COLOURS = colours(config.grid_classes, ["#1a7f37", "#0b5cad", "#b45309"]);
+  const ROAD_COLOURS = colours(config.grades, ["#b42318", "#d97706", "#7c3aed", "#0e7490"]);
   const FORM_IDS = { code: "f-code", name: "f-name", town: "f-town", grid_class: "f-class", leader: "f-leader",
                      grade: "f-grade", grid: "f-grid" };
 

@@ -1,7 +1,20 @@
-// The month page: a click on a grid shows its roads and deductions by section beside the map,
-// from the page's JSON twin, asked for that grid alone. Text goes in with textContent only.
+// The month page: the month picker, and a click on a grid showing its roads and deductions by
+// section beside the map, from the page's JSON twin, asked for that grid alone. Text goes in with textContent only.
 (function () {
   "use strict";
+  // the month picker goes to the chosen month (or comparison) at once; the page's policy allows
+  // no inline handlers, so they are here
+  var picker = document.getElementById("month-picker");
+  if (picker) {
+    picker.elements.month.addEventListener("change", function () {
+      location.href = picker.dataset.base.replace("MONTH", picker.elements.month.value);
+    });
+    picker.elements.compare.addEventListener("change", function () {
+      var compare = picker.elements.compare.value;
+      location.href = picker.dataset.base.replace("MONTH", picker.dataset.month) +
+        (compare ? "?compare=" + encodeURIComponent(compare) : "");
+    });
+  }
   var panel = document.getElementById("grid-detail");
   if (!panel) return;
   var labels = JSON.parse(document.getElementById("review-labels").textContent);
@@ -60,8 +73,7 @@
   document.addEventListener("gisgrid:grid", function (event) {
     var code = event.detail.code;
     if (event.detail.map === "compare") return;
-    fetch(panel.dataset.url + "?grid=" + encodeURIComponent(code), { headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json(); })
+    window.gisgridHttp.call(panel.dataset.url + "?grid=" + encodeURIComponent(code))
       .then(function (data) {
         var grid = data.grids.find(function (g) { return g.code === code; });
         if (grid) show(grid);

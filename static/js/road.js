@@ -6,8 +6,15 @@
   let data = JSON.parse(document.getElementById("road-data").textContent);
   const config = JSON.parse(document.getElementById("page-config").textContent);
   const text = JSON.parse(document.getElementById("i18n").textContent);
+  // the rulebook in force for the month and the photo limit, as the server has them: the page
+  // (cached for offline use) carries them, so a district's own rulebook is the tablet's too
+  const rules = JSON.parse(document.getElementById("rules").textContent);
+  const threshold = rules.rulebook.area_threshold_m2, photoLimit = rules.photos_per_finding;
+  const ruleByCode = {};
+  rules.rulebook.sections.forEach(function (s) { s.rules.forEach(function (r) { ruleByCode[r.code] = r; }); });
   const roadCode = data.road.properties.code;
   const $ = function (id) { return document.getElementById(id); };
+  const call = window.gisgridHttp.call;
   const dialog = $("finding-form"), form = $("form"), ruleSelect = $("rule");
   const labels = {};
   Array.from(ruleSelect.options).forEach(function (o) { if (o.value) { labels[o.value] = o.textContent; } });
@@ -100,9 +107,8 @@
 
   async function reload() {
     try {
-      const response = await fetch("/api/months/" + data.month + "/roads/" + roadCode, { credentials: "same-origin" });
-      if (response.ok) { data = await response.json(); }
-    } catch (e) { /* offline: keep what we have */ }
+      data = await call("/api/months/" + data.month + "/roads/" + roadCode);
+    } catch (e) { /* offline or refused: keep what we have */ }
     await render();
   }
 
@@ -114,14 +120,26 @@
   // the form -----------------------------------------------------------------------------
   let target = null, editing = null;
 
-  function kindOf(code) {
-    const option = ruleSelect.querySelector('option[value="' + CSS.escape(code) + '"]');
-    return option ? option.dataset.kind : "";
+  function kindOf(code) { return ruleByCode[code] ? ruleByCode[code].kind : ""; }
+
+  // The deduction the server will make for this area: the rulebook's low figure up to the
+  // threshold (inclusive), its high one above, and the size class chosen to match.
+  function syncArea() {
+    const rule = ruleByCode[ruleSelect.value], area = parseFloat($("area").value);
+    const known = !!rule && rule.kind === "area" && area > 0;
+    $("area-points").hidden = !known;
+    if (!known) { return; }
+    const large = area > threshold;
+    form.querySelector("input[name=area_class][value=" + (large ? "large" : "small") + "]").checked = true;
+    const points = large && rule.points_high !== null ? rule.points_high : rule.points;
+    $("area-points").textContent = text.deduction + " −" + points;
+    $("area-points").dataset.points = String(points);
   }
 
   function syncKind() {
     const area = kindOf(ruleSelect.value) === "area";
     $("area-box").hidden = !area;
+    syncArea();
   }
 
   function openForm(at, feature) {
@@ -154,19 +172,22 @@
   ruleSelect.addEventListener("change", syncKind);
   form.querySelectorAll("input[name=area_class]").forEach(function (radio) {
     radio.addEventListener("change", function () {
-      // ≤ 4 m² counts as 4 (inclusive); > 4 m² starts from an estimate the inspector can correct.
-      $("area").value = radio.value === "small" ? "4" : "5";
+      // "up to the threshold" counts as the threshold (inclusive); "above" starts from an
+      // estimate one m² over it, which the inspector can correct
+      $("area").value = String(radio.value === "small" ? threshold : threshold + 1);
+      syncArea();
     });
   });
+  $("area").addEventListener("input", syncArea);
   $("photos").addEventListener("change", function () {
     const previews = $("photo-previews");
     previews.replaceChildren();
-    Array.from($("photos").files).slice(0, 3).forEach(function (file) {
+    Array.from($("photos").files).slice(0, photoLimit).forEach(function (file) {
       const img = document.createElement("img");
       img.src = URL.createObjectURL(file); img.className = "thumb"; img.alt = "";
       previews.appendChild(img);
     });
-    if ($("photos").files.length > 3) { formError(text.too_many_photos); }
+    if ($("photos").files.length > photoLimit) { formError(text.too_many_photos); }
   });
   $("cancel").addEventListener("click", closeForm);
 
@@ -184,7 +205,7 @@
 
   async function saveNew(fields) {
     const photos = Array.from($("photos").files);
-    if (photos.length > 3) { formError(text.too_many_photos); return; }
+    if (photos.length > photoLimit) { formError(text.too_many_photos); return; }
     const finding = Object.assign(fields, { id: Outbox.newId(), lon: target.lng, lat: target.lat,
                                             observed_at: new Date().toISOString() });
     const item = { id: finding.id, road: roadCode, finding: finding, photos: photos, saved_at: Date.now() };
@@ -209,16 +230,13 @@
     await reload();
   }
 
+  // a refusal's message, or "kept on the tablet" when the network is gone
+  function problem(error) { return error.offline ? text.queued : error.message; }
+
   async function saveEdit(fields) {
     const body = Object.assign(fields, { reason: $("reason").value.trim() || null });
-    const response = await fetch("/api/findings/" + editing.properties.id, {
-      method: "PATCH", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
-      body: JSON.stringify(body)
-    }).catch(function () { return null; });
-    if (!response) { formError(text.queued); return; }
-    const result = await response.json().catch(function () { return {}; });
-    if (!response.ok) { formError(result.message || String(response.status)); return; }
+    try { await call("/api/findings/" + editing.properties.id, body, "PATCH"); }
+    catch (error) { formError(problem(error)); return; }
     closeForm(); say(text.saved); await reload();
   }
 
@@ -233,13 +251,8 @@
 
   $("delete").addEventListener("click", async function () {
     if (!editing || !window.confirm(text.delete_confirm)) { return; }
-    const response = await fetch("/api/findings/" + editing.properties.id, {
-      method: "DELETE", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
-      body: JSON.stringify({ reason: $("reason").value.trim() || null })
-    }).catch(function () { return null; });
-    const result = response ? await response.json().catch(function () { return {}; }) : {};
-    if (!response || !response.ok) { formError(result.message || text.queued); return; }
+    try { await call("/api/findings/" + editing.properties.id, { reason: $("reason").value.trim() || null }, "DELETE"); }
+    catch (error) { formError(problem(error)); return; }
     closeForm(); say(text.saved); await reload();
   });
 
@@ -254,13 +267,9 @@
   async function move(latlng) {
     const target = moving;
     moving = null;
-    const response = await fetch("/api/findings/" + target.finding.properties.id, {
-      method: "PATCH", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content },
-      body: JSON.stringify({ lon: latlng.lng, lat: latlng.lat, reason: target.reason })
-    }).catch(function () { return null; });
-    const result = response ? await response.json().catch(function () { return {}; }) : {};
-    if (!response || !response.ok) { say(result.message || text.queued, "bad"); return; }
+    try { await call("/api/findings/" + target.finding.properties.id,
+                     { lon: latlng.lng, lat: latlng.lat, reason: target.reason }, "PATCH"); }
+    catch (error) { say(problem(error), "bad"); return; }
     say(text.saved); await reload();
   }
 
@@ -277,12 +286,8 @@
 
   $("submit-road").addEventListener("click", async function () {
     if (!window.confirm(text.confirm_submit)) { return; }
-    const response = await fetch("/api/months/" + data.month + "/roads/" + roadCode + "/submit", {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content }
-    }).catch(function () { return null; });
-    const result = response ? await response.json().catch(function () { return {}; }) : {};
-    if (!response || !response.ok) { say(result.message || text.queued, "bad"); return; }
+    try { await call("/api/months/" + data.month + "/roads/" + roadCode + "/submit", undefined, "POST"); }
+    catch (error) { say(problem(error), "bad"); return; }
     $("submit-road").disabled = true; $("submit-road").textContent = text.submitted;
     await reload();
   });

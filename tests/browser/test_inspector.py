@@ -80,14 +80,14 @@ def test_pin_three_findings_and_the_score_is_the_cores(tablet, district_month, t
     pin(tablet, "5.1", gps=True, note="店招破损")
     tablet.page.wait_for_selector("#findings li >> nth=0")
     pin(tablet, "4.1", at=map_point(tablet, dx=-100), area="small", note="纸箱堆放", photo=photo_file(tmp_path))
-    tablet.page.wait_for_function("document.querySelectorAll('#findings li').length === 2")
+    tablet.until("document.querySelectorAll('#findings li').length === 2")
     pin(tablet, "6.1.2", at=map_point(tablet, dx=100), count=3, note="车辆方向不一致")
-    tablet.page.wait_for_function("document.querySelectorAll('#findings li').length === 3")
+    tablet.until("document.querySelectorAll('#findings li').length === 3")
 
     store = tablet.server.store
     core = scores.road_score(store, month, "R11")
     assert float(core.score) == 100 - 5 - 2 - 3
-    tablet.page.wait_for_function(f"document.getElementById('score').textContent === '{float(core.score):.1f}'")
+    tablet.until(f"document.getElementById('score').textContent === '{float(core.score):.1f}'")
     stored = inspections.road_findings(store, month, "R11")
     assert sorted(f["rule"] for f in stored) == ["4.1", "5.1", "6.1.2"]
     with_photo = next(f for f in stored if f["rule"] == "4.1")
@@ -101,7 +101,7 @@ def test_pin_three_findings_and_the_score_is_the_cores(tablet, district_month, t
     tablet.page.click("#move")
     assert tablet.page.locator("#message").inner_text() == "请在地图上点击问题的实际位置"
     tablet.page.touchscreen.tap(*map_point(tablet, dx=150))
-    tablet.page.wait_for_function("document.getElementById('message').textContent === '已保存'")
+    tablet.until("document.getElementById('message').textContent === '已保存'")
     moved = inspections.finding(store, id=gps_pin["id"])
     assert moved["road"] == "R11" and moved["geom"].x > gps_pin["geom"].x + 0.0005
     assert [c["action"] for c in inspections.changes(store, gps_pin["id"])] == ["create", "update"]
@@ -170,7 +170,7 @@ def test_offline_pins_arrive_once_even_when_the_first_answer_is_lost(tablet, dis
     pin(tablet, "8.3.1", at=map_point(tablet, dx=-100), note="离线一", photo=photo_file(tmp_path))
     tablet.page.wait_for_selector("#findings li.pending")
     pin(tablet, "5.3.2", at=map_point(tablet, dx=100), note="离线二")
-    tablet.page.wait_for_function("document.querySelectorAll('#findings li.pending').length === 2")
+    tablet.until("document.querySelectorAll('#findings li.pending').length === 2")
     assert tablet.page.locator("#outbox").is_visible()
 
     lost = []
@@ -185,8 +185,8 @@ def test_offline_pins_arrive_once_even_when_the_first_answer_is_lost(tablet, dis
 
     tablet.context.route("**/api/findings", lose_first_answer)
     tablet.context.set_offline(False)
-    tablet.page.wait_for_function("Outbox.all().then(items => items.length === 0)", timeout=30000, polling=500)
-    tablet.page.wait_for_function("document.querySelectorAll('#findings li.pending').length === 0")
+    tablet.until("Outbox.all().then(items => items.length === 0)", timeout=30000, polling=500)
+    tablet.until("document.querySelectorAll('#findings li.pending').length === 0")
     assert len(lost) == 1
     stored = inspections.road_findings(tablet.server.store, month, "R11")
     notes = sorted(f["note"] for f in stored)

@@ -25,7 +25,7 @@ def planner(live_server):
 def open_map(tablet, password, name="zhang"):
     tablet.login(name, password)
     assert tablet.page.url.endswith("/plan/")
-    tablet.page.wait_for_function("window.gisgridPlan !== undefined")
+    tablet.until("window.gisgridPlan !== undefined")
 
 
 def to_screen(tablet, lat, lon):
@@ -41,8 +41,8 @@ def draw_polygon(tablet, corners, button="#draw-grid"):
     for placed, (lat, lon) in enumerate(corners, start=1):
         tablet.page.mouse.click(*to_screen(tablet, lat, lon))
         # each corner is a vertex marker on the map before the next click (a busy machine is slow)
-        tablet.page.wait_for_function("n => document.querySelectorAll('#map .marker-icon:not(.cursor-marker)')"
-                                      ".length >= n", arg=placed)
+        tablet.until("n => document.querySelectorAll('#map .marker-icon:not(.cursor-marker)').length >= n",
+                     arg=placed)
     tablet.page.mouse.click(*to_screen(tablet, *corners[0]))   # the first corner again closes the shape
     tablet.page.wait_for_selector("#feature-panel:not([hidden])")
 
@@ -52,7 +52,7 @@ def fill_and_save(tablet, code, name, grid_class="A"):
     tablet.page.fill("#f-name", name)
     tablet.page.select_option("#f-class", grid_class)
     tablet.page.click("#save")
-    tablet.page.wait_for_function("code => window.gisgridPlan.index.grid[code] !== undefined", arg=code)
+    tablet.until("code => window.gisgridPlan.index.grid[code] !== undefined", arg=code)
 
 
 G1_BOX = (114.036, 33.588, 114.044, 33.592)
@@ -79,7 +79,7 @@ def drag_corner(tablet, corner, dx, dy):
     tablet.page.mouse.move(x + dx, y + dy, steps=6)
     # Leaflet moves a dragged marker on its next animation frame and drops a pending move on
     # release: on a busy machine the button must stay down until the shape has followed
-    tablet.page.wait_for_function(f"b => {shape_now} !== b", arg=before)
+    tablet.until(f"b => {shape_now} !== b", arg=before)
     tablet.page.mouse.up()
 
 
@@ -104,7 +104,7 @@ def test_draw_a_grid_snap_a_neighbour_save_and_reload(tablet, planner):
     fill_and_save(tablet, "G2", "第二网格", "B")
 
     tablet.page.reload()
-    tablet.page.wait_for_function("Object.keys(window.gisgridPlan.index.grid).length === 2")
+    tablet.until("Object.keys(window.gisgridPlan.index.grid).length === 2")
     assert tablet.page.locator("#map .leaflet-overlay-pane path").count() >= 2
     g1, g2 = stored(tablet.server.store, "G1"), stored(tablet.server.store, "G2")
     shared = g1.boundary.intersection(g2.boundary)
@@ -128,7 +128,7 @@ def test_a_conflicting_save_is_refused_and_both_versions_shown(chromium, live_se
     try:
         for device, name, password in ((first, "zhang", planner), (second, "li", other)):
             open_map(device, password, name)
-            device.page.wait_for_function("window.gisgridPlan.index.grid.G1 !== undefined")
+            device.until("window.gisgridPlan.index.grid.G1 !== undefined")
             device.page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
             device.page.wait_for_selector("#feature-panel:not([hidden])")
         first.page.fill("#f-name", "张改的名")
@@ -203,7 +203,7 @@ def test_validation_report_on_the_map_zooms_to_a_defect(tablet, planner):
     assert "G1, G2" in overlap.inner_text() and "平方米" in overlap.inner_text()
     before = tablet.page.evaluate("window.gisgridPlan.map.getZoom()")
     overlap.locator("button.zoom").click()
-    tablet.page.wait_for_function("z => window.gisgridPlan.map.getZoom() > z", arg=before)
+    tablet.until("z => window.gisgridPlan.map.getZoom() > z", arg=before)
     centre = tablet.page.evaluate("(() => { const c = window.gisgridPlan.map.getCenter(); return [c.lat, c.lng]; })()")
     assert 114.0395 <= centre[1] <= 114.040
 
@@ -215,9 +215,9 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
     page.once("dialog", lambda dialog: dialog.accept("G1-东"))
     page.click("#split")
     page.mouse.click(*to_screen(tablet, 33.5935, 114.041))
-    page.wait_for_function("document.querySelectorAll('#map .marker-icon:not(.cursor-marker)').length >= 1")
+    tablet.until("document.querySelectorAll('#map .marker-icon:not(.cursor-marker)').length >= 1")
     page.mouse.dblclick(*to_screen(tablet, 33.5865, 114.041))   # a double click ends the line
-    page.wait_for_function("window.gisgridPlan.index.grid['G1-东'] !== undefined")
+    tablet.until("window.gisgridPlan.index.grid['G1-东'] !== undefined")
     parts = {f["properties"]["code"]: shape(f["geometry"]) for f in boundaries.features(store, "grid")["features"]}
     assert sorted(parts) == ["G1", "G1-东"]
     assert parts["G1"].union(parts["G1-东"]).equals(box(*G1_BOX))
@@ -319,5 +319,5 @@ def test_a_new_drawing_stays_while_a_city_map_is_panned(tablet, planner):
     assert tablet.page.evaluate(drawn)
     loads = tablet.page.evaluate("window.gisgridPlan.loads")
     tablet.page.evaluate("window.gisgridPlan.map.panBy([120, 80])")
-    tablet.page.wait_for_function("n => window.gisgridPlan.loads > n", arg=loads)    # the view was loaded anew
+    tablet.until("n => window.gisgridPlan.loads > n", arg=loads)    # the view was loaded anew
     assert tablet.page.evaluate(drawn) and tablet.page.evaluate("window.gisgridPlan.selected().code") is None
