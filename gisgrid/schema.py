@@ -60,6 +60,20 @@ class Base(DeclarativeBase):
     pass
 
 
+# The GiST indexes on the geometry columns: the migrations make them on PostGIS only (SQLite has
+# no spatial index), so schema.py cannot declare them for both; the schema compare leaves them out.
+SPATIAL_INDEXES = frozenset({"ix_grid_geom", "ix_road_geom", "ix_finding_geom"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What Alembic's compare (autogenerate) looks at: everything but two things of PostGIS's."""
+    if type_ == "table" and reflected and compare_to is None and name == "spatial_ref_sys":
+        return False  # PostGIS's table of coordinate systems, made by CREATE EXTENSION postgis
+    if type_ == "index" and reflected and compare_to is None and name in SPATIAL_INDEXES:
+        return False  # see SPATIAL_INDEXES
+    return True
+
+
 class Setting(Base):
     __tablename__ = "setting"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -161,7 +175,7 @@ class Inspection(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[str] = mapped_column(String(7))
     road_id: Mapped[int] = mapped_column(ForeignKey("road.id"))
-    inspector_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     assigned_by: Mapped[str] = mapped_column(String(100))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -173,7 +187,7 @@ class FindingChange(Base):
 
     __tablename__ = "finding_change"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"), index=True)
     action: Mapped[str] = mapped_column(String(10))
     changed_by: Mapped[str] = mapped_column(String(100))
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -185,7 +199,7 @@ class FindingChange(Base):
 class Photo(Base):
     __tablename__ = "photo"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"), index=True)
     client_id: Mapped[str] = mapped_column(String(128), unique=True)
     file: Mapped[str] = mapped_column(String(255))
     thumb: Mapped[str] = mapped_column(String(255))
@@ -194,3 +208,47 @@ class Photo(Base):
     bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class BoundaryVersion(Base):
+    """Every change to a grid or road: its GeoJSON Feature (WGS84) before (NULL when created) and after."""
+
+    __tablename__ = "boundary_version"
+    __table_args__ = (UniqueConstraint("kind", "code", "version", name="uq_boundary_version"),
+                      Index("ix_boundary_version_kind_code", "kind", "code"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(4))  # grid | road
+    code: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)  # the feature's version after the change
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MonthState(Base):
+    """A month's state: draft, or published with the scores frozen at publication."""
+
+    __tablename__ = "month_state"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("sample_draw.id"))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    scores: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditLog(Base):
+    """Who published or re-opened a month, when, why, and the scores before and after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)

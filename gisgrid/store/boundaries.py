@@ -11,17 +11,13 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.ops import split as split_by_line
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from ..errors import Conflict, LayerError, NotFound
-from ..schema import CODE, utcnow
+from ..schema import CODE, BoundaryVersion, utcnow
 from . import Store, grid_t, road_t
 
-version_t = Table(
-    "boundary_version", MetaData(),
-    Column("id", Integer, primary_key=True), Column("kind", String(4)), Column("code", String(32)),
-    Column("version", Integer), Column("before", Text), Column("after", Text),
-    Column("changed_by", String(100)), Column("changed_at", DateTime), Column("reason", Text))
+version_t = BoundaryVersion.__table__
 
 ATTRIBUTES = {"grid": ("name", "town", "grid_class", "leader"), "road": ("name", "grade", "grid")}
 # Codes go into URLs and file names: no spaces or slashes; the national 15-digit grid codes fit.
