@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime
 from pathlib import Path
 
 import geopandas as gpd
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -31,6 +34,18 @@ grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
     m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
 ROLES = ("admin", "planner", "inspector", "reviewer")
 LANGS = ("zh", "en")
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@cache
+def schema_head() -> str:
+    """The newest migration this gisgrid has (read from the migration files once)."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def database_url(db: str | None, instance_path: Path) -> str:
@@ -82,6 +97,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.postgis = self.engine.dialect.name == "postgresql"
+        self._schema_current = False  # checked (or migrated) once: a read never runs Alembic
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -96,9 +112,9 @@ class Store:
                                error=exc.orig) from None
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        """Create or upgrade the schema to the newest migration: for the writes that make the
+        schema (init, imports, the app's start), never on the read path."""
+        config = _alembic_config()
         try:
             with self.engine.begin() as conn:
                 config.attributes["connection"] = conn
@@ -110,12 +126,26 @@ class Store:
         except OperationalError as exc:
             raise GisgridError("Cannot open database {url}: {error}", url=self.engine.url.render_as_string(),
                                error=exc.orig) from None
+        self._schema_current = True
 
     def require_schema(self) -> None:
-        if not self.has_schema():
+        """Refuse to read a database without gisgrid's newest schema. Only checks (one query, once
+        per store): upgrading is for `gisgrid init`, so a report never takes the migration lock."""
+        if self._schema_current:
+            return
+        url = self.engine.url.render_as_string(hide_password=True)
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()  # None: no alembic_version
+        except OperationalError as exc:
+            raise GisgridError("Cannot open database {url}: {error}", url=url, error=exc.orig) from None
+        if current is None:
             raise GisgridError("Database {url} has no gisgrid data yet; run `gisgrid init` or import grids first",
-                               url=self.engine.url.render_as_string(hide_password=True))
-        self.migrate()
+                               url=url)
+        if current != schema_head():
+            raise GisgridError("Database {url} has schema version {current}, this gisgrid needs {head}; "
+                               "run `gisgrid init` to upgrade it", url=url, current=current, head=schema_head())
+        self._schema_current = True
 
     @contextmanager
     def begin(self) -> Iterable[Connection]:
