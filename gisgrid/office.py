@@ -20,8 +20,8 @@ import shapely
 from . import clock, layers, scoring
 from .assign import RoadIndex
 from .errors import FindingError, GisgridError, NotFound, SampleError
-from .months import (from_utc_naive, month_of, months_of_year, parse_date, parse_month,
-                     parse_observed, parse_year, utc_naive)
+from .months import (month_of, months_of_year, parse_date, parse_month, parse_observed, parse_year,
+                     utc)
 from .rulebook import Rulebook, load_rulebooks, rulebook_for
 from .sampling import designate, draw_sample
 from .store import Draw, Store, publishing
@@ -180,12 +180,13 @@ def _parse_finding(props: dict, tz, books: list[Rulebook]) -> dict:
                               observed_on=observed.astimezone(tz).date(), deadline=deadline)
     scoring.check_finding(rule, finding)
     return {"month": month, "rule": rule.code, "count": finding.count, "area_m2": finding.area_m2,
-            "observed_at": utc_naive(observed), "deadline": deadline, "note": _text(props.get("note"))}
+            "observed_at": utc(observed), "deadline": deadline, "note": _text(props.get("note"))}
 
 
 def _content_id(row: dict, lon: float, lat: float) -> str:
     """An id for a finding that came without one: identical content is the same finding."""
-    key = json.dumps([row["rule"], row["count"], row["area_m2"], row["observed_at"].isoformat(),
+    # the UTC time written without offset, as before times were stored aware: a file keeps its ids
+    key = json.dumps([row["rule"], row["count"], row["area_m2"], row["observed_at"].replace(tzinfo=None).isoformat(),
                       str(row["deadline"]), row["note"], round(lon, 7), round(lat, 7)], ensure_ascii=False)
     return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
 
@@ -427,7 +428,7 @@ def export(store: Store, what: str, path, log: Log = quiet) -> int:
     elif what == "findings":
         frame = store.findings_frame()
         tz = store.timezone()
-        frame["observed_at"] = [from_utc_naive(t, tz).isoformat() for t in frame["observed_at"]]
+        frame["observed_at"] = [t.astimezone(tz).isoformat() for t in frame["observed_at"]]
         frame["deadline"] = [d.isoformat() if d is not None else None for d in frame["deadline"]]
     elif what == "scores":
         frame = scores_frame(store)
@@ -465,7 +466,7 @@ def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
 
     tz = store.timezone()
     findings = [scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"],
-                                observed_on=from_utc_naive(f["observed_at"], tz).date(), deadline=f["deadline"])
+                                observed_on=f["observed_at"].astimezone(tz).date(), deadline=f["deadline"])
                 for f in inspections.road_findings(store, month, road_code)]
     return scoring.score_road(road_code, findings, rulebook_for(month, rulebooks(store)))
 
@@ -521,7 +522,7 @@ def edit_finding(store: Store, finding_id: int, props: dict, user: dict, reason:
     row = inspections.finding(store, id=finding_id)
     _require_changeable(store, row, user, reason)
     merged = {"rule": row["rule"], "count": row["count"], "area_m2": row["area_m2"], "note": row["note"],
-              "observed_at": from_utc_naive(row["observed_at"], store.timezone()).isoformat(),
+              "observed_at": row["observed_at"].astimezone(store.timezone()).isoformat(),
               "deadline": row["deadline"].isoformat() if row["deadline"] else None}
     merged.update({k: v for k, v in props.items() if k in merged})
     values = _parse_finding(merged, store.timezone(), rulebooks(store))

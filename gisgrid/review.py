@@ -16,7 +16,7 @@ import shapely
 
 from . import office, scoring
 from .errors import NotFound
-from .months import from_utc_naive, parse_month, parse_year, previous_month
+from .months import parse_month, parse_year, previous_month
 from .rulebook import Rulebook, rulebook_for
 from .store import Store, publishing
 
@@ -142,7 +142,7 @@ def _finding_points(rulebook: Rulebook, row: dict, tz) -> float | None:
     try:
         rule = rulebook.rule(row["rule"])
         finding = scoring.Finding(rule=row["rule"], count=row["count"], area_m2=row["area_m2"],
-                                  observed_on=from_utc_naive(row["observed_at"], tz).date(), deadline=row["deadline"])
+                                  observed_on=row["observed_at"].astimezone(tz).date(), deadline=row["deadline"])
         return scoring.as_points(scoring.deduction(rule, finding, rulebook))
     except Exception:  # a finding stored under an older rulebook: shown, not priced
         return None
@@ -160,7 +160,7 @@ def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[
                 "id": row["id"], "external_id": row["external_id"], "road": road, "sampled": road in sampled,
                 "rule": row["rule"], "rule_zh": rule.zh if rule else None, "rule_en": rule.en if rule else None,
                 "count": row["count"], "area_m2": row["area_m2"],
-                "observed_at": from_utc_naive(row["observed_at"], tz).isoformat(timespec="minutes"),
+                "observed_at": row["observed_at"].astimezone(tz).isoformat(timespec="minutes"),
                 "deadline": row["deadline"].isoformat() if row["deadline"] else None, "note": row["note"],
                 "points": _finding_points(rulebook, row, tz),
                 "lon": round(row["geom"].x, 6), "lat": round(row["geom"].y, 6), "created_by": row["created_by"],

@@ -4,7 +4,7 @@ geometries on PostgreSQL, so QGIS opens the tables directly; WKB blobs on SQLite
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import shapely
 from geoalchemy2 import Geometry, WKBElement
@@ -21,7 +21,29 @@ SRID = 4326
 CODE = re.compile(r"[^\s/\\?#%]{1,32}")
 
 
-utcnow = clock.utcnow
+utcnow = clock.now  # aware UTC, what an Instant column takes
+
+
+class Instant(TypeDecorator):
+    """A moment in time, aware UTC in Python on every database: `timestamptz` on PostgreSQL (so
+    QGIS and psql show it in their own zone, not a bare UTC time), naive UTC on SQLite, which
+    keeps no offsets (the form gisgrid always stored there, so old files need no migration)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:  # UTC? Beijing? A naive time is a bug, refused before it is stored
+            raise ValueError(f"a naive datetime ({value}) cannot be stored: give it a time zone")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class Geom(TypeDecorator):
@@ -90,8 +112,8 @@ class Grid(Base):
     leader: Mapped[str | None] = mapped_column(String(100))
     geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime)  # merged away or removed; kept for past months
+    updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(Instant)  # merged away or removed; kept for past months
 
 
 class Road(Base):
@@ -103,8 +125,8 @@ class Road(Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
     geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime)  # merged away or removed; kept for past months
+    updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(Instant)  # merged away or removed; kept for past months
 
 
 class SampleDraw(Base):
@@ -117,8 +139,8 @@ class SampleDraw(Base):
     seed: Mapped[int | None] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(10))  # seed | manual | mixed
     drawn_by: Mapped[str] = mapped_column(String(100))
-    drawn_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    drawn_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(Instant)
     reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -144,16 +166,16 @@ class Finding(Base):
     rule: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=1)
     area_m2: Mapped[float | None] = mapped_column(Float)
-    observed_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    observed_at: Mapped[datetime] = mapped_column(Instant)
     deadline: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     snapped_m: Mapped[float] = mapped_column(Float, default=0.0)
     geom = mapped_column(Geom("POINT"), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
     inspector_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)  # kept, not scored
+    updated_at: Mapped[datetime | None] = mapped_column(Instant)
+    deleted_at: Mapped[datetime | None] = mapped_column(Instant)  # kept, not scored
 
 
 class User(Base):
@@ -164,7 +186,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     lang: Mapped[str] = mapped_column(String(8), default="zh")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class Inspection(Base):
@@ -176,9 +198,9 @@ class Inspection(Base):
     month: Mapped[str] = mapped_column(String(7))
     road_id: Mapped[int] = mapped_column(ForeignKey("road.id"))
     inspector_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    assigned_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     assigned_by: Mapped[str] = mapped_column(String(100))
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(Instant)
     submitted_by: Mapped[str | None] = mapped_column(String(100))
 
 
@@ -190,7 +212,7 @@ class FindingChange(Base):
     finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"), index=True)
     action: Mapped[str] = mapped_column(String(10))
     changed_by: Mapped[str] = mapped_column(String(100))
-    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     reason: Mapped[str | None] = mapped_column(Text)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
@@ -206,7 +228,7 @@ class Photo(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
 
 
@@ -223,7 +245,7 @@ class BoundaryVersion(Base):
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[str] = mapped_column(String(100))
-    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    changed_at: Mapped[datetime] = mapped_column(Instant)
     reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -234,10 +256,10 @@ class MonthState(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     state: Mapped[str] = mapped_column(String(10))
     draw_id: Mapped[int | None] = mapped_column(ForeignKey("sample_draw.id"))
-    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    published_at: Mapped[datetime | None] = mapped_column(Instant)
     published_by: Mapped[str | None] = mapped_column(String(100))
     scores: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(Instant)
 
 
 class AuditLog(Base):
@@ -248,7 +270,7 @@ class AuditLog(Base):
     month: Mapped[str] = mapped_column(String(7), index=True)
     action: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column(DateTime)
+    at: Mapped[datetime] = mapped_column(Instant)
     reason: Mapped[str | None] = mapped_column(Text)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)

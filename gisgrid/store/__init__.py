@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from .. import scoring
 from ..errors import Conflict, GisgridError, LayerError
-from ..months import DEFAULT_TIMEZONE, from_utc_naive, zone
+from ..months import DEFAULT_TIMEZONE, zone
 from ..settings import Settings
 from ..settings import load as load_settings
 from ..schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
@@ -424,9 +424,10 @@ class Store:
         for road, rule, count, area, observed, deadline in rows:
             observed_on = None
             if deadline is not None:  # only 5.4-like rules need the local date of observation
-                observed = datetime.fromisoformat(observed) if isinstance(observed, str) else observed
+                if isinstance(observed, str):  # SQLite: naive UTC text (PostgreSQL's driver gives aware times)
+                    observed = datetime.fromisoformat(observed).replace(tzinfo=timezone.utc)
                 deadline = date.fromisoformat(deadline[:10]) if isinstance(deadline, str) else deadline
-                observed_on = from_utc_naive(observed, tz).date()
+                observed_on = observed.astimezone(tz).date()
             by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
         return by_road
 
