@@ -22,6 +22,7 @@ from .assign import RoadIndex
 from .errors import FindingError, GisgridError, NotFound, SampleError
 from .months import (month_of, months_of_year, parse_date, parse_month, parse_observed, parse_year,
                      utc)
+from .render.times import shown_time
 from .rulebook import Rulebook, load_rulebooks, rulebook_for
 from .sampling import designate, draw_sample
 from .store import Draw, Store, publishing
@@ -353,7 +354,7 @@ def sample_month(store: Store, month: str, seed: int | None = None, roads: Itera
         if scored and not force:
             raise SampleError("The sample of {month} already has {n} findings scored against it; "
                               "redraw with --force (the old draw is kept)", month=month, n=scored)
-        log(f"superseding the draw of {current.drawn_at:%Y-%m-%d %H:%M} UTC by {current.drawn_by}")
+        log(f"superseding the draw of {shown_time(current.drawn_at, store.timezone(), 'en')} by {current.drawn_by}")
     store.save_draw(month, seed, method, sample, designated, drawn_by, reason)
     log(f"{month}: {sum(len(r) for r in sample.values())} roads drawn in {len(sample)} grids "
         f"({method}, seed {seed})")

@@ -4,8 +4,10 @@ the district's time with its offset."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import shapely
@@ -14,6 +16,7 @@ from sqlalchemy import text
 
 import gisgrid
 from gisgrid import office
+from gisgrid.render.times import shown_time
 from gisgrid.schema import Base, Instant
 from gisgrid.store import _alembic_config, inspections
 
@@ -102,3 +105,79 @@ def test_migration_keeps_the_instants_stored_before(store):
     from gisgrid.store import publishing
 
     assert [r["at"] for r in publishing.audit_log(store)] == [datetime(2026, 11, 25, 2, 5, tzinfo=timezone.utc)]
+
+
+# shown to people: the district's time, the reader's language --------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW_ZH = re.compile(r"2026年11月25日 10:0\d")   # the frozen clock (conftest), which ticks on
+NOW_EN = re.compile(r"25 Nov 2026 10:0\d")
+
+
+def test_shown_time_in_each_language():
+    moment = datetime(2026, 12, 21, 7, 12, 40, tzinfo=timezone.utc)
+    assert shown_time(moment, SHANGHAI, "zh") == "2026年12月21日 15:12"
+    assert shown_time(moment, SHANGHAI, "en") == "21 Dec 2026 15:12"
+    assert shown_time("2026-12-21T07:12:40Z", SHANGHAI, "en") == "21 Dec 2026 15:12"   # ISO text from JSON data
+    assert shown_time("2027-01-05T09:03+08:00", SHANGHAI) == "2027年1月5日 09:03"
+    assert shown_time(None, SHANGHAI) == "" and shown_time("", SHANGHAI) == ""
+    with pytest.raises(ValueError, match="naive"):
+        shown_time(datetime(2026, 12, 21, 7, 12), SHANGHAI)
+
+
+def _english(client, auth):
+    client.post("/lang/en", data={"csrf_token": auth.csrf("/")})
+
+
+def test_draw_record_publishing_and_audit_pages(app, client, auth, district_files):
+    store = app.extensions["gisgrid.store"]
+    office.import_layer(store, "grids", district_files[0])
+    office.import_layer(store, "roads", district_files[1])
+    office.sample_month(store, MONTH, seed=1)
+    office.record_findings(store, [({"id": "late", "rule": "5.1", "observed_at": "2026-11-24T21:07:00+08:00"},
+                                    *ON_R11)])
+    auth.login("office1", "reviewer")
+    client.post(f"/review/{MONTH}/publish", data={"csrf_token": auth.csrf(f"/review/{MONTH}")})
+
+    month = client.get(f"/review/{MONTH}").get_data(as_text=True)
+    assert re.search(r"道路由 cli 于 2026年11月25日 10:0\d 抽取", month)               # the draw
+    assert re.search(r"由 office1 于 2026年11月25日 10:0\d 发布", month)              # publishing
+    audit = month.split('id="audit"')[1]
+    assert NOW_ZH.search(audit) and "UTC" not in month and "T02:0" not in month
+    grid = client.get(f"/review/{MONTH}/grid/G1").get_data(as_text=True)
+    assert NOW_ZH.search(grid.split("抽取时间")[1])                                        # the draw record
+    assert "<td>2026年11月24日 21:07</td>" in grid                                       # the finding's row
+    assert '"observed_at":"2026年11月24日 21:07"' in grid                                 # its map popup
+
+    _english(client, auth)
+    month = client.get(f"/review/{MONTH}").get_data(as_text=True)
+    assert re.search(r"Sample drawn by cli at 25 Nov 2026 10:0\d", month)
+    assert re.search(r"Published by office1 at 25 Nov 2026 10:0\d", month)
+    grid = client.get(f"/review/{MONTH}/grid/G1").get_data(as_text=True)
+    assert "<td>24 Nov 2026 21:07</td>" in grid and '"observed_at":"24 Nov 2026 21:07"' in grid
+    # the JSON twin keeps ISO 8601 with the offset
+    twin = client.get(f"/review/{MONTH}/grid/G1.json").get_json()
+    assert [f["observed_at"] for f in twin["findings"]] == ["2026-11-24T21:07+08:00"]
+    assert twin["draw"]["drawn_at"].endswith("+00:00")
+
+
+def test_boundary_history_page(client, auth):
+    auth.login("planner1", "planner")
+    headers = {"X-CSRFToken": auth.csrf("/")}
+    square = {"type": "Polygon", "coordinates": [[[114.0, 33.0], [114.01, 33.0], [114.01, 33.01], [114.0, 33.01],
+                                                  [114.0, 33.0]]]}
+    assert client.post("/api/plan/grid/G1", json={"version": None, "properties": {"name": "一", "grid_class": "B"},
+                                                 "geometry": square}, headers=headers).status_code == 201
+    page = client.get("/plan/grid/G1/history").get_data(as_text=True)
+    assert NOW_ZH.search(page) and not re.search(r"2026-11-25T0\d:", page.split("<table")[1].split("</table>")[0])
+    _english(client, auth)
+    assert NOW_EN.search(client.get("/plan/grid/G1/history").get_data(as_text=True))
+    # the API keeps ISO 8601 in UTC
+    assert client.get("/api/plan/grid/G1/history").get_json()["history"][0]["changed_at"].endswith("Z")
+
+
+def test_command_line_says_which_draw_it_supersedes(district):
+    office.sample_month(district, MONTH, seed=1)
+    lines = []
+    office.sample_month(district, MONTH, seed=2, log=lines.append)
+    assert any(re.search(r"superseding the draw of 25 Nov 2026 10:0\d by cli", line) for line in lines), lines

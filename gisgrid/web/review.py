@@ -13,7 +13,7 @@ from .. import review
 from ..errors import GisgridError
 from .. import clock
 from ..months import parse_month, parse_year
-from . import get_store, tile_layer, wants_json
+from . import get_store, shown_time, tile_layer, wants_json
 from .auth import ROLE_HOME, role_required
 
 bp = Blueprint("review", __name__)
@@ -122,7 +122,7 @@ def grid(month: str, code: str):
         return grid_json(month, code)
     report = review.grid_report(get_store(), month, code)
     labels = _map_labels()
-    m = review.grid_map(report, _static(), tile_layer(current_app.config), labels)
+    m = review.grid_map(report, _static(), tile_layer(current_app.config), labels, shown_time)
     return render_template("review/grid.html", data=report, map=review.map_parts(m))
 
 

@@ -1,0 +1,1 @@
+"""Formats for people: how gisgrid writes what it shows (no queries here)."""
