@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from datetime import date, datetime, timezone
+from functools import cache
 from pathlib import Path
 
 import geopandas as gpd
