@@ -181,3 +181,11 @@ def test_command_line_says_which_draw_it_supersedes(district):
     lines = []
     office.sample_month(district, MONTH, seed=2, log=lines.append)
     assert any(re.search(r"superseding the draw of 25 Nov 2026 10:0\d by cli", line) for line in lines), lines
+
+
+def test_a_finding_without_id_keeps_the_id_it_had_when_times_were_naive():
+    """Re-importing a file whose findings have no id must find them again, not add them twice:
+    the id made from their content is the one gisgrid made before times were stored aware."""
+    row = {"rule": "5.1", "count": 1, "area_m2": None, "deadline": None, "note": "x",
+           "observed_at": datetime(2026, 11, 25, 2, 5, tzinfo=timezone.utc)}
+    assert office._content_id(row, *ON_R11) == "sha1:615a8fe32434de5e52ce7e67af676ce636373dd2"
