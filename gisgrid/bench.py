@@ -6,7 +6,7 @@ from __future__ import annotations
 import resource
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ def _store_findings(store: Store, lon: np.ndarray, lat: np.ndarray, log) -> int:
     ids, _codes, geoms = store.road_geometries()
     placed = RoadIndex(geoms).assign(lon, lat)
     keep = np.flatnonzero(placed.road >= 0)
-    observed = datetime(2026, 11, 24, 2, 0)
+    observed = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
     rows = []
     for n, i in enumerate(keep):
         rule, area = RULES[n % len(RULES)]

@@ -13,11 +13,6 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def utcnow() -> datetime:
-    """This instant as naive UTC, the form the database keeps."""
-    return now().replace(tzinfo=None)
-
-
 def today(tz: ZoneInfo) -> date:
     """The district's calendar date now (a finding at 07:00 Beijing time is that day, not UTC's)."""
     return now().astimezone(tz).date()

@@ -88,11 +88,7 @@ def one_month_after(day: date) -> date:
     return date(year, mon, min(day.day, calendar.monthrange(year, mon)[1]))
 
 
-def utc_naive(moment: datetime) -> datetime:
-    """Aware -> naive UTC, the form stored in the database (SQLite keeps no offsets)."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def from_utc_naive(moment: datetime, tz: ZoneInfo) -> datetime:
-    return moment.replace(tzinfo=timezone.utc).astimezone(tz)
+def utc(moment: datetime) -> datetime:
+    """An aware datetime as the same instant in UTC, the form the database gives back."""
+    return moment.astimezone(timezone.utc)
 

@@ -18,7 +18,8 @@ from . import layers, scoring
 from .assign import RoadIndex
 from .cache import RevisionCache
 from .errors import FindingError, GisgridError, NotFound, SampleError
-from .months import month_of, parse_date, parse_month, parse_observed, utc_naive
+from .months import month_of, parse_date, parse_month, parse_observed, utc
+from .render.times import shown_time
 from .rulebook import Rulebook, rulebook_for
 from .sampling import designate, draw_sample
 from .store import Store, publishing
@@ -172,12 +173,13 @@ def _parse_finding(props: dict, tz, books: list[Rulebook]) -> dict:
                               observed_on=observed.astimezone(tz).date(), deadline=deadline)
     scoring.check_finding(rule, finding)
     return {"month": month, "rule": rule.code, "count": finding.count, "area_m2": finding.area_m2,
-            "observed_at": utc_naive(observed), "deadline": deadline, "note": _text(props.get("note"))}
+            "observed_at": utc(observed), "deadline": deadline, "note": _text(props.get("note"))}
 
 
 def _content_id(row: dict, lon: float, lat: float) -> str:
     """An id for a finding that came without one: identical content is the same finding."""
-    key = json.dumps([row["rule"], row["count"], row["area_m2"], row["observed_at"].isoformat(),
+    # the UTC time written without offset, as before times were stored aware: a file keeps its ids
+    key = json.dumps([row["rule"], row["count"], row["area_m2"], row["observed_at"].replace(tzinfo=None).isoformat(),
                       str(row["deadline"]), row["note"], round(lon, 7), round(lat, 7)], ensure_ascii=False)
     return "sha1:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
 
@@ -341,7 +343,7 @@ def sample_month(store: Store, month: str, seed: int | None = None, roads: Itera
         if scored and not force:
             raise SampleError("The sample of {month} already has {n} findings scored against it; "
                               "redraw with --force (the old draw is kept)", month=month, n=scored)
-        log(f"superseding the draw of {current.drawn_at:%Y-%m-%d %H:%M} UTC by {current.drawn_by}")
+        log(f"superseding the draw of {shown_time(current.drawn_at, store.timezone(), 'en')} by {current.drawn_by}")
     store.save_draw(month, seed, method, sample, designated, drawn_by, reason)
     log(f"{month}: {sum(len(r) for r in sample.values())} roads drawn in {len(sample)} grids "
         f"({method}, seed {seed})")

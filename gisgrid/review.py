@@ -220,16 +220,19 @@ def month_map(layer: dict, static: str = "/static", tiles: dict | None = None, o
     return m
 
 
-def grid_map(report: dict, static: str = "/static", tiles: dict | None = None, labels: dict | None = None):
-    """A grid's map: outline, roads (sampled ones bold), every finding pinned and clustered."""
+def grid_map(report: dict, static: str = "/static", tiles: dict | None = None, labels: dict | None = None,
+             shown_time=lambda iso: iso):
+    """A grid's map: outline, roads (sampled ones bold), every finding pinned and clustered; its
+    popups show each finding's time as `shown_time` writes it for the reader."""
     m = _folium_map(static, [f"{static}/vendor/leaflet.markercluster-1.5.3/leaflet.markercluster.js",
                              f"{static}/js/review_map.js"],
                     [f"{static}/vendor/leaflet.markercluster-1.5.3/MarkerCluster.css",
                      f"{static}/vendor/leaflet.markercluster-1.5.3/MarkerCluster.Default.css"])
     data = {"grid": report["geometry"], "roads": [{k: r[k] for k in ("code", "name", "sampled", "score", "geometry")}
                                                   for r in report["roads"]],
-            "findings": [{k: f[k] for k in ("id", "road", "rule", "rule_zh", "rule_en", "count", "points", "lon", "lat",
-                                            "observed_at", "note", "sampled", "photos")} for f in report["findings"]]}
+            "findings": [{**{k: f[k] for k in ("id", "road", "rule", "rule_zh", "rule_en", "count", "points", "lon",
+                                               "lat", "note", "sampled", "photos")},
+                          "observed_at": shown_time(f["observed_at"])} for f in report["findings"]]}
     _layer("gisgridGridMap", data, {"tiles": tiles, "labels": labels or {}}).add_to(m)
     return m
 

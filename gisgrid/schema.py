@@ -4,7 +4,7 @@ geometries on PostgreSQL, so QGIS opens the tables directly; WKB blobs on SQLite
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import shapely
 from geoalchemy2 import Geometry, WKBElement
@@ -21,7 +21,29 @@ SRID = 4326
 CODE = re.compile(r"[^\s/\\?#%]{1,32}")
 
 
-utcnow = clock.utcnow
+utcnow = clock.now  # aware UTC, what an Instant column takes
+
+
+class Instant(TypeDecorator):
+    """A moment in time, aware UTC in Python on every database: `timestamptz` on PostgreSQL (so
+    QGIS and psql show it in their own zone, not a bare UTC time), naive UTC on SQLite, which
+    keeps no offsets (the form gisgrid always stored there, so old files need no migration)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:  # UTC? Beijing? A naive time is a bug, refused before it is stored
+            raise ValueError(f"a naive datetime ({value}) cannot be stored: give it a time zone")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class Geom(TypeDecorator):
@@ -60,6 +82,20 @@ class Base(DeclarativeBase):
     pass
 
 
+# The GiST indexes on the geometry columns: the migrations make them on PostGIS only (SQLite has
+# no spatial index), so schema.py cannot declare them for both; the schema compare leaves them out.
+SPATIAL_INDEXES = frozenset({"ix_grid_geom", "ix_road_geom", "ix_finding_geom"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What Alembic's compare (autogenerate) looks at: everything but two things of PostGIS's."""
+    if type_ == "table" and reflected and compare_to is None and name == "spatial_ref_sys":
+        return False  # PostGIS's table of coordinate systems, made by CREATE EXTENSION postgis
+    if type_ == "index" and reflected and compare_to is None and name in SPATIAL_INDEXES:
+        return False  # see SPATIAL_INDEXES
+    return True
+
+
 class Setting(Base):
     __tablename__ = "setting"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -76,8 +112,8 @@ class Grid(Base):
     leader: Mapped[str | None] = mapped_column(String(100))
     geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime)  # merged away or removed; kept for past months
+    updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(Instant)  # merged away or removed; kept for past months
 
 
 class Road(Base):
@@ -89,8 +125,8 @@ class Road(Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
     geom = mapped_column(Geom("MULTIPOLYGON"), nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime)  # merged away or removed; kept for past months
+    updated_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(Instant)  # merged away or removed; kept for past months
 
 
 class SampleDraw(Base):
@@ -103,8 +139,8 @@ class SampleDraw(Base):
     seed: Mapped[int | None] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(10))  # seed | manual | mixed
     drawn_by: Mapped[str] = mapped_column(String(100))
-    drawn_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    drawn_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(Instant)
     reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -130,16 +166,16 @@ class Finding(Base):
     rule: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=1)
     area_m2: Mapped[float | None] = mapped_column(Float)
-    observed_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    observed_at: Mapped[datetime] = mapped_column(Instant)
     deadline: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     snapped_m: Mapped[float] = mapped_column(Float, default=0.0)
     geom = mapped_column(Geom("POINT"), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
     inspector_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)  # kept, not scored
+    updated_at: Mapped[datetime | None] = mapped_column(Instant)
+    deleted_at: Mapped[datetime | None] = mapped_column(Instant)  # kept, not scored
 
 
 class User(Base):
@@ -150,7 +186,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     lang: Mapped[str] = mapped_column(String(8), default="zh")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class UserSession(Base):
@@ -162,9 +198,9 @@ class UserSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(Instant)
     end_reason: Mapped[str | None] = mapped_column(String(16))  # logout | password | disabled | reset | expired
     address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256))
@@ -181,7 +217,7 @@ class LoginAttempt(Base):
     name: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     address: Mapped[str] = mapped_column(String(64))
-    attempted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempted_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(16))  # ok | wrong | inactive | throttled
     user_agent: Mapped[str | None] = mapped_column(String(256))
 
@@ -194,10 +230,10 @@ class Inspection(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[str] = mapped_column(String(7))
     road_id: Mapped[int] = mapped_column(ForeignKey("road.id"))
-    inspector_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     assigned_by: Mapped[str] = mapped_column(String(100))
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(Instant)
     submitted_by: Mapped[str | None] = mapped_column(String(100))
 
 
@@ -206,10 +242,10 @@ class FindingChange(Base):
 
     __tablename__ = "finding_change"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"), index=True)
     action: Mapped[str] = mapped_column(String(10))
     changed_by: Mapped[str] = mapped_column(String(100))
-    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     reason: Mapped[str | None] = mapped_column(Text)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
@@ -218,12 +254,56 @@ class FindingChange(Base):
 class Photo(Base):
     __tablename__ = "photo"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"), index=True)
     client_id: Mapped[str] = mapped_column(String(128), unique=True)
     file: Mapped[str] = mapped_column(String(255))
     thumb: Mapped[str] = mapped_column(String(255))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class BoundaryVersion(Base):
+    """Every change to a grid or road: its GeoJSON Feature (WGS84) before (NULL when created) and after."""
+
+    __tablename__ = "boundary_version"
+    __table_args__ = (UniqueConstraint("kind", "code", "version", name="uq_boundary_version"),
+                      Index("ix_boundary_version_kind_code", "kind", "code"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(4))  # grid | road
+    code: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)  # the feature's version after the change
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(Instant)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MonthState(Base):
+    """A month's state: draft, or published with the scores frozen at publication."""
+
+    __tablename__ = "month_state"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("sample_draw.id"))
+    published_at: Mapped[datetime | None] = mapped_column(Instant)
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    scores: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class AuditLog(Base):
+    """Who published or re-opened a month, when, why, and the scores before and after."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(Instant)
+    reason: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)

@@ -151,11 +151,10 @@ def test_rename_codes_and_attribute_checks(client, planner, store):
 
 
 def test_history_page_restores_and_exports_past_states(client, planner, store):
-    from gisgrid.months import from_utc_naive
     from gisgrid.schema import utcnow
 
     _grid(client, planner, "G1", 114.0, 114.01, name="<b>旧名</b>")
-    between = from_utc_naive(utcnow(), store.timezone())
+    between = utcnow().astimezone(store.timezone())
     client.post("/api/plan/grid/G1", json={"version": 1, "properties": {"name": "新名"}, "geometry": _square(114.0, 114.02)},
                 headers=planner)
     page = client.get("/plan/grid/G1/history").get_data(as_text=True)

@@ -1,7 +1,7 @@
 """Publishing a month: draft → published freezes its scores and sample; a change needs the
 month re-opened with a reason; the audit log keeps who, when, why and the scores."""
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 import shapely
@@ -78,7 +78,8 @@ def test_frozen_scores_are_what_the_review_shows(drawn):
     # a finding slipped in behind the guard (e.g. written straight into the database) does not move them
     ids = drawn.road_ids()
     drawn.add_findings([{"external_id": "raw", "road_id": ids["R41"], "month": MONTH, "rule": "5.1", "count": 1,
-                         "area_m2": None, "observed_at": datetime(2026, 11, 25, 2), "deadline": None, "note": None,
+                         "area_m2": None, "observed_at": datetime(2026, 11, 25, 2, tzinfo=timezone.utc),
+                         "deadline": None, "note": None,
                          "snapped_m": 0.0, "geom": shapely.Point(114.035, 33.5851), "created_by": "sql"}])
     shown = {g["code"]: g["score"] for g in assessment.month_report(drawn, MONTH)["grids"]}
     assert shown["G4"] == 100.0

@@ -12,7 +12,7 @@ import shapely
 
 from .. import scoring
 from ..errors import NotFound
-from ..months import from_utc_naive, parse_month, parse_year, previous_month
+from ..months import parse_month, parse_year, previous_month
 from ..render import sheets
 from ..render.sheets import CODE, DATE, DATETIME, INTEGER, NUMBER, SCORE, Column, Table
 from ..rulebook import Rulebook, rulebook_for
@@ -130,7 +130,7 @@ def _finding_deduction(rulebook: Rulebook, row: dict, tz) -> Fraction | None:
     try:
         rule = rulebook.rule(row["rule"])
         finding = scoring.Finding(rule=row["rule"], count=row["count"], area_m2=row["area_m2"],
-                                  observed_on=from_utc_naive(row["observed_at"], tz).date(), deadline=row["deadline"])
+                                  observed_on=row["observed_at"].astimezone(tz).date(), deadline=row["deadline"])
         return scoring.deduction(rule, finding, rulebook)
     except Exception:  # a finding stored under an older rulebook: shown, not priced
         return None
@@ -151,7 +151,7 @@ def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[
                 "id": row["id"], "external_id": row["external_id"], "road": road, "sampled": road in sampled,
                 "rule": row["rule"], "rule_zh": rule.zh if rule else None, "rule_en": rule.en if rule else None,
                 "count": row["count"], "area_m2": row["area_m2"],
-                "observed_at": from_utc_naive(row["observed_at"], tz).isoformat(timespec="minutes"),
+                "observed_at": row["observed_at"].astimezone(tz).isoformat(timespec="minutes"),
                 "deadline": row["deadline"].isoformat() if row["deadline"] else None, "note": row["note"],
                 "points": scoring.as_points(deduction), **({"exact_points": deduction} if exact else {}),
                 "lon": round(row["geom"].x, 6), "lat": round(row["geom"].y, 6), "created_by": row["created_by"],

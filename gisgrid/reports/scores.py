@@ -10,7 +10,7 @@ import geopandas as gpd
 
 from .. import clock, layers, scoring
 from ..errors import GisgridError, NotFound
-from ..months import from_utc_naive, months_of_year, parse_month, parse_year
+from ..months import months_of_year, parse_month, parse_year
 from ..rulebook import rulebook_for
 from ..store import Draw, Store
 
@@ -80,7 +80,7 @@ def export(store: Store, what: str, path, log=lambda _message: None) -> int:
     elif what == "findings":
         frame = store.findings_frame()
         tz = store.timezone()
-        frame["observed_at"] = [from_utc_naive(t, tz).isoformat() for t in frame["observed_at"]]
+        frame["observed_at"] = [t.astimezone(tz).isoformat() for t in frame["observed_at"]]
         frame["deadline"] = [d.isoformat() if d is not None else None for d in frame["deadline"]]
     elif what == "scores":
         frame = scores_frame(store)
@@ -115,6 +115,6 @@ def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
 
     tz = store.timezone()
     findings = [scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"],
-                                observed_on=from_utc_naive(f["observed_at"], tz).date(), deadline=f["deadline"])
+                                observed_on=f["observed_at"].astimezone(tz).date(), deadline=f["deadline"])
                 for f in inspections.road_findings(store, month, road_code)]
     return scoring.score_road(road_code, findings, rulebook_for(month, store.rulebooks()))

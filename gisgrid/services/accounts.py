@@ -37,7 +37,7 @@ def authenticate(store: Store, limits: throttle.Limits, name: str, password: str
     """The account whose name and password these are, or a refusal (`LoginRefused`,
     `TooManyAttempts`); every attempt is recorded. The throttle weighs the name tried, whether
     or not such an account exists, so its refusals do not tell either."""
-    now = clock.utcnow()
+    now = clock.now()
     wait = throttle.wait_seconds(stored_accounts.failures(store, name, address, limits, now), limits, now)
     if wait:
         stored_accounts.record_attempt(store, name, None, address, "throttled", user_agent, now)
@@ -54,13 +54,13 @@ def authenticate(store: Store, limits: throttle.Limits, name: str, password: str
 
 def start_session(store: Store, account: dict, address: str, user_agent: str | None) -> str:
     """A new server-side session of a logged-in account: the cookie's random token."""
-    return stored_accounts.start_session(store, account, address, user_agent, clock.utcnow())
+    return stored_accounts.start_session(store, account, address, user_agent, clock.now())
 
 
 def log_out(store: Store, actor: Actor) -> int:
     """End every session of the account, on every device and app server: a cookie copied
     before logout is worth nothing after it."""
-    return stored_accounts.end_account_sessions(store, actor.id, "logout", clock.utcnow())
+    return stored_accounts.end_account_sessions(store, actor.id, "logout", clock.now())
 
 
 MIN_PASSWORD = 10
@@ -79,7 +79,7 @@ def change_own_password(store: Store, actor: Actor, limits: throttle.Limits, cur
         raise PasswordRefused("The new password must have at least {n} characters.", n=MIN_PASSWORD)
     if new != again:
         raise PasswordRefused("The two new passwords differ.")
-    stored_accounts.set_password(store, actor.name, generate_password_hash(new), "password", clock.utcnow(),
+    stored_accounts.set_password(store, actor.name, generate_password_hash(new), "password", clock.now(),
                                  keep=session_id)
 
 
@@ -105,12 +105,12 @@ def add_account(store: Store, actor: Actor, name: str, role: str, password: str 
 def set_active(store: Store, actor: Actor, name: str, active: bool) -> int:
     """Disable (every session ends: returns how many) or enable an account."""
     decide("manage_users", actor)
-    return stored_accounts.set_active(store, name, active, clock.utcnow())
+    return stored_accounts.set_active(store, name, active, clock.now())
 
 
 def reset_password(store: Store, actor: Actor, name: str) -> str:
     """A new generated password for the account, to be shown once; every session of it ends."""
     decide("manage_users", actor)
     password = new_password()
-    stored_accounts.set_password(store, name, generate_password_hash(password), "reset", clock.utcnow())
+    stored_accounts.set_password(store, name, generate_password_hash(password), "reset", clock.now())
     return password

@@ -10,7 +10,6 @@ import shapely
 
 from .. import office
 from ..errors import Conflict, FindingError, Gone, NotFound
-from ..months import from_utc_naive
 from ..photos import process_photo
 from ..store import Store, inspections, publishing
 from .policy import OPEN, SUBMITTED, Actor, Facts, decide
@@ -80,7 +79,7 @@ def edit(store: Store, actor: Actor, finding_id: int, props: dict, reason: str |
         source = _road_id(conn, row["road"])
         decide("edit_finding", actor, _facts(conn, actor, row["month"], source, row["road"], reason, owner=mine))
         merged = {"rule": row["rule"], "count": row["count"], "area_m2": row["area_m2"], "note": row["note"],
-                  "observed_at": from_utc_naive(row["observed_at"], tz).isoformat(),
+                  "observed_at": row["observed_at"].astimezone(tz).isoformat(),
                   "deadline": row["deadline"].isoformat() if row["deadline"] else None}
         merged.update({k: v for k, v in props.items() if k in merged})
         values = office._parse_finding(merged, tz, books)

@@ -8,19 +8,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from functools import cache
 from pathlib import Path
 
 import geopandas as gpd
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from .. import scoring
 from ..errors import Conflict, GisgridError, LayerError
-from ..months import DEFAULT_TIMEZONE, from_utc_naive, zone
+from ..months import DEFAULT_TIMEZONE, zone
 from ..schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
 from ..settings import Settings
 from ..settings import load as load_settings
@@ -31,6 +34,18 @@ grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
     m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
 ROLES = ("admin", "planner", "inspector", "reviewer")
 LANGS = ("zh", "en")
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@cache
+def schema_head() -> str:
+    """The newest migration this gisgrid has (read from the migration files once)."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def database_url(db: str | None, instance_path: Path) -> str:
@@ -104,6 +119,7 @@ class Store:
             event.listen(self.engine, "begin", _sqlite_begin)
         self._writer = self.engine.execution_options(gisgrid_write=True)
         self.postgis = self.engine.dialect.name == "postgresql"
+        self._schema_current = False  # checked (or migrated) once: a read never runs Alembic
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -118,9 +134,9 @@ class Store:
                                error=exc.orig) from None
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        """Create or upgrade the schema to the newest migration: for the writes that make the
+        schema (init, imports, the app's start), never on the read path."""
+        config = _alembic_config()
         try:
             with self._writer.begin() as conn:
                 config.attributes["connection"] = conn
@@ -132,12 +148,26 @@ class Store:
         except OperationalError as exc:
             raise GisgridError("Cannot open database {url}: {error}", url=self.engine.url.render_as_string(),
                                error=exc.orig) from None
+        self._schema_current = True
 
     def require_schema(self) -> None:
-        if not self.has_schema():
+        """Refuse to read a database without gisgrid's newest schema. Only checks (one query, once
+        per store): upgrading is for `gisgrid init`, so a report never takes the migration lock."""
+        if self._schema_current:
+            return
+        url = self.engine.url.render_as_string(hide_password=True)
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()  # None: no alembic_version
+        except OperationalError as exc:
+            raise GisgridError("Cannot open database {url}: {error}", url=url, error=exc.orig) from None
+        if current is None:
             raise GisgridError("Database {url} has no gisgrid data yet; run `gisgrid init` or import grids first",
-                               url=self.engine.url.render_as_string(hide_password=True))
-        self.migrate()
+                               url=url)
+        if current != schema_head():
+            raise GisgridError("Database {url} has schema version {current}, this gisgrid needs {head}; "
+                               "run `gisgrid init` to upgrade it", url=url, current=current, head=schema_head())
+        self._schema_current = True
 
     @contextmanager
     def begin(self) -> Iterable[Connection]:
@@ -414,9 +444,10 @@ class Store:
         for road, rule, count, area, observed, deadline in rows:
             observed_on = None
             if deadline is not None:  # only 5.4-like rules need the local date of observation
-                observed = datetime.fromisoformat(observed) if isinstance(observed, str) else observed
+                if isinstance(observed, str):  # SQLite: naive UTC text (PostgreSQL's driver gives aware times)
+                    observed = datetime.fromisoformat(observed).replace(tzinfo=timezone.utc)
                 deadline = date.fromisoformat(deadline[:10]) if isinstance(deadline, str) else deadline
-                observed_on = from_utc_naive(observed, tz).date()
+                observed_on = observed.astimezone(tz).date()
             by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
         return by_road
 

@@ -4,24 +4,20 @@ change versioned (who, when, why, the feature before and after), history and res
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.ops import split as split_by_line
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from ..cache import RevisionCache
 from ..errors import Conflict, LayerError, NotFound
-from ..schema import CODE, utcnow
+from ..schema import CODE, BoundaryVersion, utcnow
 from . import Store, grid_t, road_t
 
-version_t = Table(
-    "boundary_version", MetaData(),
-    Column("id", Integer, primary_key=True), Column("kind", String(4)), Column("code", String(32)),
-    Column("version", Integer), Column("before", Text), Column("after", Text),
-    Column("changed_by", String(100)), Column("changed_at", DateTime), Column("reason", Text))
+version_t = BoundaryVersion.__table__
 
 ATTRIBUTES = {"grid": ("name", "town", "grid_class", "leader"), "road": ("name", "grade", "grid")}
 GRID_CLASSES = ("A", "B", "C")
@@ -49,13 +45,18 @@ def _feature_row(conn, kind: str, code: str) -> dict | None:
     return None if row is None else row._asdict()
 
 
+def _utc_text(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, the form the recorded features have always carried."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _properties(kind: str, row: dict) -> dict:
     props = {k: row.get(k) for k in ATTRIBUTES[kind]}
     props.update(code=row["code"], version=row["version"])
     if isinstance(row.get("updated_at"), datetime):
-        props["updated_at"] = row["updated_at"].isoformat(timespec="seconds") + "Z"
+        props["updated_at"] = _utc_text(row["updated_at"])
     if isinstance(row.get("retired_at"), datetime):
-        props["retired_at"] = row["retired_at"].isoformat(timespec="seconds") + "Z"
+        props["retired_at"] = _utc_text(row["retired_at"])
     return props
 
 
@@ -285,7 +286,7 @@ def features(store: Store, kind: str) -> dict:
 
 
 def layer_as_of(store: Store, kind: str, when: datetime) -> dict:
-    """The grids or roads as they stood at `when` (naive UTC), as a FeatureCollection: each
+    """The grids or roads as they stood at `when` (aware), as a FeatureCollection: each
     feature's last recorded version by then, unless it was retired by then."""
     with store.engine.connect() as conn:
         latest = (select(version_t.c.code, func.max(version_t.c.version).label("version"))
@@ -295,7 +296,7 @@ def layer_as_of(store: Store, kind: str, when: datetime) -> dict:
                             .join(latest, (version_t.c.code == latest.c.code) & (version_t.c.version == latest.c.version))
                             .where(version_t.c.kind == kind)).scalars().all()
     found = [json.loads(after) for after in rows]
-    return {"type": "FeatureCollection", "as_of": when.isoformat(timespec="seconds") + "Z",
+    return {"type": "FeatureCollection", "as_of": _utc_text(when),
             "features": sorted((f for f in found if not f["properties"].get("retired_at")),
                                key=lambda f: f["properties"]["code"])}
 
@@ -314,13 +315,13 @@ def history(store: Store, kind: str, code: str) -> list[dict]:
         rows = conn.execute(select(version_t).where(version_t.c.kind == kind, version_t.c.code == code)
                             .order_by(version_t.c.version.desc())).all()
     return [{"version": r.version, "changed_by": r.changed_by,
-             "changed_at": r.changed_at.isoformat(timespec="seconds") + "Z", "reason": r.reason,
+             "changed_at": _utc_text(r.changed_at), "reason": r.reason,
              "before": None if r.before is None else json.loads(r.before), "after": json.loads(r.after)}
             for r in rows]
 
 
 def as_of(store: Store, kind: str, code: str, when: datetime) -> dict | None:
-    """The feature as it stood at `when` (naive UTC), from its recorded history; None if it
+    """The feature as it stood at `when` (aware), from its recorded history; None if it
     did not exist then or its changes were never recorded."""
     with store.engine.connect() as conn:
         row = conn.execute(select(version_t.c.after).where(version_t.c.kind == kind, version_t.c.code == code,
@@ -388,7 +389,7 @@ def record_bulk(conn, table, rows: list[dict], before: dict[str, dict], changed_
 
 
 def road_geometries_as_of(store: Store, when: datetime) -> tuple[list[int], list[str], list]:
-    """(ids, codes, WGS84 geometries) of the roads as they stood at `when` (naive UTC): a road
+    """(ids, codes, WGS84 geometries) of the roads as they stood at `when` (aware): a road
     unchanged since keeps its stored shape; one changed since takes the shape its first later
     change started from, and is left out if that change created it. One query when nothing changed."""
     ids, codes, geoms = store.road_geometries()

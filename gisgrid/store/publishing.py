@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import insert, select, update
 
 from ..errors import Conflict, GisgridError
-from ..schema import utcnow
+from ..schema import AuditLog, MonthState, utcnow
 from . import Store
 
-_metadata = MetaData()
-state_t = Table("month_state", _metadata,
-                Column("month", String(7), primary_key=True), Column("state", String(10), nullable=False),
-                Column("draw_id", Integer), Column("published_at", DateTime), Column("published_by", String(100)),
-                Column("scores", Text), Column("updated_at", DateTime, nullable=False))
-audit_t = Table("audit_log", _metadata,
-                Column("id", Integer, primary_key=True), Column("month", String(7), nullable=False),
-                Column("action", String(20), nullable=False), Column("actor", String(100), nullable=False),
-                Column("at", DateTime, nullable=False), Column("reason", Text), Column("before", Text),
-                Column("after", Text))
+state_t, audit_t = MonthState.__table__, AuditLog.__table__
 
 DRAFT, PUBLISHED = "draft", "published"
 

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..errors import GisgridError
 from ..i18n import DOMAINS, TRANSLATIONS
+from ..render import times
 from ..settings import Settings
 from ..settings import load as load_settings
 from ..store import LANGS, Store
@@ -62,6 +63,13 @@ def select_locale() -> str:
         return current_user.lang
     return request.cookies.get("lang") if request.cookies.get("lang") in LANGS else \
         (request.accept_languages.best_match(LANGS) or "zh")
+
+
+def shown_time(moment) -> str:
+    """The templates' `when` filter: a time in the district's zone, in the reader's language."""
+    if "district_timezone" not in g:
+        g.district_timezone = get_store().timezone()
+    return times.shown_time(moment, g.district_timezone, select_locale())
 
 
 def get_store() -> Store:
@@ -159,6 +167,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     def too_large(_error):
         return refusal("TooLarge", gettext("The upload is too large (at most %(mb)d MB).",
                                            mb=(request.max_content_length or 0) // (1024 * 1024)), 413)
+
+    app.add_template_filter(shown_time, "when")
 
     @app.context_processor
     def page_globals():

@@ -12,7 +12,7 @@ from shapely.geometry import mapping
 
 from .. import scoring
 from ..errors import FindingError, NotFound
-from ..months import from_utc_naive, parse_month
+from ..months import parse_month
 from ..reports import scores
 from ..rulebook import rulebook_for
 from ..services import findings
@@ -60,7 +60,7 @@ def finding_feature(row: dict) -> dict:
     return {"type": "Feature", "id": row["id"], "geometry": mapping(row["geom"]), "properties": {
         "id": row["id"], "client_id": row["external_id"], "road": row["road"], "rule": row["rule"],
         "count": row["count"], "area_m2": row["area_m2"],
-        "observed_at": from_utc_naive(row["observed_at"], tz).isoformat(),
+        "observed_at": row["observed_at"].astimezone(tz).isoformat(),
         "deadline": row["deadline"].isoformat() if row["deadline"] else None, "note": row["note"],
         "snapped_m": round(row["snapped_m"], 1), "by": row["created_by"],
         "mine": row["inspector_id"] == current_user.id,

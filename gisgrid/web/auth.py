@@ -56,7 +56,7 @@ def load_account(token: str):
     from . import get_settings, get_store
 
     settings = get_settings()
-    row = accounts.session_account(get_store(), token, clock.utcnow(),
+    row = accounts.session_account(get_store(), token, clock.now(),
                                    idle=timedelta(minutes=settings["SESSION_IDLE_MINUTES"]),
                                    lifetime=timedelta(hours=settings["SESSION_MAX_HOURS"]))
     return Account(row, token) if row else None

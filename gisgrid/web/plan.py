@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 from .. import layers, office, osm
 from ..cache import RevisionCache
 from ..errors import Conflict, LayerError, NotFound
-from ..months import parse_observed, utc_naive
+from ..months import parse_observed
 from ..services import layers as layer_work
 from ..store import boundaries
 from ..uploads import Uploads
@@ -114,7 +114,7 @@ def export():
     store = get_store()
     if not at:
         return _download(boundaries.features(store, kind), f"{LAYER_KINDS[kind]}.geojson")
-    when = utc_naive(parse_observed(at if "T" in at or " " in at else at + "T23:59:59", store.timezone()))
+    when = parse_observed(at if "T" in at or " " in at else at + "T23:59:59", store.timezone())
     return _download(boundaries.layer_as_of(store, kind, when), f"{LAYER_KINDS[kind]}-{at[:10]}.geojson")
 
 

@@ -11,9 +11,9 @@ from flask_babel import gettext
 from .. import clock, review
 from ..errors import GisgridError
 from ..months import parse_month, parse_year
-from ..services import month as month_work
-from . import get_store, tile_layer, wants_json
 from ..reports import assessment
+from ..services import month as month_work
+from . import get_store, shown_time, tile_layer, wants_json
 from .auth import ROLE_HOME, actor, role_required
 from .requests import json_object, text
 
@@ -123,7 +123,7 @@ def grid(month: str, code: str):
         return grid_json(month, code)
     report = assessment.grid_report(get_store(), month, code)
     labels = _map_labels()
-    m = review.grid_map(report, _static(), tile_layer(current_app.config), labels)
+    m = review.grid_map(report, _static(), tile_layer(current_app.config), labels, shown_time)
     return render_template("review/grid.html", data=report, map=review.map_parts(m))
 
 
