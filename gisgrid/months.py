@@ -70,7 +70,14 @@ def parse_observed(text, tz: ZoneInfo) -> datetime:
             moment = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
         except ValueError:
             raise GisgridError("Time {text!r} is not ISO 8601 (e.g. 2026-11-23T09:30:00+08:00)", text=text) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    try:
+        moment.astimezone(timezone.utc)
+    except OverflowError:       # year 1 at +14:00 is before the first representable instant
+        raise GisgridError("Time {text!r} is out of range", text=text) from None
+    if not 1900 <= moment.year <= 9999:
+        raise GisgridError("Time {text!r} is out of range", text=text)
+    return moment
 
 
 def parse_date(text) -> date:

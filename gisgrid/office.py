@@ -133,6 +133,9 @@ def _text(value) -> str | None:
     return text or None
 
 
+MAX_COUNT = 10_000      # items of one finding: a street's worth of bicycles, not a number that overflows
+
+
 def _count(value) -> int:
     text = _text(value)
     if text is None:
@@ -141,8 +144,9 @@ def _count(value) -> int:
         number = float(text)
     except ValueError:
         number = float("nan")
-    if not number.is_integer() or number < 1:
-        raise FindingError("Count must be a whole number of at least 1 (got {value!r})", value=value)
+    if not number.is_integer() or not 1 <= number <= MAX_COUNT:
+        raise FindingError("Count must be a whole number from 1 to {most} (got {value!r})", value=value,
+                           most=MAX_COUNT)
     return int(number)
 
 
@@ -161,6 +165,9 @@ def _parse_finding(props: dict, tz, books: list[Rulebook]) -> dict:
     observed_text = _text(props.get("observed_at"))
     if observed_text is None:
         raise FindingError("observed_at is missing")
+    for key in ("note", "rule"):
+        if props.get(key) is not None and not isinstance(props[key], (str, int, float)):
+            raise FindingError("{key} must be text", key=key)
     try:
         observed = parse_observed(observed_text, tz)
         deadline_text = _text(props.get("deadline"))

@@ -177,3 +177,24 @@ def test_an_assignment_is_all_or_nothing(district, wang):
     with pytest.raises(NotFound, match="R13"):          # R13 is not in November's sample
         inspections.assign_many(district, MONTH, {"R41": "wang", "R13": "wang"}, "office")
     assert inspections.inspection(district, MONTH, "R41")["inspector"] is None
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"count": 2**64}, "10000"), ({"observed_at": "0001-01-01T00:00:00+14:00"}, "0001-01-01"),
+    ({"note": ["a", "list"]}, "note"), ({"id": 12345678}, "编号")])
+def test_values_a_fuzzer_sent_are_refused_with_a_reason(client, wang, district, change, needle):
+    response = send(client, wang, "/api/findings", {**new(), **change})
+    assert response.status_code == 422 and needle in response.json["message"]
+    assert inspections.road_findings(district, MONTH, "R11") == []
+
+
+def test_a_point_is_no_grid(district):
+    import shapely
+
+    from gisgrid.errors import LayerError
+    from gisgrid.services import layers as layer_work
+
+    with pytest.raises(LayerError, match="Point"):
+        layer_work.save(district, Actor(1, "planner1", "planner"), "grid", "G9", {"name": "点"},
+                        shapely.Point(114.03, 33.59), None)
+    assert "G9" not in district.grid_codes()

@@ -43,8 +43,9 @@ def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> t
     """One finding from the tablet: (stored finding, created?). The same client-made id and
     content again (a retry, or the same request twenty times at once) returns the stored finding,
     created once with one audit row; another inspector's id is refused."""
-    external = office._text(props.get("id"))
-    if not external:
+    external = props.get("id") if isinstance(props.get("id"), str) else None
+    external = office._text(external)
+    if not external or len(external) > 128:
         raise FindingError("A finding needs its client-made id")
     row = office._parse_finding(props, store.timezone(), store.rulebooks())
     road_id, road_code, snapped = office.place(store, lon, lat, row["month"])

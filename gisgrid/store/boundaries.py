@@ -25,6 +25,8 @@ GRID_CLASSES = ("A", "B", "C")
 
 
 def _multi(geometry):
+    if geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise LayerError("A grid or road is a polygon, not a {kind}", kind=geometry.geom_type)
     return geometry if geometry.geom_type == "MultiPolygon" else shapely.MultiPolygon([geometry])
 
 
