@@ -309,7 +309,7 @@ def test_an_osm_draft_writes_grids_and_roads_together_or_not_at_all(store, share
     drafted = osm.bootstrap_roads(shared_dir / "data" / "osm" / "beijing-haidian.osm")
     roads, grids = drafted[0].copy(), drafted[1]
     roads.loc[roads.index[-1], "grid"] = "NOT-A-GRID"          # the roads part fails after the grids
-    monkeypatch.setattr(osm, "bootstrap_roads", lambda path, stored: (roads, grids))
+    monkeypatch.setattr(osm, "bootstrap_roads", lambda path, stored, **_: (roads, grids))
     with pytest.raises(LayerError, match="NOT-A-GRID"):
         office.bootstrap_osm(store, "extract.osm")
     assert store.grid_codes() == [] and store.count("roads") == 0

@@ -338,15 +338,16 @@ def _preview(token: str) -> dict:
     kind = request.values.get("kind", "grids")
     if _is_osm(path):
         stored = get_store().grids_frame()
-        roads, grids = osm.bootstrap_roads(path, stored)
+        roads, grids = osm.bootstrap_roads(path, stored, restricted=True)
         drafted = stored.empty
         return {"osm": True, "count": len(roads), "drafted_grids": len(grids) if drafted else 0,
                 "features": json.loads(roads.to_json(drop_id=True)),
                 "grids": json.loads(grids.to_json(drop_id=True)) if drafted else None}
     if kind not in layers.KINDS:
         raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
+    # restricted: a planner's upload is opened only as a format gisgrid accepts, told by content
     return {"osm": False, **layers.preview_layer(path, kind, layer=request.values.get("layer") or None,
-                                                 crs=request.values.get("crs") or None)}
+                                                 crs=request.values.get("crs") or None, restricted=True)}
 
 
 @bp.get("/api/plan/uploads/<token>/preview")
@@ -365,13 +366,14 @@ def start_import(token: str):
     path = uploads.path(token, who)
     kind = body.get("kind")
     if _is_osm(path):
-        job = lambda progress: office.bootstrap_osm(store, path, changed_by=who, progress=progress)  # noqa: E731
+        job = lambda progress: office.bootstrap_osm(store, path, changed_by=who, progress=progress,  # noqa: E731
+                                                      restricted=True)
     elif kind in layers.KINDS:
         fields = {k: v for k, v in (body.get("fields") or {}).items() if v} or None
 
         def job(progress):
             done = office.import_layer(store, kind, path, crs=body.get("crs") or None, layer=body.get("layer") or None,
-                                       fields=fields, progress=progress, changed_by=who)
+                                       fields=fields, progress=progress, changed_by=who, restricted=True)
             return {"kind": kind, "created": done.created, "updated": done.updated, "placed": done.placed,
                     "unplaced": done.unplaced, "repaired": [list(r) for r in done.report.repaired],
                     "warnings": done.report.warnings, "crs": done.report.source_crs}

@@ -1,0 +1,157 @@
+"""Layer files an attacker with a planner's account would upload: a GDAL virtual layer (VRT)
+named .geojson, a zip holding one, a CSV, a GDAL pipeline. A web upload is opened only as a
+format gisgrid accepts, told by its content; nothing of the files such a layer names is shown.
+The command line, a local operator's own files, keeps every GDAL driver."""
+
+import json
+import zipfile
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+from gisgrid import layers
+from gisgrid.cli import main
+from gisgrid.errors import LayerError
+from test_plan_import import multipart
+
+SECRET = "secret-grid-key-0451"
+
+
+def vrt(source: str, layer: str = "stolen") -> str:
+    """A VRT that turns each line of `source` into a point feature with the line as a field:
+    what, unrestricted, a preview would show row by row."""
+    return f"""<OGRVRTDataSource>
+  <OGRVRTLayer name="{layer}">
+    <SrcDataSource>{source}</SrcDataSource>
+    <SrcSQL>SELECT *, 114.01 AS x, 33.6 AS y FROM {layer}</SrcSQL>
+    <GeometryType>wkbPoint</GeometryType>
+    <LayerSRS>EPSG:4326</LayerSRS>
+    <GeometryField encoding="PointFromColumns" x="x" y="y"/>
+  </OGRVRTLayer>
+</OGRVRTDataSource>
+"""
+
+
+@pytest.fixture
+def secret_file(tmp_path):
+    """A server file the attacker names (like instance/secret_key), one line per record."""
+    path = tmp_path / "stolen.csv"
+    path.write_text(f"line\n{SECRET}\n")
+    return path
+
+
+@pytest.fixture
+def planner(auth):
+    auth.login("planner1", "planner")
+    return {"X-CSRFToken": auth.csrf("/")}
+
+
+def send(client, planner, path, name=None, kind="grids"):
+    body = multipart(path, kind)
+    if name is not None:
+        body = body.replace(f'filename="{path.name}"'.encode(), f'filename="{name}"'.encode(), 1)
+    return client.post("/api/plan/uploads", data=body,
+                       headers={**planner, "Content-Type": "multipart/form-data; boundary=B0UNDARY"})
+
+
+def refused(response, app) -> str:
+    """The refusal's text; the upload is not kept."""
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert response.get_json()["error"] == "LayerError"
+    uploads = app.instance_path + "/uploads"
+    import os
+    assert not os.path.isdir(uploads) or os.listdir(uploads) == []
+    return response.get_data(as_text=True)
+
+
+def test_a_vrt_named_geojson_is_refused_and_shows_nothing_of_the_files_it_names(client, planner, app, tmp_path,
+                                                                               secret_file):
+    hostile = tmp_path / "grids.geojson"
+    for source in (str(secret_file), "CSV:/etc/passwd"):
+        hostile.write_text(vrt(source, layer="stolen" if source == str(secret_file) else "passwd"))
+        text = refused(send(client, planner, hostile), app)
+        assert SECRET not in text and "root:" not in text and "nologin" not in text
+        assert "GeoJSON" in text          # the message names what may be sent
+
+
+def test_restricted_reading_refuses_what_unrestricted_gdal_would_open(tmp_path, secret_file):
+    hostile = tmp_path / "grids.geojson"
+    hostile.write_text(vrt(str(secret_file)))
+    # the danger is real: GDAL alone opens it as a VRT and reads the named file
+    shown = layers.preview_layer(hostile, "grids", restricted=False)
+    assert shown["rows"][0][0] == SECRET
+    for read in (lambda: layers.preview_layer(hostile, "grids"), lambda: layers.layer_names(hostile),
+                 lambda: layers.read_layer(hostile, "grids"), lambda: layers.read_points(hostile)):
+        with pytest.raises(LayerError, match="grids.geojson is not a layer file gisgrid accepts") as error:
+            read()
+        assert SECRET not in str(error.value)
+
+
+def test_a_zip_holding_a_vrt_is_refused(client, planner, app, tmp_path, secret_file):
+    for member in ("grids.vrt", "grids.geojson"):      # by its name, and by its content under a good name
+        archive = tmp_path / "grids.zip"
+        with zipfile.ZipFile(archive, "w") as out:
+            out.writestr(member, vrt(str(secret_file)))
+        text = refused(send(client, planner, archive), app)
+        assert SECRET not in text
+        assert ("the zip file holds grids.vrt" if member == "grids.vrt" else
+                "grids.geojson is not a layer file gisgrid accepts") in text
+
+
+def test_a_csv_is_refused_whatever_its_name(client, planner, app, tmp_path):
+    table = tmp_path / "grids.csv"
+    table.write_text(f'WKT,code\n"{box(114, 33, 114.01, 33.01).wkt}",{SECRET}\n')
+    for name in ("grids.geojson", "CSV:grids.geojson", "CSV:grids.csv.kml"):
+        text = refused(send(client, planner, table, name=name), app)
+        assert SECRET not in text
+    with pytest.raises(LayerError, match="grids.csv is not a layer file gisgrid accepts"):
+        layers.read_layer(table, "grids", crs="EPSG:4326")
+
+
+def test_a_gdal_pipeline_named_geojson_is_not_run(client, planner, app, tmp_path, secret_file):
+    """GDAL 3.11+ opens a JSON "gdal_streamed_alg" as the result of the command line it holds;
+    forcing the GeoJSON driver reads it as the (broken) GeoJSON it pretends to be."""
+    pipeline = tmp_path / "grids.geojson"
+    pipeline.write_text(json.dumps({"type": "gdal_streamed_alg",
+                                    "command_line": f"gdal vector pipeline ! read {secret_file} ! write "
+                                                    "--output-format stream streamed_dataset"}))
+    text = refused(send(client, planner, pipeline), app)
+    assert SECRET not in text
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".fgb", ".kml", ".zip"])
+def test_every_accepted_format_still_previews(client, planner, tmp_path, suffix):
+    frame = gpd.GeoDataFrame({"code": ["W1"], "name": ["网格一"]}, geometry=[box(114, 33, 114.01, 33.01)], crs=4326)
+    path = tmp_path / f"grids{suffix}"
+    if suffix == ".zip":
+        frame.to_file(tmp_path / "grids.shp", engine="pyogrio", encoding="UTF-8")
+        with zipfile.ZipFile(path, "w") as out:
+            for part in tmp_path.glob("grids.*"):
+                if part.suffix != ".zip":
+                    out.write(part, part.name)
+    else:
+        frame.to_file(path, engine="pyogrio", driver={".geojson": "GeoJSON", ".gpkg": "GPKG", ".fgb": "FlatGeobuf",
+                                                      ".kml": "KML"}[suffix])
+    sent = send(client, planner, path)
+    assert sent.status_code == 201, sent.get_json()
+    assert "网格一" in sent.get_json()["rows"][0] and sent.get_json()["count"] == 1
+
+
+def test_the_command_line_keeps_every_driver(db_url, store, tmp_path):
+    """A local operator may import a VRT or CSV of their own, as GDAL reads it."""
+    grids = gpd.GeoDataFrame({"code": ["V1"], "name": ["虚拟网格"]}, geometry=[box(114, 33, 114.01, 33.01)], crs=4326)
+    grids.to_file(tmp_path / "source.geojson", engine="pyogrio")
+    (tmp_path / "grids.vrt").write_text(f"""<OGRVRTDataSource><OGRVRTLayer name="source">
+<SrcDataSource>{tmp_path / "source.geojson"}</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>""")
+    assert main(["--db", db_url, "import", "grids", str(tmp_path / "grids.vrt")]) == 0
+    (tmp_path / "more.csv").write_text(f'WKT,code,name\n"{box(114.01, 33, 114.02, 33.01).wkt}",C1,表格网格\n')
+    assert main(["--db", db_url, "import", "grids", str(tmp_path / "more.csv"), "--crs", "EPSG:4326"]) == 0
+    assert sorted(store.grid_codes()) == ["C1", "V1"]
+
+
+def test_a_vrt_named_osm_is_refused(client, planner, app, tmp_path, secret_file):
+    hostile = tmp_path / "haidian.osm"
+    hostile.write_text(vrt(str(secret_file)))
+    text = refused(send(client, planner, hostile), app)
+    assert SECRET not in text and "haidian.osm is not a layer file gisgrid accepts" in text
