@@ -172,8 +172,35 @@ def sniff(path) -> str | None:
         root = XML_ROOT.search(text)
         if root is None or any(marker in text.lower() for marker in FOREIGN_XML):
             return None
+        # Entities and DTDs are declared before the root element; KML and OSM files need none, and
+        # an external one would name a file or URL for the XML parser to read.
+        if b"<!doctype" in text[:root.start()].lower() or b"<!entity" in text[:root.start()].lower():
+            raise LayerError("{path} declares a DOCTYPE or XML entities, which gisgrid does not read; "
+                             "save the file without them", path=Path(path).name)
         return {b"kml": "KML", b"osm": "OSM"}.get(root.group(1).lower())
     return None
+
+
+# GDAL settings of the web server process (never of the command line). GDAL has no switch that
+# turns its network off: every HTTP request it makes (/vsicurl/ and the cloud file systems built on
+# it, and CPLHTTPFetch, which e.g. a GeoJSON "crs" link triggers) goes through a proxy at port 0 of
+# the loopback, where nothing can listen, so none leaves the process; /vsicurl/ also accepts no
+# file name at all (only names ending in an extension no file has), so it is refused before curl.
+SERVER_GDAL_CONFIG = {
+    "GDAL_HTTP_PROXY": "127.0.0.1:0",
+    "GDAL_HTTPS_PROXY": "127.0.0.1:0",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".gisgrid-no-network",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_CONNECTTIMEOUT": "1",
+    "GDAL_HTTP_NETRC": "NO",                 # no credentials from ~/.netrc for any host
+    "GDAL_VRT_ENABLE_PYTHON": "NO",          # restricted mode opens no VRT; this is a second lock
+}
+
+
+def confine_gdal() -> None:
+    """Apply SERVER_GDAL_CONFIG to this process (GDAL configuration is process-wide)."""
+    pyogrio.set_gdal_config_options(SERVER_GDAL_CONFIG)
 
 
 def _not_accepted(path: Path) -> LayerError:

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..errors import GisgridError
 from ..i18n import DOMAINS, TRANSLATIONS
+from ..layers import confine_gdal
 from ..store import LANGS, Store, default_instance_path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -108,6 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(instance)
 
+    confine_gdal()      # the server opens planners' uploads: GDAL reaches no network from this process
     store = Store(app.config["DATABASE_URL"], instance)
     store.migrate()
     app.extensions["gisgrid.store"] = store
