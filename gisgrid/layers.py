@@ -5,6 +5,8 @@ what can be repaired safely; write layers back out. No Flask, no SQL."""
 from __future__ import annotations
 
 import codecs
+import functools
+import json
 import math
 import re
 from collections.abc import Callable
@@ -235,8 +237,9 @@ def restricted_source(path, formats: tuple[str, ...]) -> str:
 
 
 def _check_driver(source: str, drivers: tuple[str, ...] | None, path: Path) -> None:
-    """The driver GDAL chose is one the content allows (a second lock, should sniffing miss a case)."""
-    if drivers is None:
+    """The driver GDAL chose is one the content allows (a second lock, should sniffing miss a case;
+    a "DRIVER:" prefix needs none, and skipping it spares a GeoJSON a whole parse)."""
+    if drivers is None or any(source.startswith(prefix) for prefix in DRIVER_PREFIX.values()):
         return
     try:
         # Latin-1 decodes any field name, so a GBK .dbf cannot fail here: only the driver is looked at
@@ -313,7 +316,9 @@ def _read(path: Path, layer: str | None, max_features: int | None = None, restri
             # A GeoJSON field holding numbers and text is typed JSON; pyogrio keeps it as text and says so.
             warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
             _check_driver(source, drivers, path)
-            layers = [name for name, _ in pyogrio.list_layers(source)]
+            # GDAL parses a whole GeoJSON at each opening: its layer and encoding come from one
+            geojson = _geojson_info(path) if sniff(path) == "GeoJSON" else None
+            layers = [geojson["layer_name"]] if geojson else [name for name, _ in pyogrio.list_layers(source)]
             if not layers:
                 raise LayerError("{path} has no features", path=path.name)
             if layer is None and len(layers) > 1:
@@ -326,7 +331,7 @@ def _read(path: Path, layer: str | None, max_features: int | None = None, restri
             frame = pyogrio.read_dataframe(source, layer=layer, encoding="ISO-8859-1" if codec else None,
                                            on_invalid="ignore", max_features=max_features)
             if not shapefile:
-                encoding = pyogrio.read_info(source, layer=layer).get("encoding")
+                encoding = (geojson or pyogrio.read_info(source, layer=layer)).get("encoding")
     except UnicodeDecodeError:
         raise LayerError("{path}: the attribute table is neither UTF-8 nor GBK", path=path.name) from None
     except GDAL_ERRORS as exc:
@@ -589,6 +594,8 @@ def _list_layers(path: Path, restricted: bool) -> list[str]:
         raise LayerError("File not found: {path}", path=path)
     source, drivers = _gdal_path(path, restricted)
     try:
+        if sniff(path) == "GeoJSON":            # one layer; its name comes with the count a preview needs
+            return [_geojson_info(path)["layer_name"]]
         _check_driver(source, drivers, path)
         return [name for name, _ in pyogrio.list_layers(source)]
     except GDAL_ERRORS as exc:
@@ -596,6 +603,88 @@ def _list_layers(path: Path, restricted: bool) -> list[str]:
 
 
 PREVIEW_FEATURES = 2000
+
+
+def _geojson_info(path: Path) -> dict:
+    """pyogrio's read_info of a GeoJSON file (layer name, feature count, encoding). GDAL parses
+    the whole file to count its features, so the answer is kept while the file is unchanged:
+    a preview asks twice (layers, then count) and again for each choice of CRS."""
+    stat = path.stat()
+    return dict(_geojson_info_of(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _geojson_info_of(path: str, _mtime_ns: int, _size: int) -> dict:
+    return pyogrio.read_info(DRIVER_PREFIX["GeoJSON"] + path)
+
+
+def geojson_head(path, n: int, chunk: int = 1 << 20) -> dict | None:
+    """A FeatureCollection of the file's first `n` features with its other top-level members
+    (crs, name ...), read with the json decoder from the start of the file: the rest of the
+    file is never read. None when the file is not a FeatureCollection this reader follows."""
+    decoder = json.JSONDecoder()
+    with open(path, encoding="utf-8-sig") as file:
+        text, at, ended = "", 0, False
+
+        def more() -> bool:
+            nonlocal text, at, ended
+            piece = file.read(chunk)
+            ended = not piece
+            text, at = text[at:] + piece, 0
+            return bool(piece)
+
+        def skip() -> str:      # the next non-blank character, not consumed ("" at the end)
+            nonlocal at
+            while True:
+                while at < len(text) and text[at] in " \t\r\n":
+                    at += 1
+                if at < len(text) or not more():
+                    return text[at] if at < len(text) else ""
+
+        def value():
+            nonlocal at, ended
+            skip()                  # raw_decode takes no blanks before a value
+            while True:
+                try:
+                    found, end = decoder.raw_decode(text, at)
+                    # a number cut by the chunk's end would decode as a shorter one: want a byte after
+                    if end < len(text) or ended:
+                        at = end
+                        return found
+                except json.JSONDecodeError:
+                    if ended:
+                        raise
+                if not more():
+                    ended = True
+
+        def expect(char: str) -> None:
+            nonlocal at
+            if skip() != char:
+                raise json.JSONDecodeError(f"expected {char!r}", text, at)
+            at += 1
+
+        try:
+            members, features = {}, None
+            expect("{")
+            while skip() != "}":
+                key = value()
+                expect(":")
+                if key == "features":
+                    features = []
+                    expect("[")
+                    while skip() != "]" and len(features) < n:
+                        features.append(value())
+                        if skip() == ",":
+                            at += 1
+                    break
+                members[key] = value()
+                if skip() == ",":
+                    at += 1
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            return None
+    if features is None or members.get("type") != "FeatureCollection":
+        return None
+    return {**members, "type": "FeatureCollection", "features": features}
 
 
 def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = None, rows: int = 5,
@@ -613,8 +702,20 @@ def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = N
     if out["layer"] is None:
         return out   # several layers: the planner picks one first
     with _opened(path, out["layer"] if len(names) > 1 else layer, restricted) as (source, chosen):
-        frame, out["encoding"] = _read(source, chosen, max_features=PREVIEW_FEATURES, restricted=restricted)
-        out["count"] = int(pyogrio.read_info(_gdal_path(source, restricted)[0], layer=chosen)["features"])
+        head = geojson_head(source, PREVIEW_FEATURES) if sniff(source) == "GeoJSON" else None
+        if head is not None:
+            # GDAL would parse the whole file again to give the first features: read them alone
+            with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
+                extract = Path(folder) / source.name
+                extract.write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
+                frame, out["encoding"] = _read(extract, None, restricted=restricted)
+            info = _geojson_info(source)
+            out["count"] = int(info["features"])
+            if info["crs"] is not None:      # a "crs" member may follow the features, past the head
+                frame = frame.set_crs(info["crs"], allow_override=True)
+        else:
+            frame, out["encoding"] = _read(source, chosen, max_features=PREVIEW_FEATURES, restricted=restricted)
+            out["count"] = int(pyogrio.read_info(_gdal_path(source, restricted)[0], layer=chosen)["features"])
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=path.name)
     columns = [c for c in frame.columns if c != frame.geometry.name]
@@ -627,11 +728,14 @@ def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = N
     geoms = frame.geometry[~(frame.geometry.isna() | frame.geometry.is_empty)]
     wgs84 = _to_wgs84(geoms, crs, path.name, LayerReport(source_crs="", encoding=None))
     code, label = out["mapping"].get("code"), out["mapping"].get("name")
+    # whole columns at once: a cell at a time through pandas took most of a preview's time
+    shown = frame.loc[wgs84.index]
+    codes = [_text(v) for v in shown[code]] if code else [None] * len(shown)
+    labels = [_text(v) for v in shown[label]] if label else [None] * len(shown)
+    shapes = shapely.to_geojson(shapely.simplify(wgs84.values.to_numpy(), 1e-6))
     out["features"] = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": shapely.geometry.mapping(shapely.simplify(g, 1e-6)),
-         "properties": {"code": _text(frame.at[i, code]) if code else None,
-                        "name": _text(frame.at[i, label]) if label else None}}
-        for i, g in zip(wgs84.index, wgs84.values)]}
+        {"type": "Feature", "geometry": json.loads(g), "properties": {"code": c, "name": n}}
+        for g, c, n in zip(shapes, codes, labels)]}
     return out
 
 

@@ -270,3 +270,64 @@ def test_xml_external_entities_are_not_expanded(app, client, planner, tmp_path, 
                 shown = str(error)
             assert SECRET not in str(shown)
     assert listener.received() == []
+
+
+# a bounded preview -------------------------------------------------------------------------
+
+
+def polygon_feature(i: int) -> dict:
+    x, y = 114 + (i % 100) * 0.001, 33 + (i // 100) * 0.001
+    return {"type": "Feature", "properties": {"code": f"G{i:05d}", "name": f"网格{i}"},
+            "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + 0.001, y], [x + 0.001, y + 0.001],
+                                                             [x, y + 0.001], [x, y]]]}}
+
+
+def test_a_preview_reads_the_first_features_only(tmp_path):
+    """A point after the first PREVIEW_FEATURES polygons: the import refuses the layer, the
+    preview never gets that far, yet counts every feature."""
+    n = layers.PREVIEW_FEATURES + 10
+    features = [polygon_feature(i) for i in range(n)]
+    features.append({"type": "Feature", "properties": {"code": "P1", "name": "点"},
+                     "geometry": {"type": "Point", "coordinates": [114, 33]}})
+    path = tmp_path / "grids.geojson"
+    # the "crs" after the features, where a reader of the first features alone does not see it
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features,
+                                "crs": {"type": "name", "properties": {"name": "EPSG:4490"}}}, ensure_ascii=False))
+    with pytest.raises(LayerError, match="grids and roads must be polygons"):
+        layers.read_layer(path, "grids")
+    shown = layers.preview_layer(path, "grids")
+    assert shown["count"] == n + 1 and len(shown["features"]["features"]) == layers.PREVIEW_FEATURES
+    assert shown["rows"][0] == ["G00000", "网格0"] and shown["crs"] == "EPSG:4490"
+    assert shown["features"]["features"][-1]["properties"] == {"code": f"G{layers.PREVIEW_FEATURES - 1:05d}",
+                                                               "name": f"网格{layers.PREVIEW_FEATURES - 1}"}
+
+
+def test_the_head_of_a_geojson_is_read_without_the_rest(tmp_path):
+    """What follows the features shown is never read: here it is not even JSON."""
+    path = tmp_path / "grids.geojson"
+    start = json.dumps({"type": "FeatureCollection", "name": "区", "features": [polygon_feature(i) for i in range(3)]})
+    path.write_text(start[:-2] + ", " + "x" * (4 << 20))       # 4 MB of garbage where feature 4 would be
+    head = layers.geojson_head(path, 3, chunk=4096)
+    assert head["name"] == "区" and [f["properties"]["code"] for f in head["features"]] == ["G00000", "G00001",
+                                                                                           "G00002"]
+    assert layers.geojson_head(path, 4, chunk=4096) is None          # asked for more, it meets the garbage
+    (tmp_path / "one.geojson").write_text(json.dumps(polygon_feature(0)))
+    assert layers.geojson_head(tmp_path / "one.geojson", 3) is None   # a lone Feature: GDAL reads it whole
+
+
+def test_a_geojson_preview_has_gdal_parse_the_file_once(tmp_path, monkeypatch):
+    """GDAL parses a whole GeoJSON at each opening (a 190 MB one for seconds): a preview opens
+    it once, for its count, and again for no change of CRS. pyogrio's calls are counted as they
+    run, nothing is replaced."""
+    import pyogrio
+
+    path = tmp_path / "grids.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [polygon_feature(i) for i in range(50)]}))
+    opened = []
+    for name in ("read_info", "list_layers", "read_dataframe"):
+        real = getattr(pyogrio, name)
+        monkeypatch.setattr(pyogrio, name, lambda source, *a, _real=real, **k: (opened.append(str(source)),
+                                                                               _real(source, *a, **k))[1])
+    layers.preview_layer(path, "grids")
+    layers.preview_layer(path, "grids", crs="EPSG:4326")
+    assert [s for s in opened if s.endswith(str(path))] == [f"GeoJSON:{path}"]
