@@ -158,7 +158,11 @@ XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*)")
 def sniff(path) -> str | None:
     """The accepted format (a key of DRIVERS) the file's first bytes show, or None."""
     with open(path, "rb") as file:
-        head = file.read(SNIFF_BYTES)
+        return sniff_head(file.read(SNIFF_BYTES), Path(path).name)
+
+
+def sniff_head(head: bytes, name: str) -> str | None:
+    """sniff() of a file's first SNIFF_BYTES bytes; `name` is the file's, for messages."""
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"{"):
         return "GeoJSON"
@@ -178,7 +182,7 @@ def sniff(path) -> str | None:
         # an external one would name a file or URL for the XML parser to read.
         if b"<!doctype" in text[:root.start()].lower() or b"<!entity" in text[:root.start()].lower():
             raise LayerError("{path} declares a DOCTYPE or XML entities, which gisgrid does not read; "
-                             "save the file without them", path=Path(path).name)
+                             "save the file without them", path=name)
         return {b"kml": "KML", b"osm": "OSM"}.get(root.group(1).lower())
     return None
 
@@ -203,6 +207,32 @@ SERVER_GDAL_CONFIG = {
 def confine_gdal() -> None:
     """Apply SERVER_GDAL_CONFIG to this process (GDAL configuration is process-wide)."""
     pyogrio.set_gdal_config_options(SERVER_GDAL_CONFIG)
+
+
+def check_upload(path, osm: bool = False) -> None:
+    """Refuse at once, from its first bytes alone, an upload that restricted reading would refuse
+    (for a zip: its members' names and first bytes), before its preview runs in the background.
+    `osm`: the upload must be an OpenStreetMap extract."""
+    path = Path(path)
+    if path.suffix.lower() != ".zip":
+        if sniff(path) not in (("OSM",) if osm else DRIVERS):
+            raise _not_accepted(path)
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                lower = member.filename.lower()
+                if member.is_dir() or "__MACOSX" in member.filename:
+                    continue
+                if not lower.endswith(FORMATS + ZIP_SIDECARS):
+                    raise LayerError("{path}: the zip file holds {member}, which is no part of a layer gisgrid "
+                                     "accepts", path=path.name, member=member.filename)
+                if lower.endswith(FORMATS):
+                    with archive.open(member) as file:
+                        if sniff_head(file.read(SNIFF_BYTES), Path(member.filename).name) is None:
+                            raise _not_accepted(Path(member.filename))
+    except zipfile.BadZipFile:
+        raise LayerError("{path} is not a valid zip file", path=path.name) from None
 
 
 def _not_accepted(path: Path) -> LayerError:

@@ -331,3 +331,61 @@ def test_a_geojson_preview_has_gdal_parse_the_file_once(tmp_path, monkeypatch):
     layers.preview_layer(path, "grids")
     layers.preview_layer(path, "grids", crs="EPSG:4326")
     assert [s for s in opened if s.endswith(str(path))] == [f"GeoJSON:{path}"]
+
+
+# the preview off the request path ------------------------------------------------------------
+
+
+def test_the_preview_runs_in_the_background_and_the_page_polls_it(app, client, planner, tmp_path, secret_file):
+    from test_plan_import import previewed
+
+    app.config["PREVIEW_WAIT_S"] = 0          # the request never waits: what a large file gets
+    path = tmp_path / "grids.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [polygon_feature(i) for i in range(30)]},
+                               ensure_ascii=False))
+    sent = send(client, planner, path)
+    assert sent.status_code == 202 and sent.get_json()["state"] == "running"
+    token = sent.get_json()["token"]
+    shown = previewed(client, sent)
+    assert shown.status_code == 200 and shown.get_json()["count"] == 30 and shown.get_json()["token"] == token
+    # a choice that fails is reported by the poll; the upload stays for the next choice
+    bad = previewed(client, client.get(f"/api/plan/uploads/{token}/preview", query_string={"crs": "EPSG:1"}))
+    assert bad.status_code == 400 and "EPSG:1" in bad.get_json()["message"]
+    again = previewed(client, client.get(f"/api/plan/uploads/{token}/preview", query_string={"crs": "EPSG:4490"}))
+    assert again.status_code == 200 and len(again.get_json()["features"]["features"]) == 30
+    # what restricted reading refuses is still refused at once, before any background work
+    hostile = tmp_path / "other.geojson"
+    hostile.write_text(vrt(str(secret_file)))
+    assert send(client, planner, hostile).status_code == 400
+
+
+def test_one_preview_runs_per_choice_however_often_it_is_asked(tmp_path):
+    import io
+    import threading
+    import time as clock
+
+    from gisgrid.uploads import Uploads
+
+    uploads = Uploads(tmp_path)
+    token = uploads.save(io.BytesIO(b"{}"), "a.geojson", "planner1", 1 << 20)
+    ran, release = [], threading.Event()
+
+    def slow():
+        ran.append(1)
+        release.wait(5)
+        return {"count": 1}
+
+    answers = [uploads.preview(token, "grids", slow) for _ in range(8)]
+    assert [a["state"] for a in answers] == ["running"] * 8
+    release.set()
+    for _ in range(100):
+        if uploads.preview(token, "grids", slow)["state"] == "done":
+            break
+        clock.sleep(0.05)
+    assert uploads.preview(token, "grids", slow) == {"state": "done", "result": {"count": 1}} and len(ran) == 1
+    failed = uploads.preview(token, "roads", lambda: 1 / 0)          # a bug: logged, not shown
+    for _ in range(100):
+        if (failed := uploads.preview(token, "roads", slow))["state"] != "running":
+            break
+        clock.sleep(0.05)
+    assert failed["state"] == "failed" and "unexpected error" in failed["error"]["template"]

@@ -36,6 +36,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,      # a request: three photos and a form
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,
     "LAYER_MAX_BYTES": 200 * 1024 * 1024,         # a planner's layer upload (a city's roads as a zip)
+    "PREVIEW_WAIT_S": 1.0,                        # a request waits this long for an upload's preview, then polls
     "PLAN_VIEW_LIMIT": 3000,                      # grids and roads on the planner's map at once (~3 MB)
     "PHOTOS_PER_FINDING": 3,
     "TILES": "none",                              # osm | tianditu | none | custom (TILE_URL)
