@@ -262,7 +262,7 @@ def restricted_source(path, formats: tuple[str, ...]) -> str:
     try:
         _check_driver(source, drivers, path)
     except GDAL_ERRORS as exc:
-        raise LayerError("Cannot read {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
     return source
 
 
@@ -365,12 +365,17 @@ def _read(path: Path, layer: str | None, max_features: int | None = None, restri
     except UnicodeDecodeError:
         raise LayerError("{path}: the attribute table is neither UTF-8 nor GBK", path=path.name) from None
     except GDAL_ERRORS as exc:
-        raise LayerError("Cannot read {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
     return (_transcoded(frame, codec, path.name) if codec else frame), encoding
 
 
-def _gdal_error(exc: Exception) -> str:
+def gdal_error(exc: Exception, path: Path | None = None) -> str:
+    """GDAL's message, without the folder of `path`: where the server keeps uploads is not the
+    planner's business."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if path is not None:
+        for prefix in (*DRIVER_PREFIX.values(), ""):
+            text = text.replace(f"{prefix}{path.parent}/", "")
     if "not recognized as" in text:
         return "not a layer format gisgrid reads (GeoJSON, Shapefile or a zipped one, GeoPackage, KML, FlatGeobuf)"
     return text
@@ -629,7 +634,7 @@ def _list_layers(path: Path, restricted: bool) -> list[str]:
         _check_driver(source, drivers, path)
         return [name for name, _ in pyogrio.list_layers(source)]
     except GDAL_ERRORS as exc:
-        raise LayerError("Cannot read {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
 
 
 PREVIEW_FEATURES = 2000
@@ -894,7 +899,7 @@ def write_layer(frame: gpd.GeoDataFrame, path, layer: str | None = None) -> None
     try:
         pyogrio.write_dataframe(frame, path, driver=driver, **options)
     except GDAL_ERRORS as exc:
-        raise LayerError("Cannot write {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+        raise LayerError("Cannot write {path}: {error}", path=path.name, error=gdal_error(exc)) from None
 
 
 # places -------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ borders; and, for a district without grids, a first regular grid layout to edit.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
 
 from .errors import LayerError
-from .layers import metric_crs, restricted_source
+from .layers import gdal_error, metric_crs, restricted_source
 
 # Street width (m) by OSM highway class; classes not listed (footways, paths …) are not roads
 # an inspector assesses.
@@ -28,11 +30,11 @@ def read_streets(path, restricted: bool = True) -> gpd.GeoDataFrame:
     try:
         lines = pyogrio.read_dataframe(source, layer="lines", columns=["osm_id", "name", "highway"])
     except Exception as exc:
-        raise LayerError("Cannot read the OSM extract {path}: {error}", path=path,
-                         error=str(exc).splitlines()[0]) from None
+        raise LayerError("Cannot read the OSM extract {path}: {error}", path=Path(path).name,
+                         error=gdal_error(exc, Path(path))) from None
     streets = lines[lines["highway"].isin(list(WIDTH_M))].copy()
     if streets.empty:
-        raise LayerError("{path} holds no streets (OSM highway lines)", path=path)
+        raise LayerError("{path} holds no streets (OSM highway lines)", path=Path(path).name)
     streets["name"] = streets["name"].fillna(UNNAMED)
     return streets.set_crs(4326, allow_override=True)
 

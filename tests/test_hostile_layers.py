@@ -389,3 +389,10 @@ def test_one_preview_runs_per_choice_however_often_it_is_asked(tmp_path):
             break
         clock.sleep(0.05)
     assert failed["state"] == "failed" and "unexpected error" in failed["error"]["template"]
+
+
+def test_gdal_messages_do_not_show_where_the_server_keeps_uploads(app, client, planner, tmp_path):
+    broken = tmp_path / "grids.kml"          # GDAL names the file it could not parse
+    broken.write_text('<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>')
+    message = refused(send(client, planner, broken), app)
+    assert "grids.kml" in message and "uploads" not in message and str(tmp_path) not in message
