@@ -153,6 +153,7 @@ DRIVER_PREFIX = {"GeoJSON": "GeoJSON:", "GPKG": "GPKG:"}
 # what other GDAL drivers look for anywhere in an XML file's start, to claim it before KML or OSM
 FOREIGN_XML = (b"ogrvrtdatasource", b"vrtdataset", b"ogrwfsdatasource", b"wfs_capabilities", b"/vsi")
 XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*)")
+XML_COMMENT = re.compile(rb"<!--.*?(-->|$)", re.S)
 
 
 def sniff(path) -> str | None:
@@ -175,6 +176,7 @@ def sniff_head(head: bytes, name: str) -> str | None:
     if b"OSMHeader" in head[:64]:
         return "OSM"
     if text.startswith(b"<"):
+        text = XML_COMMENT.sub(b"", text)          # a root element named inside a comment is none
         root = XML_ROOT.search(text)
         if root is None or any(marker in text.lower() for marker in FOREIGN_XML):
             return None

@@ -396,3 +396,15 @@ def test_gdal_messages_do_not_show_where_the_server_keeps_uploads(app, client, p
     broken.write_text('<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>')
     message = refused(send(client, planner, broken), app)
     assert "grids.kml" in message and "uploads" not in message and str(tmp_path) not in message
+
+
+def test_an_xml_file_is_kml_or_osm_by_its_root_element_only(client, planner, app, tmp_path):
+    """GML (whose driver fetches schemas and resolves links) with <kml> in a comment, or a KML
+    that carries a VRT in its description, is neither."""
+    gml = tmp_path / "grids.kml"
+    gml.write_text('<?xml version="1.0"?><!-- <kml> --><gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml">'
+                   '<gml:featureMember><code>W1</code></gml:featureMember></gml:FeatureCollection>')
+    assert "grids.kml 不是 gisgrid 接受的图层文件" in refused(send(client, planner, gml), app)
+    assert layers.sniff_head(b'<kml><Document><description>&lt;OGRVRTDataSource&gt;</description>', "a.kml") \
+        is None
+    assert layers.sniff_head(b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- by hand --><kml xmlns="k"/>', "a.kml") == "KML"
