@@ -5,7 +5,10 @@ what can be repaired safely; write layers back out. No Flask, no SQL."""
 from __future__ import annotations
 
 import codecs
+import functools
+import json
 import math
+import re
 from collections.abc import Callable
 import tempfile
 import warnings
@@ -88,7 +91,7 @@ def _crs_label(crs: CRS) -> str:
 
 
 @contextmanager
-def _opened(path: Path, layer: str | None):
+def _opened(path: Path, layer: str | None, restricted: bool = True):
     """The file to read and the layer to pick: a zip is extracted into a temporary folder."""
     if not path.exists():
         raise LayerError("File not found: {path}", path=path)
@@ -96,7 +99,7 @@ def _opened(path: Path, layer: str | None):
         yield path, layer
         return
     with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
-        found = _unzip(path, Path(folder))
+        found = _unzip(path, Path(folder), restricted)
         if layer is not None and any(p.stem == layer for p in found):
             yield next(p for p in found if p.stem == layer), None
         elif len(found) > 1:
@@ -107,15 +110,22 @@ def _opened(path: Path, layer: str | None):
 
 
 UNZIPPED_MAX_BYTES = 2 << 30   # a city's roads are a few hundred MB; a zip bomb is far more
+# what a zipped layer may hold beside its layer files: a Shapefile's parts, ArcGIS metadata, a note
+ZIP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".txt")
 
 
-def _unzip(path: Path, folder: Path) -> list[Path]:
+def _unzip(path: Path, folder: Path, restricted: bool = True) -> list[Path]:
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
                 if not (folder / member).resolve().is_relative_to(folder.resolve()):
                     raise LayerError("{path}: the zip file holds a path outside itself ({member})", path=path.name,
                                      member=member)
+                # GDAL opens only the layer files found below, but a VRT among them would name any file
+                if restricted and not member.endswith("/") and "__MACOSX" not in member \
+                        and not member.lower().endswith(FORMATS + ZIP_SIDECARS):
+                    raise LayerError("{path}: the zip file holds {member}, which is no part of a layer gisgrid "
+                                     "accepts", path=path.name, member=member)
             # each member is read up to its declared size, so the declared total bounds the disk used
             if sum(info.file_size for info in archive.infolist()) > UNZIPPED_MAX_BYTES:
                 raise LayerError("{path} would unpack to more than {mb} MB; send the layer in smaller parts",
@@ -127,6 +137,149 @@ def _unzip(path: Path, folder: Path) -> list[Path]:
     if not found:
         raise LayerError("{path}: the zip file holds no Shapefile or other layer", path=path.name)
     return found
+
+
+# restricted reading ---------------------------------------------------------------------
+# A web upload is opened only as one of the formats gisgrid accepts, told by its first bytes:
+# GDAL itself picks a driver by content, whatever the name, so a VRT saved as .geojson would be
+# opened as a VRT and show any file or URL it names. The command line, a local operator's own
+# files, keeps every driver (restricted=False).
+SNIFF_BYTES = 64 * 1024
+# the drivers that may open each accepted format (LIBKML reads KML when GDAL has it)
+DRIVERS = {"GeoJSON": ("GeoJSON",), "GPKG": ("GPKG",), "FlatGeobuf": ("FlatGeobuf",),
+           "ESRI Shapefile": ("ESRI Shapefile",), "KML": ("LIBKML", "KML"), "OSM": ("OSM",)}
+# a "DRIVER:" prefix GDAL hands to that driver alone: to any other the file does not exist
+DRIVER_PREFIX = {"GeoJSON": "GeoJSON:", "GPKG": "GPKG:"}
+# what other GDAL drivers look for anywhere in an XML file's start, to claim it before KML or OSM
+FOREIGN_XML = (b"ogrvrtdatasource", b"vrtdataset", b"ogrwfsdatasource", b"wfs_capabilities", b"/vsi")
+XML_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*)")
+XML_COMMENT = re.compile(rb"<!--.*?(-->|$)", re.S)
+
+
+def sniff(path) -> str | None:
+    """The accepted format (a key of DRIVERS) the file's first bytes show, or None."""
+    with open(path, "rb") as file:
+        return sniff_head(file.read(SNIFF_BYTES), Path(path).name)
+
+
+def sniff_head(head: bytes, name: str) -> str | None:
+    """sniff() of a file's first SNIFF_BYTES bytes; `name` is the file's, for messages."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"{"):
+        return "GeoJSON"
+    if head.startswith(b"SQLite format 3\x00"):
+        return "GPKG"
+    if head[:3] == b"fgb" and head[3:4] == b"\x03":
+        return "FlatGeobuf"
+    if head.startswith(b"\x00\x00\x27\x0a"):
+        return "ESRI Shapefile"
+    if b"OSMHeader" in head[:64]:
+        return "OSM"
+    if text.startswith(b"<"):
+        text = XML_COMMENT.sub(b"", text)          # a root element named inside a comment is none
+        root = XML_ROOT.search(text)
+        if root is None or any(marker in text.lower() for marker in FOREIGN_XML):
+            return None
+        # Entities and DTDs are declared before the root element; KML and OSM files need none, and
+        # an external one would name a file or URL for the XML parser to read.
+        if b"<!doctype" in text[:root.start()].lower() or b"<!entity" in text[:root.start()].lower():
+            raise LayerError("{path} declares a DOCTYPE or XML entities, which gisgrid does not read; "
+                             "save the file without them", path=name)
+        return {b"kml": "KML", b"osm": "OSM"}.get(root.group(1).lower())
+    return None
+
+
+# GDAL settings of the web server process (never of the command line). GDAL has no switch that
+# turns its network off: every HTTP request it makes (/vsicurl/ and the cloud file systems built on
+# it, and CPLHTTPFetch, which e.g. a GeoJSON "crs" link triggers) goes through a proxy at port 0 of
+# the loopback, where nothing can listen, so none leaves the process; /vsicurl/ also accepts no
+# file name at all (only names ending in an extension no file has), so it is refused before curl.
+SERVER_GDAL_CONFIG = {
+    "GDAL_HTTP_PROXY": "127.0.0.1:0",
+    "GDAL_HTTPS_PROXY": "127.0.0.1:0",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".gisgrid-no-network",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_CONNECTTIMEOUT": "1",
+    "GDAL_HTTP_NETRC": "NO",                 # no credentials from ~/.netrc for any host
+    "GDAL_VRT_ENABLE_PYTHON": "NO",          # restricted mode opens no VRT; this is a second lock
+}
+
+
+def confine_gdal() -> None:
+    """Apply SERVER_GDAL_CONFIG to this process (GDAL configuration is process-wide)."""
+    pyogrio.set_gdal_config_options(SERVER_GDAL_CONFIG)
+
+
+def check_upload(path, osm: bool = False) -> None:
+    """Refuse at once, from its first bytes alone, an upload that restricted reading would refuse
+    (for a zip: its members' names and first bytes), before its preview runs in the background.
+    `osm`: the upload must be an OpenStreetMap extract."""
+    path = Path(path)
+    if path.suffix.lower() != ".zip":
+        if sniff(path) not in (("OSM",) if osm else DRIVERS):
+            raise _not_accepted(path)
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                lower = member.filename.lower()
+                if member.is_dir() or "__MACOSX" in member.filename:
+                    continue
+                if not lower.endswith(FORMATS + ZIP_SIDECARS):
+                    raise LayerError("{path}: the zip file holds {member}, which is no part of a layer gisgrid "
+                                     "accepts", path=path.name, member=member.filename)
+                if lower.endswith(FORMATS):
+                    with archive.open(member) as file:
+                        if sniff_head(file.read(SNIFF_BYTES), Path(member.filename).name) is None:
+                            raise _not_accepted(Path(member.filename))
+    except zipfile.BadZipFile:
+        raise LayerError("{path} is not a valid zip file", path=path.name) from None
+
+
+def _not_accepted(path: Path) -> LayerError:
+    return LayerError("{path} is not a layer file gisgrid accepts (GeoJSON, Shapefile or a zipped one, GeoPackage, "
+                      "KML, FlatGeobuf, OpenStreetMap); its content decides, not its name", path=path.name)
+
+
+def _gdal_path(path: Path, restricted: bool) -> tuple[str, tuple[str, ...] | None]:
+    """What to hand GDAL for `path`, and the drivers allowed to open it (None: any)."""
+    if not restricted:
+        return str(path), None
+    found = sniff(path)
+    if found is None:
+        raise _not_accepted(path)
+    return DRIVER_PREFIX.get(found, "") + str(path), DRIVERS[found]
+
+
+def restricted_source(path, formats: tuple[str, ...]) -> str:
+    """What to hand GDAL for an uploaded file that must be one of `formats` (keys of DRIVERS),
+    checked by content and by the driver GDAL then picks."""
+    path = Path(path)
+    if not path.exists():
+        raise LayerError("File not found: {path}", path=path)
+    if sniff(path) not in formats:
+        raise _not_accepted(path)
+    source, drivers = _gdal_path(path, True)
+    try:
+        _check_driver(source, drivers, path)
+    except GDAL_ERRORS as exc:
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
+    return source
+
+
+def _check_driver(source: str, drivers: tuple[str, ...] | None, path: Path) -> None:
+    """The driver GDAL chose is one the content allows (a second lock, should sniffing miss a case;
+    a "DRIVER:" prefix needs none, and skipping it spares a GeoJSON a whole parse)."""
+    if drivers is None or any(source.startswith(prefix) for prefix in DRIVER_PREFIX.values()):
+        return
+    try:
+        # Latin-1 decodes any field name, so a GBK .dbf cannot fail here: only the driver is looked at
+        driver = pyogrio.read_info(source, layer=0, encoding="ISO-8859-1").get("driver")
+    except pyogrio.errors.DataLayerError:
+        return      # no layer: nothing will be read, and the caller says so
+    if driver not in drivers:
+        raise _not_accepted(path)
 
 
 def _sidecar(path: Path, suffix: str) -> Path | None:
@@ -183,15 +336,21 @@ def _transcoded(frame: gpd.GeoDataFrame, codec: str, name: str) -> gpd.GeoDataFr
     return frame.rename(columns=names)
 
 
-def _read(path: Path, layer: str | None, max_features: int | None = None) -> tuple[gpd.GeoDataFrame, str | None]:
+def _read(path: Path, layer: str | None, max_features: int | None = None, restricted: bool = True
+          ) -> tuple[gpd.GeoDataFrame, str | None]:
     """The features of one layer of `path` (a file, not a zip) and the attribute encoding used."""
-    codec, encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else (None, None)
+    source, drivers = _gdal_path(path, restricted)
+    shapefile = path.suffix.lower() == ".shp"
+    codec, encoding = _shapefile_encoding(path) if shapefile else (None, None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes, e.g. "measured (M) geometry not supported"
             # A GeoJSON field holding numbers and text is typed JSON; pyogrio keeps it as text and says so.
             warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
-            layers = [name for name, _ in pyogrio.list_layers(path)]
+            _check_driver(source, drivers, path)
+            # GDAL parses a whole GeoJSON at each opening: its layer and encoding come from one
+            geojson = _geojson_info(path) if sniff(path) == "GeoJSON" else None
+            layers = [geojson["layer_name"]] if geojson else [name for name, _ in pyogrio.list_layers(source)]
             if not layers:
                 raise LayerError("{path} has no features", path=path.name)
             if layer is None and len(layers) > 1:
@@ -201,19 +360,24 @@ def _read(path: Path, layer: str | None, max_features: int | None = None) -> tup
                 raise LayerError("{path} has no layer {layer!r} (it has {layers})", path=path.name, layer=layer,
                                  layers=", ".join(layers))
             # Latin-1 maps every byte to one character, so reading never fails and _transcoded undoes it.
-            frame = pyogrio.read_dataframe(path, layer=layer, encoding="ISO-8859-1" if codec else None,
+            frame = pyogrio.read_dataframe(source, layer=layer, encoding="ISO-8859-1" if codec else None,
                                            on_invalid="ignore", max_features=max_features)
-            if path.suffix.lower() != ".shp":
-                encoding = pyogrio.read_info(path, layer=layer).get("encoding")
+            if not shapefile:
+                encoding = (geojson or pyogrio.read_info(source, layer=layer)).get("encoding")
     except UnicodeDecodeError:
         raise LayerError("{path}: the attribute table is neither UTF-8 nor GBK", path=path.name) from None
     except GDAL_ERRORS as exc:
-        raise LayerError("Cannot read {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
     return (_transcoded(frame, codec, path.name) if codec else frame), encoding
 
 
-def _gdal_error(exc: Exception) -> str:
+def gdal_error(exc: Exception, path: Path | None = None) -> str:
+    """GDAL's message, without the folder of `path`: where the server keeps uploads is not the
+    planner's business."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if path is not None:
+        for prefix in (*DRIVER_PREFIX.values(), ""):
+            text = text.replace(f"{prefix}{path.parent}/", "")
     if "not recognized as" in text:
         return "not a layer format gisgrid reads (GeoJSON, Shapefile or a zipped one, GeoPackage, KML, FlatGeobuf)"
     return text
@@ -424,18 +588,19 @@ def no_progress(_stage: str, _fraction: float) -> None:
 
 
 def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None,
-               fields: dict[str, str] | None = None, progress: Callable[[str, float], None] = no_progress
-               ) -> tuple[gpd.GeoDataFrame, LayerReport]:
+               fields: dict[str, str] | None = None, progress: Callable[[str, float], None] = no_progress,
+               restricted: bool = True) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """Grids or roads in EPSG:4326 with our columns (FIELDS[kind], then geometry), in file order.
     `fields` (our column -> the file's field) replaces the guess from the usual field names;
-    `progress(stage, fraction)` hears how far the reading is."""
+    `progress(stage, fraction)` hears how far the reading is; `restricted=False` (the command
+    line) lets GDAL open any format it knows."""
     if kind not in KINDS:
         raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
     path = Path(path)
     name = path.name
     progress("read", 0.05)
-    with _opened(path, layer) as (source, chosen):
-        frame, encoding = _read(source, chosen)
+    with _opened(path, layer, restricted) as (source, chosen):
+        frame, encoding = _read(source, chosen, restricted=restricted)
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=name)
     report = LayerReport(source_crs="", encoding=encoding)
@@ -451,44 +616,143 @@ def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None
     return gpd.GeoDataFrame(table, geometry=_repaired(wgs84.values.to_numpy(), codes, name, report), crs=4326), report
 
 
-def layer_names(path) -> list[str]:
+def layer_names(path, restricted: bool = True) -> list[str]:
     """The layers a file offers: a GeoPackage's layers, the layer files in a zip."""
     path = Path(path)
     if path.suffix.lower() != ".zip":
-        return _list_layers(path)
+        return _list_layers(path, restricted)
     with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
-        found = _unzip(path, Path(folder))
-        return [p.stem for p in found] if len(found) > 1 else _list_layers(found[0])
+        found = _unzip(path, Path(folder), restricted)
+        return [p.stem for p in found] if len(found) > 1 else _list_layers(found[0], restricted)
 
 
-def _list_layers(path: Path) -> list[str]:
+def _list_layers(path: Path, restricted: bool) -> list[str]:
     if not path.exists():
         raise LayerError("File not found: {path}", path=path)
+    source, drivers = _gdal_path(path, restricted)
     try:
-        return [name for name, _ in pyogrio.list_layers(path)]
+        if sniff(path) == "GeoJSON":            # one layer; its name comes with the count a preview needs
+            return [_geojson_info(path)["layer_name"]]
+        _check_driver(source, drivers, path)
+        return [name for name, _ in pyogrio.list_layers(source)]
     except GDAL_ERRORS as exc:
-        raise LayerError("Cannot read {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+        raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
 
 
 PREVIEW_FEATURES = 2000
 
 
-def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = None, rows: int = 5) -> dict:
+def _geojson_info(path: Path) -> dict:
+    """pyogrio's read_info of a GeoJSON file (layer name, feature count, encoding). GDAL parses
+    the whole file to count its features, so the answer is kept while the file is unchanged:
+    a preview asks twice (layers, then count) and again for each choice of CRS."""
+    stat = path.stat()
+    return dict(_geojson_info_of(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _geojson_info_of(path: str, _mtime_ns: int, _size: int) -> dict:
+    return pyogrio.read_info(DRIVER_PREFIX["GeoJSON"] + path)
+
+
+def geojson_head(path, n: int, chunk: int = 1 << 20) -> dict | None:
+    """A FeatureCollection of the file's first `n` features with its other top-level members
+    (crs, name ...), read with the json decoder from the start of the file: the rest of the
+    file is never read. None when the file is not a FeatureCollection this reader follows."""
+    decoder = json.JSONDecoder()
+    with open(path, encoding="utf-8-sig") as file:
+        text, at, ended = "", 0, False
+
+        def more() -> bool:
+            nonlocal text, at, ended
+            piece = file.read(chunk)
+            ended = not piece
+            text, at = text[at:] + piece, 0
+            return bool(piece)
+
+        def skip() -> str:      # the next non-blank character, not consumed ("" at the end)
+            nonlocal at
+            while True:
+                while at < len(text) and text[at] in " \t\r\n":
+                    at += 1
+                if at < len(text) or not more():
+                    return text[at] if at < len(text) else ""
+
+        def value():
+            nonlocal at, ended
+            skip()                  # raw_decode takes no blanks before a value
+            while True:
+                try:
+                    found, end = decoder.raw_decode(text, at)
+                    # a number cut by the chunk's end would decode as a shorter one: want a byte after
+                    if end < len(text) or ended:
+                        at = end
+                        return found
+                except json.JSONDecodeError:
+                    if ended:
+                        raise
+                if not more():
+                    ended = True
+
+        def expect(char: str) -> None:
+            nonlocal at
+            if skip() != char:
+                raise json.JSONDecodeError(f"expected {char!r}", text, at)
+            at += 1
+
+        try:
+            members, features = {}, None
+            expect("{")
+            while skip() != "}":
+                key = value()
+                expect(":")
+                if key == "features":
+                    features = []
+                    expect("[")
+                    while skip() != "]" and len(features) < n:
+                        features.append(value())
+                        if skip() == ",":
+                            at += 1
+                    break
+                members[key] = value()
+                if skip() == ",":
+                    at += 1
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            return None
+    if features is None or members.get("type") != "FeatureCollection":
+        return None
+    return {**members, "type": "FeatureCollection", "features": features}
+
+
+def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = None, rows: int = 5,
+                  restricted: bool = True) -> dict:
     """What an import would read, before anything is written (JSON-ready): the layers to pick
     from, the fields with the guessed mapping, the first rows as text, the declared CRS, and
     up to PREVIEW_FEATURES features in WGS84 when the CRS is known (declared or `crs`)."""
     if kind not in KINDS:
         raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
     path = Path(path)
-    names = layer_names(path)
+    names = layer_names(path, restricted)
     out = {"layers": names, "layer": layer if layer is not None else (names[0] if len(names) == 1 else None),
            "count": None, "fields": [], "mapping": {}, "rows": [], "encoding": None, "crs": None,
            "features": None}
     if out["layer"] is None:
         return out   # several layers: the planner picks one first
-    with _opened(path, out["layer"] if len(names) > 1 else layer) as (source, chosen):
-        frame, out["encoding"] = _read(source, chosen, max_features=PREVIEW_FEATURES)
-        out["count"] = int(pyogrio.read_info(source, layer=chosen)["features"])
+    with _opened(path, out["layer"] if len(names) > 1 else layer, restricted) as (source, chosen):
+        head = geojson_head(source, PREVIEW_FEATURES) if sniff(source) == "GeoJSON" else None
+        if head is not None:
+            # GDAL would parse the whole file again to give the first features: read them alone
+            with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
+                extract = Path(folder) / source.name
+                extract.write_text(json.dumps(head, ensure_ascii=False), encoding="utf-8")
+                frame, out["encoding"] = _read(extract, None, restricted=restricted)
+            info = _geojson_info(source)
+            out["count"] = int(info["features"])
+            if info["crs"] is not None:      # a "crs" member may follow the features, past the head
+                frame = frame.set_crs(info["crs"], allow_override=True)
+        else:
+            frame, out["encoding"] = _read(source, chosen, max_features=PREVIEW_FEATURES, restricted=restricted)
+            out["count"] = int(pyogrio.read_info(_gdal_path(source, restricted)[0], layer=chosen)["features"])
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=path.name)
     columns = [c for c in frame.columns if c != frame.geometry.name]
@@ -501,11 +765,14 @@ def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = N
     geoms = frame.geometry[~(frame.geometry.isna() | frame.geometry.is_empty)]
     wgs84 = _to_wgs84(geoms, crs, path.name, LayerReport(source_crs="", encoding=None))
     code, label = out["mapping"].get("code"), out["mapping"].get("name")
+    # whole columns at once: a cell at a time through pandas took most of a preview's time
+    shown = frame.loc[wgs84.index]
+    codes = [_text(v) for v in shown[code]] if code else [None] * len(shown)
+    labels = [_text(v) for v in shown[label]] if label else [None] * len(shown)
+    shapes = shapely.to_geojson(shapely.simplify(wgs84.values.to_numpy(), 1e-6))
     out["features"] = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": shapely.geometry.mapping(shapely.simplify(g, 1e-6)),
-         "properties": {"code": _text(frame.at[i, code]) if code else None,
-                        "name": _text(frame.at[i, label]) if label else None}}
-        for i, g in zip(wgs84.index, wgs84.values)]}
+        {"type": "Feature", "geometry": json.loads(g), "properties": {"code": c, "name": n}}
+        for g, c, n in zip(shapes, codes, labels)]}
     return out
 
 
@@ -530,15 +797,16 @@ def gk_zones() -> list[dict]:
                      "label": "WGS84 longitude/latitude"}]
 
 
-def read_points(path, crs: str | None = None, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Findings in EPSG:4326: points in any vector format, or a CSV with lon/lat (or x/y) columns;
-    every other field is kept as a column, `id` as text."""
+def read_points(path, crs: str | None = None, layer: str | None = None, restricted: bool = True) -> gpd.GeoDataFrame:
+    """Findings in EPSG:4326: points in any vector format (the accepted ones unless not
+    `restricted`), or a CSV with lon/lat (or x/y) columns; every other field is kept as a
+    column, `id` as text."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
         frame = _read_csv(path, crs)
     else:
-        with _opened(path, layer) as (source, chosen):
-            frame, _ = _read(source, chosen)
+        with _opened(path, layer, restricted) as (source, chosen):
+            frame, _ = _read(source, chosen, restricted=restricted)
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=path.name)
     frame = _plain_text(frame)
@@ -633,7 +901,7 @@ def write_layer(frame: gpd.GeoDataFrame, path, layer: str | None = None) -> None
     try:
         pyogrio.write_dataframe(frame, path, driver=driver, **options)
     except GDAL_ERRORS as exc:
-        raise LayerError("Cannot write {path}: {error}", path=path.name, error=_gdal_error(exc)) from None
+        raise LayerError("Cannot write {path}: {error}", path=path.name, error=gdal_error(exc)) from None
 
 
 # places -------------------------------------------------------------------------------

@@ -47,12 +47,14 @@ class LayerImport:
 def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: str | None = None,
                  log: Log = quiet, fields: dict[str, str] | None = None,
                  progress: Callable[[str, float], None] = layers.no_progress,
-                 changed_by: str = "import") -> LayerImport:
+                 changed_by: str = "import", restricted: bool = True) -> LayerImport:
     """Import grids or roads; existing codes are updated, new ones added, all in one transaction
     (versioned as changed by `changed_by`). A road without a `grid` attribute goes to the grid
     holding most of its area. `fields` maps our columns to the file's when its names are not
-    the usual ones; `progress(stage, fraction)` hears how far it is."""
-    frame, report = layers.read_layer(path, kind, crs=crs, layer=layer, fields=fields, progress=progress)
+    the usual ones; `progress(stage, fraction)` hears how far it is; `restricted=False` (the
+    command line, a local operator's files) lets GDAL open any format it knows."""
+    frame, report = layers.read_layer(path, kind, crs=crs, layer=layer, fields=fields, progress=progress,
+                                      restricted=restricted)
     log(f"{len(frame)} {kind} read from {path} ({report.source_crs}, attributes {report.encoding})")
     for code, what in report.repaired:
         log(f"repaired {code}: {what}")
@@ -79,7 +81,7 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
 
 
 def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = quiet,
-                  progress: Callable[[str, float], None] = layers.no_progress) -> dict:
+                  progress: Callable[[str, float], None] = layers.no_progress, restricted: bool = True) -> dict:
     """A first draft from an OpenStreetMap extract: road polygons named from OSM, cut at the
     grid borders, and a draft grid layout when the district has no grids yet; in one
     transaction, versioned like any import. A draft only fills in: grids that already have
@@ -90,7 +92,7 @@ def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = qui
     progress("read", 0.1)
     store.migrate()
     stored = store.grids_frame()
-    roads, grids = osm.bootstrap_roads(path, stored)
+    roads, grids = osm.bootstrap_roads(path, stored, restricted=restricted)
     drafting = stored.empty
     served = set(store.road_grids().values())
     fresh = roads[~roads["grid"].isin(served)]
@@ -267,9 +269,9 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
 
 
 def import_findings(store: Store, path, crs: str | None = None, log: Log = quiet,
-                    created_by: str = "import") -> FindingImport:
+                    created_by: str = "import", restricted: bool = True) -> FindingImport:
     store.migrate()
-    frame = layers.read_points(path, crs=crs)
+    frame = layers.read_points(path, crs=crs, restricted=restricted)
     log(f"read {len(frame)} findings from {path}")
     columns = [c for c in frame.columns if c != frame.geometry.name]
     records = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")

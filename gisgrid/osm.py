@@ -4,13 +4,15 @@ borders; and, for a district without grids, a first regular grid layout to edit.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
 
 from .errors import LayerError
-from .layers import metric_crs
+from .layers import gdal_error, metric_crs, restricted_source
 
 # Street width (m) by OSM highway class; classes not listed (footways, paths …) are not roads
 # an inspector assesses.
@@ -21,16 +23,18 @@ GRADE = {"motorway": "主干道", "trunk": "主干道", "primary": "主干道", 
 UNNAMED = "未命名道路"
 
 
-def read_streets(path) -> gpd.GeoDataFrame:
-    """The extract's street lines (WGS84) with name and highway class."""
+def read_streets(path, restricted: bool = True) -> gpd.GeoDataFrame:
+    """The extract's street lines (WGS84) with name and highway class; when `restricted` (a web
+    upload), only from a file whose content is OSM XML or PBF."""
+    source = restricted_source(path, ("OSM",)) if restricted else path
     try:
-        lines = pyogrio.read_dataframe(path, layer="lines", columns=["osm_id", "name", "highway"])
+        lines = pyogrio.read_dataframe(source, layer="lines", columns=["osm_id", "name", "highway"])
     except Exception as exc:
-        raise LayerError("Cannot read the OSM extract {path}: {error}", path=path,
-                         error=str(exc).splitlines()[0]) from None
+        raise LayerError("Cannot read the OSM extract {path}: {error}", path=Path(path).name,
+                         error=gdal_error(exc, Path(path))) from None
     streets = lines[lines["highway"].isin(list(WIDTH_M))].copy()
     if streets.empty:
-        raise LayerError("{path} holds no streets (OSM highway lines)", path=path)
+        raise LayerError("{path} holds no streets (OSM highway lines)", path=Path(path).name)
     streets["name"] = streets["name"].fillna(UNNAMED)
     return streets.set_crs(4326, allow_override=True)
 
@@ -54,11 +58,11 @@ def draft_grids(streets: gpd.GeoDataFrame, size_m: float = 500.0) -> gpd.GeoData
     return frame[["code", "name", "town", "grid_class", "leader", "geometry"]]
 
 
-def bootstrap_roads(path, grids: gpd.GeoDataFrame | None = None, grid_size_m: float = 500.0
-                    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def bootstrap_roads(path, grids: gpd.GeoDataFrame | None = None, grid_size_m: float = 500.0,
+                    restricted: bool = True) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """(road polygons, grids): each street buffered by its class width and dissolved by name
     and class, then cut at grid borders so every road lies in one grid."""
-    streets = read_streets(path)
+    streets = read_streets(path, restricted)
     if grids is None or grids.empty:
         grids = draft_grids(streets, grid_size_m)
     x0, y0, x1, y1 = streets.total_bounds

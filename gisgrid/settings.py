@@ -59,6 +59,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("MAX_CONTENT_LENGTH", 32 * 1024 * 1024, "largest request the app accepts, in bytes", int),
     Option("PHOTO_MAX_BYTES", 10 * 1024 * 1024, "largest photo accepted, in bytes", int),
     Option("LAYER_MAX_BYTES", 200 * 1024 * 1024, "largest layer file a planner may upload to import, in bytes", int),
+    Option("PREVIEW_WAIT_S", 1.0, "how long a planner's upload or preview request waits for the preview "
+                                  "before the page polls for it, in seconds", float),
     Option("PLAN_VIEW_LIMIT", 3000, "most grids and roads the planner's map shows at once; a city beyond it is "
                                     "loaded by view", int),
     Option("PHOTOS_PER_FINDING", 3, "photos per finding", int),

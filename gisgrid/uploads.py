@@ -5,6 +5,7 @@ once. No Flask here."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -25,6 +26,7 @@ INTERRUPTED = LayerError("The import stopped before it finished (the server rest
                          "start it again")
 UNEXPECTED = LayerError("The import failed on an unexpected error; nothing was saved, and the server log has "
                         "the details")
+PREVIEW_UNEXPECTED = LayerError("The preview failed on an unexpected error; the server log has the details")
 log = logging.getLogger(__name__)
 
 
@@ -121,6 +123,42 @@ class Uploads:
                 lock.release()
 
         threading.Thread(target=work, name=f"import-{token[:6]}", daemon=True).start()
+
+    def preview(self, token: str, key: str, job: Callable[[], dict]) -> dict:
+        """The preview `key` (its parameters) of an upload: {"state": "running"}, then "done" with
+        its result or "failed" with its error. The first call starts `job()` in a thread, which
+        holds the preview's lock while it runs (as an import does), so that any worker answers
+        for it, one runs per key, and one a restart cut short starts again. A preview reads a
+        large GeoJSON for seconds: the request that asks for it does not wait for it."""
+        self.meta(token)
+        name = "preview-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        # held by the preview thread; in the database on PostgreSQL, so any app server answers for it
+        lock = locks.try_lock(self.store, f"{_lock_key(token)} {name}", self.folder / token / f"{name}.lock")
+        if lock is None:
+            return {"state": "running"}
+        kept = self.folder / token / f"{name}.json"
+        if kept.exists():
+            state = json.loads(kept.read_text(encoding="utf-8"))
+            if state["state"] != "running":          # "running" with the lock free: cut short, start again
+                lock.release()
+                return state
+        self._write(token, f"{name}.json", {"state": "running"})
+
+        def work() -> None:
+            try:
+                result = job()
+            except Exception as error:  # noqa: BLE001 - every failure must reach the page
+                if not isinstance(error, GisgridError):
+                    log.exception("preview of upload %s failed", token)
+                    error = PREVIEW_UNEXPECTED
+                self._write(token, f"{name}.json", {"state": "failed", "error": error})
+            else:
+                self._write(token, f"{name}.json", {"state": "done", "result": result})
+            finally:
+                lock.release()
+
+        threading.Thread(target=work, name=f"preview-{token[:6]}", daemon=True).start()
+        return {"state": "running"}
 
     def _state(self, token: str) -> dict:
         path = self.folder / token / "progress.json"

@@ -348,8 +348,10 @@ def test_unknown_crs_missing_file_empty_layer_and_unknown_format(tmp_path):
     with pytest.raises(LayerError, match="Cannot read broken.gpkg: "):
         read_layer(tmp_path / "broken.gpkg", "grids")
     (tmp_path / "notes.txt").write_text("not a map")
-    with pytest.raises(LayerError, match="Cannot read notes.txt: not a layer format gisgrid reads"):
+    with pytest.raises(LayerError, match="notes.txt is not a layer file gisgrid accepts"):
         read_layer(tmp_path / "notes.txt", "grids")
+    with pytest.raises(LayerError, match="Cannot read notes.txt: not a layer format gisgrid reads"):
+        read_layer(tmp_path / "notes.txt", "grids", restricted=False)
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".json", ".shp", ".fgb"])

@@ -35,6 +35,17 @@ def upload(client, planner, path, kind="grids"):
                        headers={**planner, "Content-Type": "multipart/form-data; boundary=B0UNDARY"})
 
 
+def previewed(client, response):
+    """The preview an upload (or a preview request) answers with, polled while it is read in
+    the background (202)."""
+    for _ in range(600):
+        if response.status_code != 202:
+            return response
+        time.sleep(0.05)
+        response = client.get(response.get_json()["preview"])
+    raise AssertionError("the preview did not finish")
+
+
 def finish(client, token):
     for _ in range(600):
         state = client.get(f"/api/plan/uploads/{token}/progress").get_json()
@@ -261,7 +272,7 @@ def test_refusals_are_clear_and_keep_nothing(client, planner, app, tmp_path, aut
 def test_openstreetmap_extract_drafts_roads_and_grids_and_a_second_run_keeps_the_planners_work(
         client, planner, store, shared_dir):
     path = shared_dir / "data" / "osm" / "beijing-haidian.osm"
-    preview = upload(client, planner, path).get_json()
+    preview = previewed(client, upload(client, planner, path)).get_json()
     assert preview["osm"] and preview["count"] > 20 and preview["drafted_grids"] > 0
     names = {f["properties"]["name"] for f in preview["features"]["features"]}
     assert any(name.endswith(("路", "街", "大街")) for name in names)
@@ -309,7 +320,7 @@ def test_an_osm_draft_writes_grids_and_roads_together_or_not_at_all(store, share
     drafted = osm.bootstrap_roads(shared_dir / "data" / "osm" / "beijing-haidian.osm")
     roads, grids = drafted[0].copy(), drafted[1]
     roads.loc[roads.index[-1], "grid"] = "NOT-A-GRID"          # the roads part fails after the grids
-    monkeypatch.setattr(osm, "bootstrap_roads", lambda path, stored: (roads, grids))
+    monkeypatch.setattr(osm, "bootstrap_roads", lambda path, stored, **_: (roads, grids))
     with pytest.raises(LayerError, match="NOT-A-GRID"):
         office.bootstrap_osm(store, "extract.osm")
     assert store.grid_codes() == [] and store.count("roads") == 0

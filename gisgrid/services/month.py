@@ -39,11 +39,12 @@ def assign_road(store: Store, actor: Actor, month: str, road: str, inspector: st
     inspections.assign(store, month, road, inspector, actor.name)
 
 
-def import_findings(store: Store, actor: Actor, path, crs: str | None = None, log=office.quiet):
+def import_findings(store: Store, actor: Actor, path, crs: str | None = None, log=office.quiet,
+                    restricted: bool = True):
     """Findings recorded elsewhere (a file of points); each month they fall in must be open,
     which record_findings checks for every month the file touches."""
     decide("import_findings", actor)
-    return office.import_findings(store, path, crs=crs, log=log, created_by=actor.name)
+    return office.import_findings(store, path, crs=crs, log=log, created_by=actor.name, restricted=restricted)
 
 
 def publish(store: Store, actor: Actor, month: str) -> dict:

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..errors import GisgridError
 from ..i18n import DOMAINS, TRANSLATIONS
+from ..layers import confine_gdal
 from ..render import times
 from ..settings import Settings
 from ..settings import load as load_settings
@@ -119,6 +120,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["TRUSTED_PROXIES"], x_proto=settings["TRUSTED_PROXIES"])
 
+    confine_gdal()      # the server opens planners' uploads: GDAL reaches no network from this process
     store = Store(settings=settings)
     store.migrate()
     app.extensions["gisgrid.settings"] = settings

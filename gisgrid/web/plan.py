@@ -6,6 +6,7 @@ report, each feature's history with restore, and the layers as they stood at any
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote
 
 import shapely
@@ -311,7 +312,9 @@ def validation():
 @csrf.exempt          # checked below, once the larger limit for layer files is in place
 @role_required(*PLANNERS)
 def upload():
-    """A layer file (multipart field `file`), kept until imported; answers with its preview."""
+    """A layer file (multipart field `file`), kept until imported. Refused at once when its
+    content is no accepted format; else answers with its preview (201) when that is ready
+    within PREVIEW_WAIT_S, or 202 and the preview's URL to poll."""
     request.max_content_length = current_app.config["LAYER_MAX_BYTES"]
     try:
         validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
@@ -323,11 +326,15 @@ def upload():
     uploads = _uploads()
     token = uploads.save(sent.stream, sent.filename, current_user.name, current_app.config["LAYER_MAX_BYTES"])
     try:
-        preview = _preview(token)
+        path = uploads.path(token, current_user.name)
+        layers.check_upload(path, osm=_is_osm(path))
+        state = _preview(token)
     except Exception:
         uploads.discard(token)   # a file that cannot be read is not kept
         raise
-    return jsonify({"token": token, "filename": sent.filename, **preview}), 201
+    if state["state"] == "failed":
+        uploads.discard(token)
+    return _preview_answer(token, state, {"filename": sent.filename}, 201)
 
 
 def _is_osm(path) -> bool:
@@ -335,25 +342,56 @@ def _is_osm(path) -> bool:
 
 
 def _preview(token: str) -> dict:
+    """The state of the preview the request asks for (kind, layer, crs), started in the
+    background if it is not kept yet, waited for up to PREVIEW_WAIT_S."""
     path = _uploads().path(token, current_user.name)
     kind = request.values.get("kind", "grids")
+    layer, crs = request.values.get("layer") or None, request.values.get("crs") or None
     if _is_osm(path):
-        stored = get_store().grids_frame()
-        roads, grids = osm.bootstrap_roads(path, stored)
-        drafted = stored.empty
-        return {"osm": True, "count": len(roads), "drafted_grids": len(grids) if drafted else 0,
-                "features": json.loads(roads.to_json(drop_id=True)),
-                "grids": json.loads(grids.to_json(drop_id=True)) if drafted else None}
-    if kind not in layers.KINDS:
-        raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
-    return {"osm": False, **layers.preview_layer(path, kind, layer=request.values.get("layer") or None,
-                                                 crs=request.values.get("crs") or None)}
+        store = get_store()
+        key = "osm"
+
+        def job() -> dict:
+            stored = store.grids_frame()
+            roads, grids = osm.bootstrap_roads(path, stored, restricted=True)
+            drafted = stored.empty
+            return {"osm": True, "count": len(roads), "drafted_grids": len(grids) if drafted else 0,
+                    "features": json.loads(roads.to_json(drop_id=True)),
+                    "grids": json.loads(grids.to_json(drop_id=True)) if drafted else None}
+    else:
+        if kind not in layers.KINDS:
+            raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
+        key = json.dumps([kind, layer, crs])
+
+        def job() -> dict:
+            # restricted: a planner's upload is opened only as a format gisgrid accepts, told by content
+            return {"osm": False, **layers.preview_layer(path, kind, layer=layer, crs=crs, restricted=True)}
+    uploads = _uploads()
+    waited = 0.0
+    while True:
+        state = uploads.preview(token, key, job)
+        if state["state"] != "running" or waited >= current_app.config["PREVIEW_WAIT_S"]:
+            return state
+        time.sleep(0.05)
+        waited += 0.05
+
+
+def _preview_answer(token: str, state: dict, extra: dict | None = None, status: int = 200):
+    if state["state"] == "done":
+        return jsonify({"token": token, **(extra or {}), **state["result"]}), status
+    if state["state"] == "failed":          # the error's message id, translated here
+        error = state["error"]
+        return refusal(error["kind"], translated(error["template"], error["params"]), 400)
+    return jsonify({"token": token, **(extra or {}), "state": "running",
+                    "preview": url_for("plan.preview", token=token, **{k: request.values[k] for k in ("kind", "layer", "crs")
+                                                                          if request.values.get(k)})}), 202
 
 
 @bp.get("/api/plan/uploads/<token>/preview")
 @role_required(*PLANNERS)
 def preview(token: str):
-    return jsonify({"token": token, **_preview(token)})
+    """The preview for kind, layer and crs: 202 while it is read in the background, poll again."""
+    return _preview_answer(token, _preview(token))
 
 
 @bp.post("/api/plan/uploads/<token>/import")
@@ -366,14 +404,15 @@ def start_import(token: str):
     path = uploads.path(token, who.name)
     kind = body.get("kind")
     if _is_osm(path):
-        job = lambda progress: layer_work.draft_from_osm(store, who, path, progress=progress)  # noqa: E731
+        job = lambda progress: layer_work.draft_from_osm(store, who, path, progress=progress,  # noqa: E731
+                                                         restricted=True)
     elif kind in layers.KINDS:
         fields = {k: v for k, v in members(body, "fields").items() if v} or None
         crs, layer = text(body, "crs") or None, text(body, "layer") or None    # refused here, not in the job
 
         def job(progress):
             done = layer_work.import_layer(store, who, kind, path, crs=crs, layer=layer, fields=fields,
-                                           progress=progress)
+                                           progress=progress, restricted=True)
             return {"kind": kind, "created": done.created, "updated": done.updated, "placed": done.placed,
                     "unplaced": done.unplaced, "repaired": [list(r) for r in done.report.repaired],
                     "warnings": done.report.warnings, "crs": done.report.source_crs}

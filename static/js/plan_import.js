@@ -42,9 +42,15 @@
       let data = {};
       try { data = JSON.parse(request.responseText || "{}"); } catch (err) { data = {}; }
       if (request.status === 0) { fail(text.offline); return; }
-      if (request.status !== 201) { fail(data.message || fmt(text.failed, { reason: request.status })); return; }
+      if (request.status !== 201 && request.status !== 202) { fail(data.message || fmt(text.failed, { reason: request.status })); return; }
       upload = { token: data.token, kind: kind(), preview: data };
-      showPreview(data);
+      if (request.status === 201) { showPreview(data); return; }
+      $("upload").disabled = true;          // read in the background: the page asks until it is ready
+      $("upload").textContent = text.previewing;
+      awaitPreview(data.preview).finally(function () {
+        $("upload").disabled = false;
+        $("upload").textContent = $("upload").dataset.label;
+      });
     });
     request.open("POST", config.uploads);
     // XMLHttpRequest, not fetch: only it reports upload progress; the token is the helper's
@@ -131,19 +137,33 @@
     }, 0);
   }
 
-  async function refresh() {
-    fail("");
-    const params = new URLSearchParams({ kind: upload.kind, layer: $("layer").value, crs: $("crs").value });
+  // A preview is read in the background: 202 {state: "running"} until it is ready, then the
+  // preview itself; only the newest request's answer is shown.
+  let asked = 0;
+  async function awaitPreview(url) {
+    const mine = ++asked;
     try {
-      const data = await call(config.uploads + "/" + upload.token + "/preview?" + params.toString());
+      let data = await call(url);
+      while (data.state === "running") {
+        await new Promise(function (done) { setTimeout(done, 400); });
+        if (mine !== asked) { return; }
+        data = await call(url);
+      }
+      if (mine !== asked || !upload) { return; }
       upload.preview = data;
       showPreview(data);
-    } catch (e) { fail(e.message); }
+    } catch (e) { if (mine === asked) { fail(e.message); } }
+  }
+
+  function refresh() {
+    fail("");
+    const params = new URLSearchParams({ kind: upload.kind, layer: $("layer").value, crs: $("crs").value });
+    return awaitPreview(config.uploads + "/" + upload.token + "/preview?" + params.toString());
   }
   $("layer").addEventListener("change", refresh);
   $("crs").addEventListener("change", refresh);
-  $("restart").addEventListener("click", function () { upload = null; fail(""); step("upload"); });
-  $("again").addEventListener("click", function () { upload = null; $("file").value = ""; step("upload"); });
+  $("restart").addEventListener("click", function () { asked++; upload = null; fail(""); step("upload"); });
+  $("again").addEventListener("click", function () { asked++; upload = null; $("file").value = ""; step("upload"); });
 
   // 3. import with progress -------------------------------------------------------------------
   $("do-import").addEventListener("click", async function () {

@@ -165,6 +165,8 @@ def gbk_shapefile_zip(tmp_path):
 
 
 def test_upload_a_zipped_gauss_kruger_gbk_shapefile_through_preview_and_mapping(tablet, planner, tmp_path):
+    # the preview is read in the background and the page polls it, as for a large file
+    tablet.server.app.config["PREVIEW_WAIT_S"] = 0
     open_map(tablet, planner)
     tablet.page.click("nav a[href$='/plan/import']")
     tablet.page.set_input_files("#file", str(gbk_shapefile_zip(tmp_path)))
