@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from . import layers, office
-from .assign import RoadIndex
+from .gis import layers
+from .services import office
+from .gis.assign import RoadIndex
 from .reports import scores
-from .store import Store
-from .synthetic import bench_assign, synthetic_city, synthetic_points
-from .validation import validate
+from .storage import Store
+from .gis.synthetic import bench_assign, synthetic_city, synthetic_points
+from .gis.validation import validate
 
 MONTH = "2026-11"
 # (rule, area) pairs the synthetic findings cycle through: area rules on both sides of 4 m².

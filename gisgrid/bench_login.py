@@ -25,7 +25,7 @@ def run_bench(rounds: int = 30) -> dict:
                           "LOGIN_FAILURES_PER_ACCOUNT": 10 ** 6, "LOGIN_FAILURES_UNKNOWN_ADDRESSES": 10 ** 6,
                           "LOGIN_FAILURES_PER_ADDRESS": 10 ** 6})
         try:
-            password = add_account(app.extensions["gisgrid.store"], "wang", "inspector")
+            password = add_account(app.extensions["gisgrid.storage"], "wang", "inspector")
             client = app.test_client()
             page = client.get("/login").get_data(as_text=True)
             token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
@@ -50,7 +50,7 @@ def run_bench(rounds: int = 30) -> dict:
                 page = client.get("/login").get_data(as_text=True)
                 token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
         finally:
-            app.extensions["gisgrid.store"].dispose()
+            app.extensions["gisgrid.storage"].dispose()
     medians = {kind: round(statistics.median(values) * 1000, 1) for kind, values in times.items()}
     return {"rounds": rounds, "median_ms_wrong_password_existing_account": medians["existing"],
             "median_ms_missing_account": medians["missing"], "median_ms_correct_password": medians["correct"]}

@@ -14,9 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-from . import review
+from .render import maps as review
 from .settings import load as load_settings
-from .synthetic import synthetic_city
+from .gis.synthetic import synthetic_city
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]

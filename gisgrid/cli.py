@@ -9,15 +9,15 @@ import unicodedata
 
 import click
 
-from . import office
-from .errors import GisgridError
+from .services import office
+from .domain.errors import GisgridError
 from .reports import scores
 from .services import OPERATOR, accounts
 from .services import layers as layer_work
 from .services import month as month_work
 from .settings import load as load_settings
-from .store import Store
-from .validation import report_json
+from .storage import Store
+from .gis.validation import report_json
 
 
 def log(message: str) -> None:
@@ -227,14 +227,14 @@ def bulletin(ctx: Context, month: str, pdf_path: str, lang: str) -> None:
     try:
         size = bulletin_pdf(app, month, pdf_path, lang=lang)
     finally:
-        app.extensions["gisgrid.store"].dispose()
+        app.extensions["gisgrid.storage"].dispose()
     log(f"bulletin of {month} written to {pdf_path} ({size} bytes)")
 
 
 @cli.command(help="Load the demo district, draw this month, generate findings and print the ranking.")
 @pass_context
 def demo(ctx: Context) -> None:
-    from .demo import load_demo
+    from .services.demo import load_demo
 
     month = load_demo(ctx.store, log=log)
     show_month(scores.month_json(ctx.store, month))
@@ -325,7 +325,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> Non
     from .web.auth import first_accounts
 
     app = create_app(settings=ctx.settings)
-    store = app.extensions["gisgrid.store"]
+    store = app.extensions["gisgrid.storage"]
     made = first_accounts(store)
     for role, password in made.items():
         click.echo(f"account {role} / password {password}  (role {role}; shown once, change it soon)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import GisgridError
+from .domain.errors import GisgridError
 
 PREFIX = "GISGRID_"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent

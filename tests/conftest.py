@@ -19,7 +19,7 @@ import pytest
 import time_machine
 
 from fixtures import finding, small_district  # noqa: F401  (finding: for tests importing it from here)
-from gisgrid.store import Store
+from gisgrid.storage import Store
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
@@ -147,7 +147,7 @@ def app(db_url, tmp_path):
     app = create_app({"TESTING": True, "DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "instance"),
                       "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
     yield app
-    app.extensions["gisgrid.store"].dispose()
+    app.extensions["gisgrid.storage"].dispose()
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ class AuthActions:
         from gisgrid.web.auth import add_account
 
         if name not in self.passwords:
-            self.passwords[name] = add_account(self.app.extensions["gisgrid.store"], name, role)
+            self.passwords[name] = add_account(self.app.extensions["gisgrid.storage"], name, role)
         return self.passwords[name]
 
     def csrf(self, path: str = "/login") -> str:
@@ -200,7 +200,7 @@ def district_files(tmp_path):
 @pytest.fixture
 def district(store, district_files):
     """The store with the small district imported."""
-    from gisgrid import office
+    from gisgrid.services import office
 
     office.import_layer(store, "grids", district_files[0])
     office.import_layer(store, "roads", district_files[1])

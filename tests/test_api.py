@@ -8,8 +8,8 @@ import json
 import pytest
 from PIL import Image
 
-from gisgrid import office
-from gisgrid.store import inspections
+from gisgrid.services import office
+from gisgrid.storage import inspections
 
 MONTH = "2026-11"
 ON_R11 = (114.035, 33.5951)

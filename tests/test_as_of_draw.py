@@ -4,10 +4,10 @@ planner's later boundary change moves the findings of later months, not of that 
 import pytest
 from fixtures import box, finding
 
-from gisgrid import office
-from gisgrid.errors import FindingError
+from gisgrid.services import office
+from gisgrid.domain.errors import FindingError
 from gisgrid.services import Actor, findings
-from gisgrid.store import boundaries
+from gisgrid.storage import boundaries
 
 DRAWN = "2026-11"        # drawn before the edit
 LATER = "2026-12"        # not drawn yet
@@ -68,7 +68,7 @@ def test_a_road_added_after_the_draw_gets_none_of_that_months_findings(district)
 
 
 def test_roads_as_of_a_time_before_and_after_changes(district):
-    from gisgrid.schema import utcnow
+    from gisgrid.storage.schema import utcnow
 
     before_edit = utcnow()
     _widen_r11(district)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
-from gisgrid.assign import RoadIndex
-from gisgrid.synthetic import bench_assign, synthetic_city, synthetic_points
+from gisgrid.gis.assign import RoadIndex
+from gisgrid.gis.synthetic import bench_assign, synthetic_city, synthetic_points
 
 GEOD = Geod(ellps="GRS80")
 LON, LAT = 114.0, 33.6

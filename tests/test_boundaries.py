@@ -8,9 +8,9 @@ import shapely
 from fixtures import small_district
 from shapely.geometry import box, shape
 
-from gisgrid.errors import Conflict, LayerError, NotFound
-from gisgrid.schema import utcnow
-from gisgrid.store import boundaries
+from gisgrid.domain.errors import Conflict, LayerError, NotFound
+from gisgrid.storage.schema import utcnow
+from gisgrid.storage import boundaries
 
 
 def _grid(store, code="G9", geometry=None):
@@ -99,7 +99,7 @@ def test_imports_are_versioned_in_the_same_transaction(store):
 
 
 def test_an_import_records_each_feature_as_it_is_stored(district, district_files):
-    from gisgrid import office
+    from gisgrid.services import office
 
     office.import_layer(district, "roads", district_files[1], changed_by="planner1")   # the same roads again
     for code in ("R11", "R42"):

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from gisgrid.cache import RevisionCache
+from gisgrid.storage.cache import RevisionCache
 
 
 class Owner:

@@ -10,8 +10,8 @@ import pytest
 from fixtures import finding
 from shapely.geometry import shape
 
-from gisgrid import office
-from gisgrid.store import boundaries, inspections
+from gisgrid.services import office
+from gisgrid.storage import boundaries, inspections
 from gisgrid.web import content_security_policy, tile_layer, tile_sources
 
 OCT, NOV = "2026-10", "2026-11"
@@ -70,7 +70,7 @@ def check_page(client, path: str, scripted: bool = True) -> str:
 def district_pages(app, auth, district_files):
     """The small district with two months drawn, findings, an inspector's roads and a grid's
     second version, so that every page renders all its parts (the month's folium maps too)."""
-    store = app.extensions["gisgrid.store"]
+    store = app.extensions["gisgrid.storage"]
     office.import_layer(store, "grids", district_files[0])
     office.import_layer(store, "roads", district_files[1])
     for month in (OCT, NOV):
@@ -143,4 +143,4 @@ def test_an_app_with_osm_tiles_allows_their_host_for_images(db_url, tmp_path, di
         assert policy(app.test_client().get("/login"))["img-src"] == [
             "'self'", "data:", "blob:", "https://tile.openstreetmap.org"]
     finally:
-        app.extensions["gisgrid.store"].dispose()
+        app.extensions["gisgrid.storage"].dispose()

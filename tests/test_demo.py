@@ -5,8 +5,8 @@ from datetime import date
 import geopandas as gpd
 import shapely
 
-from gisgrid.demo import build_demo_layers, demo_layer_paths, generate_findings
-from gisgrid.rulebook import load_rulebooks, rulebook_for
+from gisgrid.services.demo import build_demo_layers, demo_layer_paths, generate_findings
+from gisgrid.domain.rulebook import load_rulebooks, rulebook_for
 from gisgrid.settings import load
 
 GRIDS, ROADS = demo_layer_paths(load(environ={}))

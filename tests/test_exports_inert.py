@@ -15,9 +15,9 @@ from fixtures import finding, small_district
 from openpyxl import load_workbook
 from sqlalchemy import update
 
-from gisgrid import office
+from gisgrid.services import office
 from gisgrid.render import sheets
-from gisgrid.schema import Finding, Grid
+from gisgrid.storage.schema import Finding, Grid
 
 OCT, NOV = "2026-10", "2026-11"
 NATIONAL = "110108001001001"              # a 15-digit unit-grid code
@@ -56,7 +56,7 @@ def hostile(eighths, app, client, auth, tmp_path):
     roads["name"] = [HYPERLINK, "黄河路", "文化巷", "@SUM(A1)", "淞江路", "交通路"]
     grids.to_file(tmp_path / "g.geojson", driver="GeoJSON")
     roads.to_file(tmp_path / "r.geojson", driver="GeoJSON")
-    store = app.extensions["gisgrid.store"]
+    store = app.extensions["gisgrid.storage"]
     office.import_layer(store, "grids", tmp_path / "g.geojson")
     office.import_layer(store, "roads", tmp_path / "r.geojson")
     for month in (OCT, NOV):

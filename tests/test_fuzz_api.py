@@ -19,8 +19,8 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from gisgrid import office
-from gisgrid.store import inspections
+from gisgrid.services import office
+from gisgrid.storage import inspections
 
 MONTH = "2026-11"
 ON_R11 = (114.035, 33.5951)

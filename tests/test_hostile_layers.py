@@ -15,9 +15,9 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from gisgrid import layers, osm
+from gisgrid.gis import layers, osm
 from gisgrid.cli import main
-from gisgrid.errors import LayerError
+from gisgrid.domain.errors import LayerError
 from test_plan_import import multipart
 
 SECRET = "secret-grid-key-0451"
@@ -364,7 +364,7 @@ def test_one_preview_runs_per_choice_however_often_it_is_asked(tmp_path):
     import threading
     import time as clock
 
-    from gisgrid.uploads import Uploads
+    from gisgrid.storage.uploads import Uploads
 
     uploads = Uploads(tmp_path)
     token = uploads.save(io.BytesIO(b"{}"), "a.geojson", "planner1", 1 << 20)

@@ -11,9 +11,9 @@ import pytest
 import shapely
 from pyproj import CRS, Transformer
 
-from gisgrid import layers
-from gisgrid.errors import LayerError
-from gisgrid.layers import metric_crs, place_in_grids, read_layer, read_points, write_layer
+from gisgrid.gis import layers
+from gisgrid.domain.errors import LayerError
+from gisgrid.gis.layers import metric_crs, place_in_grids, read_layer, read_points, write_layer
 
 # A block in Luohe's 郾城区 in CGCS2000 / 3-degree Gauss-Kruger CM 114E (EPSG:4547), in metres.
 X0, Y0 = 500000.0, 3718000.0
@@ -99,9 +99,9 @@ def test_zip_escaping_its_folder_is_refused(tmp_path):
 
 
 def test_a_zip_that_would_unpack_too_far_is_refused_before_unpacking(tmp_path, monkeypatch):
-    import gisgrid.layers
+    import gisgrid.gis.layers
 
-    monkeypatch.setattr(gisgrid.layers, "UNZIPPED_MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(gisgrid.gis.layers, "UNZIPPED_MAX_BYTES", 1 << 20)
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("grids.shp", bytes(2 << 20))         # 2 MB of zeros, a few KB zipped

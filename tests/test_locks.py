@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gisgrid.store import Store, locks
-from gisgrid.uploads import Uploads
+from gisgrid.storage import Store, locks
+from gisgrid.storage.uploads import Uploads
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ def test_a_lock_is_held_once_among_servers_and_released(db_url, tmp_path):
 def test_a_lock_goes_when_the_process_holding_it_is_killed(db_url, tmp_path):
     store, file = Store(db_url), tmp_path / "lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", ("import sys, time\nfrom pathlib import Path\nfrom gisgrid.store import Store, locks\n"
+        [sys.executable, "-c", ("import sys, time\nfrom pathlib import Path\nfrom gisgrid.storage import Store, locks\n"
                                 "held = locks.try_lock(Store(sys.argv[1]), 'import z', Path(sys.argv[2]))\n"
                                 "print('held' if held else 'refused', flush=True)\ntime.sleep(60)"),
          db_url, str(file)], stdout=subprocess.PIPE, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})

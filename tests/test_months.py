@@ -4,8 +4,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from gisgrid.errors import GisgridError
-from gisgrid.months import (month_bounds, month_of, one_month_after, parse_month, parse_observed, previous_month,
+from gisgrid.domain.errors import GisgridError
+from gisgrid.domain.months import (month_bounds, month_of, one_month_after, parse_month, parse_observed, previous_month,
                             zone)
 
 SHANGHAI = zone("Asia/Shanghai")

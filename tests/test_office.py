@@ -6,8 +6,8 @@ import pytest
 import shapely
 from fixtures import box, finding, small_district
 
-from gisgrid import office
-from gisgrid.errors import LayerError, NotFound, SampleError
+from gisgrid.services import office
+from gisgrid.domain.errors import LayerError, NotFound, SampleError
 from gisgrid.reports import scores
 
 INSIDE_R11 = (114.035, 33.5951)

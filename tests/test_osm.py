@@ -5,7 +5,7 @@ import re
 import geopandas as gpd
 import shapely
 
-from gisgrid.osm import bootstrap_roads, read_streets
+from gisgrid.gis.osm import bootstrap_roads, read_streets
 
 
 def test_haidian_extract_becomes_named_road_polygons(shared_dir):

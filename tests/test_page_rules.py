@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gisgrid import office
-from gisgrid.store import boundaries, inspections
+from gisgrid.services import office
+from gisgrid.storage import boundaries, inspections
 from gisgrid.web import create_app
 from gisgrid.web.plan import GRADES
 
@@ -39,7 +39,7 @@ def district_app(db_url, tmp_path, district_files):
                       "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False,
                       "RULEBOOK_DIR": str(district_rulebook(tmp_path / "rulebooks", NOV, 2)),
                       "PHOTOS_PER_FINDING": 2})
-    store = app.extensions["gisgrid.store"]
+    store = app.extensions["gisgrid.storage"]
     office.import_layer(store, "grids", district_files[0])
     office.import_layer(store, "roads", district_files[1])
     yield app
@@ -49,13 +49,13 @@ def district_app(db_url, tmp_path, district_files):
 def login(app, client, name, role):
     from gisgrid.web.auth import add_account
 
-    password = add_account(app.extensions["gisgrid.store"], name, role)
+    password = add_account(app.extensions["gisgrid.storage"], name, role)
     token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
     client.post("/login", data={"name": name, "password": password, "csrf_token": token})
 
 
 def test_the_road_page_carries_the_months_rulebook_and_the_photo_limit(district_app):
-    store = district_app.extensions["gisgrid.store"]
+    store = district_app.extensions["gisgrid.storage"]
     for month in (OCT, NOV):
         office.sample_month(store, month, roads=["R11"])
     client = district_app.test_client()

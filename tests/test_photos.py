@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from gisgrid.photos import PhotoError, process_photo
+from gisgrid.storage.photos import PhotoError, process_photo
 
 
 def jpeg(width=400, height=200, orientation=None, gps=False):
@@ -130,8 +130,8 @@ def test_a_png_comment_does_not_become_a_jpeg_comment():
 
 
 def test_an_uploaded_photo_is_served_without_its_segments(app, client, auth, district):
-    from gisgrid import office
-    from gisgrid.store import inspections
+    from gisgrid.services import office
+    from gisgrid.storage import inspections
 
     office.sample_month(district, "2026-11", roads=["R11", "R12"])
     auth.account("wang", "inspector")

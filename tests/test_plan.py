@@ -109,7 +109,7 @@ def test_split_merge_and_retire_are_versioned(client, planner):
 
 
 def test_a_grid_with_roads_is_not_removed_and_a_merge_takes_its_roads(client, planner, store):
-    from gisgrid.store import boundaries
+    from gisgrid.storage import boundaries
     from shapely.geometry import box
 
     _grid(client, planner, "G1", 114.0, 114.01)
@@ -125,7 +125,7 @@ def test_a_grid_with_roads_is_not_removed_and_a_merge_takes_its_roads(client, pl
 
 
 def test_rename_codes_and_attribute_checks(client, planner, store):
-    from gisgrid.store import boundaries
+    from gisgrid.storage import boundaries
     from shapely.geometry import box
 
     _grid(client, planner, "411103001001001", 114.0, 114.01)     # a national 15-digit code
@@ -151,7 +151,7 @@ def test_rename_codes_and_attribute_checks(client, planner, store):
 
 
 def test_history_page_restores_and_exports_past_states(client, planner, store):
-    from gisgrid.schema import utcnow
+    from gisgrid.storage.schema import utcnow
 
     _grid(client, planner, "G1", 114.0, 114.01, name="<b>旧名</b>")
     between = utcnow().astimezone(store.timezone())

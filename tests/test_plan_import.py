@@ -10,8 +10,8 @@ import pyogrio
 import pytest
 from shapely.geometry import box, shape
 
-from gisgrid.errors import LayerError
-from gisgrid.store import boundaries
+from gisgrid.domain.errors import LayerError
+from gisgrid.storage import boundaries
 
 X0, Y0 = 503_700.0, 3_717_300.0   # EPSG:4547 metres near Luohe
 
@@ -127,7 +127,7 @@ def test_an_import_starts_once_and_a_failed_or_interrupted_one_again(tmp_path, c
     import sys
     import threading
 
-    from gisgrid.uploads import INTERRUPTED, UNEXPECTED, Uploads
+    from gisgrid.storage.uploads import INTERRUPTED, UNEXPECTED, Uploads
 
     uploads = Uploads(tmp_path)
     token = uploads.save(io.BytesIO(b"{}"), "a.geojson", "planner1", 1 << 20)
@@ -177,7 +177,7 @@ def test_an_import_finishing_while_its_progress_is_read_is_reported_done(tmp_pat
     import io
     import threading
 
-    from gisgrid.uploads import Uploads
+    from gisgrid.storage.uploads import Uploads
 
     release = threading.Event()
 
@@ -301,7 +301,7 @@ def test_openstreetmap_extract_drafts_roads_and_grids_and_a_second_run_keeps_the
 
 
 def test_an_osm_draft_starts_over_once_every_grid_is_removed(store, shared_dir):
-    from gisgrid import office
+    from gisgrid.services import office
 
     path = shared_dir / "data" / "osm" / "beijing-haidian.osm"
     first = office.bootstrap_osm(store, path)
@@ -315,7 +315,8 @@ def test_an_osm_draft_starts_over_once_every_grid_is_removed(store, shared_dir):
 
 
 def test_an_osm_draft_writes_grids_and_roads_together_or_not_at_all(store, shared_dir, monkeypatch):
-    from gisgrid import office, osm
+    from gisgrid.services import office
+    from gisgrid.gis import osm
 
     drafted = osm.bootstrap_roads(shared_dir / "data" / "osm" / "beijing-haidian.osm")
     roads, grids = drafted[0].copy(), drafted[1]

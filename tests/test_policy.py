@@ -4,7 +4,7 @@ The table is written out here, not derived from the policy, so a change to eithe
 
 import pytest
 
-from gisgrid.errors import Conflict, Forbidden, GisgridError
+from gisgrid.domain.errors import Conflict, Forbidden, GisgridError
 from gisgrid.services import policy
 from gisgrid.services.policy import PUBLISHED, SUBMITTED, Actor, Facts
 

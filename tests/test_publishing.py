@@ -8,11 +8,11 @@ import shapely
 from fixtures import finding
 
 from gisgrid.services import month as month_work
-from gisgrid import office
-from gisgrid.errors import Conflict, GisgridError
+from gisgrid.services import office
+from gisgrid.domain.errors import Conflict, GisgridError
 from gisgrid.reports import scores
 from gisgrid.services import Actor, findings
-from gisgrid.store import inspections, publishing
+from gisgrid.storage import inspections, publishing
 from gisgrid.reports import assessment
 
 MONTH = "2026-11"

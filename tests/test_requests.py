@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from gisgrid import office
-from gisgrid.store import inspections
+from gisgrid.services import office
+from gisgrid.storage import inspections
 from gisgrid.web.requests import MAX_DEPTH, depth_exceeds
 
 MONTH = "2026-11"

@@ -11,7 +11,8 @@ from fixtures import finding, small_district
 
 from gisgrid.services import Actor
 from gisgrid.services import month as month_work
-from gisgrid import office, review
+from gisgrid.services import office
+from gisgrid.render import maps as review
 from gisgrid.reports import scores
 from gisgrid.reports import assessment
 
@@ -169,7 +170,7 @@ def test_xlsx_opens_with_three_sheets(months):
 
 @pytest.fixture
 def reviewer(app, client, auth, district_files):
-    store = app.extensions["gisgrid.store"]
+    store = app.extensions["gisgrid.storage"]
     office.import_layer(store, "grids", district_files[0])
     office.import_layer(store, "roads", district_files[1])
     for month in (OCT, NOV):

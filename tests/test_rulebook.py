@@ -4,8 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from gisgrid.errors import FindingError, RulebookError
-from gisgrid.rulebook import SHIPPED_DIR, load_rulebooks, parse_rulebook, rulebook_for
+from gisgrid.domain.errors import FindingError, RulebookError
+from gisgrid.domain.rulebook import SHIPPED_DIR, load_rulebooks, parse_rulebook, rulebook_for
 
 DOMAIN_TABLE = {  # code: (kind, points, points_high) as DOMAIN.md states them
     "1": ("area", 2, 4), "2": ("area", 2, 4), "3": ("each", 2, None), "4.1": ("area", 2, 4),

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gisgrid.errors import SampleError
-from gisgrid.sampling import designate, draw_grid, draw_sample
+from gisgrid.domain.errors import SampleError
+from gisgrid.domain.sampling import designate, draw_grid, draw_sample
 
 GRIDS = {"G1": ["R11", "R12", "R13", "R14"], "G2": ["R21"], "G3": [], "G4": ["R41", "R42"]}
 

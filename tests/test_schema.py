@@ -9,10 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import event, text
 
-from gisgrid import office
-from gisgrid.errors import GisgridError
-from gisgrid.schema import SPATIAL_INDEXES, Base, include_object
-from gisgrid.store import Store
+from gisgrid.services import office
+from gisgrid.domain.errors import GisgridError
+from gisgrid.storage.schema import SPATIAL_INDEXES, Base, include_object
+from gisgrid.storage import Store
 
 
 def _compare(store, **opts):

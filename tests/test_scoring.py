@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gisgrid.errors import FindingError
-from gisgrid.rulebook import load_rulebooks, rulebook_for
-from gisgrid.scoring import (Finding, as_points, rank, score_month, score_road, score_year)
+from gisgrid.domain.errors import FindingError
+from gisgrid.domain.rulebook import load_rulebooks, rulebook_for
+from gisgrid.domain.scoring import (Finding, as_points, rank, score_month, score_road, score_year)
 
 BOOK = rulebook_for("2026-11", load_rulebooks())
 

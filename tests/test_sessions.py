@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from gisgrid.cli import main
-from gisgrid.store import accounts
+from gisgrid.storage import accounts
 from gisgrid.services import accounts as account_work
 from gisgrid.web import auth as web_auth
 
@@ -19,7 +19,7 @@ ATTACKER = "10.0.9.9"    # a colleague's machine, failing on purpose
 
 
 def store_of(app):
-    return app.extensions["gisgrid.store"]
+    return app.extensions["gisgrid.storage"]
 
 
 def csrf(client, path="/login"):
@@ -296,7 +296,7 @@ def test_the_migration_creates_exactly_the_session_tables_of_the_schema(store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from gisgrid.schema import Base
+    from gisgrid.storage.schema import Base
 
     with store.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gisgrid import settings
-from gisgrid.rulebook import SHIPPED_DIR
-from gisgrid.store import Store
+from gisgrid.domain.rulebook import SHIPPED_DIR
+from gisgrid.storage import Store
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 SAMPLES = {str: "other", float: 2.5, int: 12345, settings._bool: False, settings._text_or_none: "given"}

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from gisgrid.throttle import Failures, Limits, minutes, wait_seconds
+from gisgrid.domain.throttle import Failures, Limits, minutes, wait_seconds
 
 NOW = datetime(2026, 11, 25, 2, 0)
 LIMITS = Limits()

@@ -15,10 +15,10 @@ from alembic import command
 from sqlalchemy import text
 
 import gisgrid
-from gisgrid import office
+from gisgrid.services import office
 from gisgrid.render.times import shown_time
-from gisgrid.schema import Base, Instant
-from gisgrid.store import _alembic_config, inspections
+from gisgrid.storage.schema import Base, Instant
+from gisgrid.storage import _alembic_config, inspections
 
 MONTH = "2026-11"
 ON_R11 = (114.035, 33.5951)
@@ -102,7 +102,7 @@ def test_migration_keeps_the_instants_stored_before(store):
         if store.postgis:
             assert conn.execute(text("SELECT at AT TIME ZONE 'UTC' FROM audit_log")).scalar_one() == \
                 datetime(2026, 11, 25, 2, 5)
-    from gisgrid.store import publishing
+    from gisgrid.storage import publishing
 
     assert [r["at"] for r in publishing.audit_log(store)] == [datetime(2026, 11, 25, 2, 5, tzinfo=timezone.utc)]
 
@@ -130,7 +130,7 @@ def _english(client, auth):
 
 
 def test_draw_record_publishing_and_audit_pages(app, client, auth, district_files):
-    store = app.extensions["gisgrid.store"]
+    store = app.extensions["gisgrid.storage"]
     office.import_layer(store, "grids", district_files[0])
     office.import_layer(store, "roads", district_files[1])
     office.sample_month(store, MONTH, seed=1)

@@ -11,8 +11,9 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box, mapping
 
-from gisgrid import office, review
-from gisgrid.store import boundaries, inspections
+from gisgrid.services import office
+from gisgrid.render import maps as review
+from gisgrid.storage import boundaries, inspections
 from gisgrid.web import create_app
 from gisgrid.web.auth import add_account
 
@@ -45,7 +46,7 @@ class Browser:
 
 class Server:
     def __init__(self, app):
-        self.app, self.store = app, app.extensions["gisgrid.store"]
+        self.app, self.store = app, app.extensions["gisgrid.storage"]
 
     def login(self, name: str, password: str, page: str = "/") -> Browser:
         return Browser(self.app, name, password, page)
@@ -60,7 +61,7 @@ def servers(db_url, tmp_path):
             for n in ("a", "b")]
     yield [Server(app) for app in apps]
     for app in apps:
-        app.extensions["gisgrid.store"].dispose()
+        app.extensions["gisgrid.storage"].dispose()
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from PIL import Image
 from sqlalchemy import text
 
 from gisgrid.services import month as month_work
-from gisgrid import office
+from gisgrid.services import office
 from gisgrid.reports import scores
 from gisgrid.services import Actor, findings
-from gisgrid.store import inspections
+from gisgrid.storage import inspections
 
 MONTH = "2026-11"
 ON_R11, ON_R12, ON_R21 = (114.035, 33.5951), (114.0351, 33.593), (114.045, 33.5951)
@@ -172,7 +172,7 @@ def test_a_change_is_not_written_without_its_audit_row(district, wang):
 
 
 def test_an_assignment_is_all_or_nothing(district, wang):
-    from gisgrid.errors import NotFound
+    from gisgrid.domain.errors import NotFound
 
     with pytest.raises(NotFound, match="R13"):          # R13 is not in November's sample
         inspections.assign_many(district, MONTH, {"R41": "wang", "R13": "wang"}, "office")
@@ -191,7 +191,7 @@ def test_values_a_fuzzer_sent_are_refused_with_a_reason(client, wang, district, 
 def test_a_point_is_no_grid(district):
     import shapely
 
-    from gisgrid.errors import LayerError
+    from gisgrid.domain.errors import LayerError
     from gisgrid.services import layers as layer_work
 
     with pytest.raises(LayerError, match="Point"):

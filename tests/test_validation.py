@@ -5,7 +5,7 @@ import geopandas as gpd
 import shapely
 
 from fixtures import box, small_district
-from gisgrid.validation import validate
+from gisgrid.gis.validation import validate
 
 
 def kinds(defects):

@@ -4,12 +4,12 @@ import re
 
 import pytest
 
-from gisgrid.store import ROLES
+from gisgrid.storage import ROLES
 
 
 def test_passwords_are_stored_hashed(app, auth):
     password = auth.account("zhang", "planner")
-    row = app.extensions["gisgrid.store"].user(name="zhang")
+    row = app.extensions["gisgrid.storage"].user(name="zhang")
     assert password not in row["password_hash"]
     assert row["password_hash"].startswith(("scrypt:", "pbkdf2:"))
 
@@ -57,13 +57,13 @@ def test_language_switch_is_kept_per_user(app, client, auth):
     client.post("/lang/en", data={"csrf_token": auth.csrf("/")})
     page = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "Log out" in page and "退出" not in page
-    assert app.extensions["gisgrid.store"].user(name="qian")["lang"] == "en"
+    assert app.extensions["gisgrid.storage"].user(name="qian")["lang"] == "en"
 
 
 def test_first_start_makes_one_account_per_role_with_generated_passwords(app):
     from gisgrid.web.auth import first_accounts
 
-    store = app.extensions["gisgrid.store"]
+    store = app.extensions["gisgrid.storage"]
     made = first_accounts(store)
     assert sorted(made) == sorted(ROLES)
     assert len(set(made.values())) == len(ROLES) and all(len(p) >= 12 for p in made.values())
@@ -76,7 +76,7 @@ def test_session_cookie_is_secure_by_default(db_url, tmp_path):
     app = create_app({"DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "i")})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert re.fullmatch(r"[0-9a-f]{64}", app.config["SECRET_KEY"])
-    app.extensions["gisgrid.store"].dispose()
+    app.extensions["gisgrid.storage"].dispose()
 
 
 @pytest.mark.parametrize("config, expected", [

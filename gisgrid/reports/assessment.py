@@ -10,13 +10,13 @@ from fractions import Fraction
 
 import shapely
 
-from .. import scoring
-from ..errors import NotFound
-from ..months import parse_month, parse_year, previous_month
+from ..domain import scoring
+from ..domain.errors import NotFound
+from ..domain.months import parse_month, parse_year, previous_month
 from ..render import sheets
 from ..render.sheets import CODE, DATE, DATETIME, INTEGER, NUMBER, SCORE, Column, Table
-from ..rulebook import Rulebook, rulebook_for
-from ..store import Store, publishing
+from ..domain.rulebook import Rulebook, rulebook_for
+from ..storage import Store, publishing
 from .scores import month_json
 
 
@@ -139,7 +139,7 @@ def _finding_deduction(rulebook: Rulebook, row: dict, tz) -> Fraction | None:
 def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[str],
                   exact: bool = False) -> list[dict]:
     """The findings on these roads this month; `exact` adds each one's deduction unrounded."""
-    from ..store import inspections
+    from ..storage import inspections
 
     tz, rulebook = store.timezone(), _rulebook(store, month)
     rows = []

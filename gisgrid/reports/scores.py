@@ -8,11 +8,13 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from .. import clock, layers, scoring
-from ..errors import GisgridError, NotFound
-from ..months import months_of_year, parse_month, parse_year
-from ..rulebook import rulebook_for
-from ..store import Draw, Store
+from .. import clock
+from ..gis import layers
+from ..domain import scoring
+from ..domain.errors import GisgridError, NotFound
+from ..domain.months import months_of_year, parse_month, parse_year
+from ..domain.rulebook import rulebook_for
+from ..storage import Draw, Store
 
 
 def _require_sample(store: Store, month: str) -> Draw:
@@ -111,7 +113,7 @@ def default_month(store: Store) -> str:
 
 def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
     """The road's running score this month from its stored findings (sampled or not)."""
-    from ..store import inspections
+    from ..storage import inspections
 
     tz = store.timezone()
     findings = [scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"],

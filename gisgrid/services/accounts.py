@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import clock, throttle
-from ..errors import LoginRefused, PasswordRefused, TooManyAttempts
+from .. import clock
+from ..domain import throttle
+from ..domain.errors import LoginRefused, PasswordRefused, TooManyAttempts
 from ..settings import Settings
-from ..store import Store
-from ..store import accounts as stored_accounts
+from ..storage import Store
+from ..storage import accounts as stored_accounts
 from .policy import Actor, decide
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import shapely
 
-from .. import office
-from ..errors import Conflict, FindingError, Gone, NotFound
-from ..photos import process_photo
-from ..store import Store, inspections, publishing
+from . import office
+from ..domain.errors import Conflict, FindingError, Gone, NotFound
+from ..storage.photos import process_photo
+from ..storage import Store, inspections, publishing
 from .policy import OPEN, SUBMITTED, Actor, Facts, decide
 
 

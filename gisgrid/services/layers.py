@@ -4,8 +4,8 @@ same transaction (storage does that); here the policy is asked first."""
 
 from __future__ import annotations
 
-from .. import office
-from ..store import Store, boundaries
+from . import office
+from ..storage import Store, boundaries
 from .policy import Actor, decide
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import office
-from ..months import parse_month
+from . import office
+from ..domain.months import parse_month
 from ..reports import assessment
-from ..store import Store, inspections, publishing
+from ..storage import Store, inspections, publishing
 from .policy import Actor, Facts, decide
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import Conflict, Forbidden, GisgridError
+from ..domain.errors import Conflict, Forbidden, GisgridError
 
 ROLES = ("admin", "planner", "inspector", "reviewer", "operator")   # operator: the command line
 

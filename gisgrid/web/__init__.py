@@ -14,13 +14,13 @@ from flask_babel import Babel, gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from ..errors import GisgridError
+from ..domain.errors import GisgridError
 from ..i18n import DOMAINS, TRANSLATIONS
-from ..layers import confine_gdal
+from ..gis.layers import confine_gdal
 from ..render import times
 from ..settings import Settings
 from ..settings import load as load_settings
-from ..store import LANGS, Store
+from ..storage import LANGS, Store
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 csrf = CSRFProtect()
@@ -74,7 +74,7 @@ def shown_time(moment) -> str:
 
 
 def get_store() -> Store:
-    return current_app.extensions["gisgrid.store"]
+    return current_app.extensions["gisgrid.storage"]
 
 
 def get_settings() -> Settings:
@@ -124,7 +124,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     store = Store(settings=settings)
     store.migrate()
     app.extensions["gisgrid.settings"] = settings
-    app.extensions["gisgrid.store"] = store
+    app.extensions["gisgrid.storage"] = store
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

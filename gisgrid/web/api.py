@@ -10,14 +10,14 @@ from flask import Blueprint, current_app, jsonify, request, send_file, send_from
 from flask_login import current_user
 from shapely.geometry import mapping
 
-from .. import scoring
-from ..errors import FindingError, NotFound
-from ..months import parse_month
+from ..domain import scoring
+from ..domain.errors import FindingError, NotFound
+from ..domain.months import parse_month
 from ..reports import scores
-from ..rulebook import rulebook_for
+from ..domain.rulebook import rulebook_for
 from ..services import findings
 from ..services.policy import Facts, decide
-from ..store import inspections
+from ..storage import inspections
 from . import get_settings, get_store
 from .auth import actor, role_required
 from .requests import coordinate, json_object, position, text

@@ -15,11 +15,11 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import clock
-from ..errors import GisgridError
+from ..domain.errors import GisgridError
 from ..services import OPERATOR, Actor
 from ..services import accounts as account_work
-from ..store import LANGS, ROLES, Store
-from ..store import accounts
+from ..storage import LANGS, ROLES, Store
+from ..storage import accounts
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, render_template, request, send_from_di
 from flask_login import current_user
 
 from .. import clock
-from ..months import parse_month
+from ..domain.months import parse_month
 from . import get_settings, get_store
 from .api import READERS, road_data, roads_data, rulebook_data
 from .auth import ROLE_HOME, role_required

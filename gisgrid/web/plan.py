@@ -17,14 +17,15 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from shapely.geometry import mapping, shape
 from wtforms.validators import ValidationError
 
-from .. import layers, office, osm
-from ..cache import RevisionCache
-from ..errors import Conflict, LayerError, NotFound
-from ..months import parse_observed
+from ..gis import layers, osm
+from ..services import office
+from ..storage.cache import RevisionCache
+from ..domain.errors import Conflict, LayerError, NotFound
+from ..domain.months import parse_observed
 from ..services import layers as layer_work
-from ..store import boundaries
-from ..uploads import Uploads
-from ..validation import report_json, validate
+from ..storage import boundaries
+from ..storage.uploads import Uploads
+from ..gis.validation import report_json, validate
 from . import csrf, get_settings, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, actor, role_required
 from .requests import json_object, members, stored_int, text

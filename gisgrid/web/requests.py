@@ -10,7 +10,7 @@ import math
 from flask import request
 from werkzeug.routing import BaseConverter, ValidationError
 
-from ..errors import FindingError, RequestError
+from ..domain.errors import FindingError, RequestError
 
 # Our deepest real body is a MultiPolygon inside a feature (about 6 levels); 32 leaves room and
 # keeps every later step (shapely, jsonify, the audit's json.dumps) far from the interpreter's

@@ -8,9 +8,10 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from .. import clock, review
-from ..errors import GisgridError
-from ..months import parse_month, parse_year
+from .. import clock
+from ..render import maps as review
+from ..domain.errors import GisgridError
+from ..domain.months import parse_month, parse_year
 from ..reports import assessment
 from ..services import month as month_work
 from . import get_store, shown_time, tile_layer, wants_json
@@ -172,7 +173,7 @@ def render_bulletin(month: str, inline_photos: bool = False) -> str:
     command renders it with no server to fetch them from)."""
     import base64
 
-    from ..store import inspections
+    from ..storage import inspections
     from . import select_locale
 
     store = get_store()

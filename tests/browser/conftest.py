@@ -45,7 +45,7 @@ class LiveServer:
 
     @property
     def store(self):
-        return self.app.extensions["gisgrid.store"]
+        return self.app.extensions["gisgrid.storage"]
 
     def stop(self):
         self.server.shutdown()
@@ -67,7 +67,7 @@ def live_server(live_app):
     server = LiveServer(live_app)
     yield server
     server.stop()
-    live_app.extensions["gisgrid.store"].dispose()
+    live_app.extensions["gisgrid.storage"].dispose()
 
 
 class Tablet:

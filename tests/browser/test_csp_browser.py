@@ -4,7 +4,7 @@ bulletin draw and work with not one script, style or image refused."""
 
 from shapely.geometry import box
 
-from gisgrid.store import boundaries
+from gisgrid.storage import boundaries
 from test_inspector import district_month, open_road  # noqa: F401  (district_month is a fixture)
 from test_planner import open_map, planner  # noqa: F401  (planner is a fixture)
 from test_reviewer import demo  # noqa: F401  (a fixture)

@@ -10,10 +10,10 @@ import pytest
 from fixtures import small_district
 from PIL import Image
 
-from gisgrid import office
+from gisgrid.services import office
 from gisgrid.reports import scores
 from gisgrid.services import Actor, findings
-from gisgrid.store import inspections
+from gisgrid.storage import inspections
 from gisgrid.web.auth import add_account
 
 ON_R11 = {"latitude": 33.5951, "longitude": 114.035, "accuracy": 5}

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from shapely.geometry import box, shape
 
-from gisgrid.store import boundaries
+from gisgrid.storage import boundaries
 from gisgrid.web.auth import add_account
 
 CENTRE = (33.59, 114.04)   # lat, lon
@@ -246,7 +246,7 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
 
 
 def test_a_city_too_large_to_show_whole_is_loaded_by_view(tablet, planner):
-    from gisgrid.synthetic import synthetic_city
+    from gisgrid.gis.synthetic import synthetic_city
 
     tablet.server.app.config["PLAN_VIEW_LIMIT"] = 40
     grids, roads = synthetic_city(36, roads_per_grid=2)     # 108 features: more than the limit
@@ -304,7 +304,7 @@ def test_a_merge_refused_for_a_changed_neighbour_keeps_the_selection(tablet, pla
 
 
 def test_a_new_drawing_stays_while_a_city_map_is_panned(tablet, planner):
-    from gisgrid.synthetic import synthetic_city
+    from gisgrid.gis.synthetic import synthetic_city
 
     tablet.server.app.config["PLAN_VIEW_LIMIT"] = 40
     grids, roads = synthetic_city(36, roads_per_grid=2)

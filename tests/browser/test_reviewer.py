@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gisgrid import office
-from gisgrid.demo import load_demo
-from gisgrid.errors import Conflict
+from gisgrid.services import office
+from gisgrid.services.demo import load_demo
+from gisgrid.domain.errors import Conflict
 from gisgrid.reports import scores
 from gisgrid.services import Actor, findings
-from gisgrid.store import inspections
+from gisgrid.storage import inspections
 from gisgrid.web.auth import add_account
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -170,7 +170,7 @@ def test_bulletin_command_writes_a_pdf_without_a_server(tmp_path):
 
     from fixtures import finding, small_district
 
-    from gisgrid.store import Store
+    from gisgrid.storage import Store
 
     grids, roads = small_district()
     grids.to_file(tmp_path / "grids.geojson")

@@ -4,8 +4,8 @@ with PHOTOS_PER_FINDING = 2 a third photo is refused before anything is sent."""
 
 import pytest
 
-from gisgrid import office
-from gisgrid.store import inspections
+from gisgrid.services import office
+from gisgrid.storage import inspections
 from test_inspector import district_month, map_point, open_road, photo_file  # noqa: F401  (a fixture)
 from test_page_rules import district_rulebook
 

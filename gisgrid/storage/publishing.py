@@ -7,8 +7,8 @@ import json
 
 from sqlalchemy import insert, select, update
 
-from ..errors import Conflict, GisgridError
-from ..schema import AuditLog, MonthState, utcnow
+from ..domain.errors import Conflict, GisgridError
+from .schema import AuditLog, MonthState, utcnow
 from . import Store
 
 state_t, audit_t = MonthState.__table__, AuditLog.__table__

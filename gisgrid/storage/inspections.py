@@ -8,8 +8,8 @@ from datetime import date, datetime
 
 from sqlalchemy import func, insert, select, update
 
-from ..errors import NotFound
-from ..schema import FindingChange, Inspection, Photo, utcnow
+from ..domain.errors import NotFound
+from .schema import FindingChange, Inspection, Photo, utcnow
 from . import Store, finding_t, grid_t, ignoring_duplicates, road_t, sample_t, user_t
 
 inspection_t, change_t, photo_t = Inspection.__table__, FindingChange.__table__, Photo.__table__

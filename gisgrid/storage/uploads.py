@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from . import clock
-from .errors import GisgridError, LayerError, NotFound
-from .store import Store, locks
+from .. import clock
+from ..domain.errors import GisgridError, LayerError, NotFound
+from . import Store, locks
 
 KEEP_S = 24 * 3600
 ACCEPTED = (".zip", ".geojson", ".json", ".gpkg", ".kml", ".fgb", ".osm", ".pbf")

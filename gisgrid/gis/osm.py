@@ -11,7 +11,7 @@ import numpy as np
 import pyogrio
 import shapely
 
-from .errors import LayerError
+from ..domain.errors import LayerError
 from .layers import gdal_error, metric_crs, restricted_source
 
 # Street width (m) by OSM highway class; classes not listed (footways, paths …) are not roads

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import GisgridError
+from ..domain.errors import GisgridError
 
 FORMATS = {"JPEG", "PNG", "WEBP"}
 MAX_PIXELS = 50_000_000          # a 50-megapixel photo; larger is a decompression bomb, not a photo

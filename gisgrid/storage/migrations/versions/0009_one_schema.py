@@ -2,7 +2,7 @@
 finding made at 10:05 Beijing time as 10:05+08, not as a bare 02:05.
 
 SQLite keeps no offsets: its columns stay naive UTC text, read back as aware UTC by
-gisgrid.schema.Instant, so a SQLite file needs nothing here.
+gisgrid.storage.schema.Instant, so a SQLite file needs nothing here.
 
 Revision ID: 0009
 Revises: 0007
@@ -14,7 +14,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-# Written out, not read from gisgrid.schema: a migration stays what it was when the schema moves on.
+# Written out, not read from gisgrid.storage.schema: a migration stays what it was when the schema moves on.
 TIMES = {
     "grid": ("updated_at", "retired_at"),
     "road": ("updated_at", "retired_at"),

@@ -14,15 +14,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import layers, scoring
-from .assign import RoadIndex
-from .cache import RevisionCache
-from .errors import FindingError, GisgridError, NotFound, SampleError
-from .months import month_of, parse_date, parse_month, parse_observed, utc
-from .render.times import shown_time
-from .rulebook import Rulebook, rulebook_for
-from .sampling import designate, draw_sample
-from .store import Store, publishing
+from ..gis import layers
+from ..domain import scoring
+from ..gis.assign import RoadIndex
+from ..storage.cache import RevisionCache
+from ..domain.errors import FindingError, GisgridError, NotFound, SampleError
+from ..domain.months import month_of, parse_date, parse_month, parse_observed, utc
+from ..render.times import shown_time
+from ..domain.rulebook import Rulebook, rulebook_for
+from ..domain.sampling import designate, draw_sample
+from ..storage import Store, publishing
 
 Log = Callable[[str], None]
 
@@ -87,7 +88,7 @@ def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = qui
     transaction, versioned like any import. A draft only fills in: grids that already have
     roads keep them, and no stored code (even a retired one) is overwritten, so running it
     again changes nothing a planner did, unless the planner removed every grid to start over."""
-    from . import osm
+    from ..gis import osm
 
     progress("read", 0.1)
     store.migrate()
@@ -109,7 +110,7 @@ def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = qui
 
 def validation_report(store: Store) -> list:
     """Every defect of the stored layer set (validation.validate), errors first."""
-    from .validation import validate
+    from ..gis.validation import validate
 
     return sorted(validate(store.grids_frame(), store.roads_frame()), key=lambda d: not d.blocking)
 
@@ -286,7 +287,7 @@ def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list
     """(road ids, codes, spatial index) that place a finding of `month`: the roads as they stood
     when the month's sample was drawn (a later boundary change does not move that month's
     findings), the current roads before a draw. Kept until a road changes (the web app reuses it)."""
-    from .store import boundaries
+    from ..storage import boundaries
 
     when = store.drawn_at(month) if month else None
 

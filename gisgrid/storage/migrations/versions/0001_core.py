@@ -6,7 +6,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from gisgrid.schema import Geom
+from gisgrid.storage.schema import Geom
 
 revision = "0001"
 down_revision = None

@@ -16,9 +16,9 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Polygon, mapping
 
-from .months import previous_month
-from .reports import scores
-from .settings import Settings
+from ..domain.months import previous_month
+from ..reports import scores
+from ..settings import Settings
 
 METRIC = "EPSG:4547"        # CGCS2000 3° Gauss-Krüger, central meridian 114°E
 CENTRE = (114.04, 33.595)   # lon, lat of the district's centre

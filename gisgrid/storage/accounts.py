@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, insert, select, update
 
-from ..errors import NotFound
-from ..schema import LoginAttempt, UserSession
-from ..throttle import Failures, Limits
+from ..domain.errors import NotFound
+from .schema import LoginAttempt, UserSession
+from ..domain.throttle import Failures, Limits
 from . import Store, user_t
 
 session_t, attempt_t = UserSession.__table__, LoginAttempt.__table__

@@ -12,9 +12,9 @@ from shapely.geometry import mapping, shape
 from shapely.ops import split as split_by_line
 from sqlalchemy import func, insert, select, update
 
-from ..cache import RevisionCache
-from ..errors import Conflict, LayerError, NotFound
-from ..schema import CODE, BoundaryVersion, utcnow
+from .cache import RevisionCache
+from ..domain.errors import Conflict, LayerError, NotFound
+from .schema import CODE, BoundaryVersion, utcnow
 from . import Store, grid_t, road_t
 
 version_t = BoundaryVersion.__table__

@@ -21,14 +21,14 @@ from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, s
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from .. import scoring
-from ..errors import Conflict, GisgridError, LayerError
-from ..months import DEFAULT_TIMEZONE, zone
-from ..schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
+from ..domain import scoring
+from ..domain.errors import Conflict, GisgridError, LayerError
+from ..domain.months import DEFAULT_TIMEZONE, zone
+from .schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
 from ..settings import Settings
 from ..settings import load as load_settings
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
 grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
     m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
@@ -185,7 +185,7 @@ class Store:
 
     def rulebooks(self) -> list:
         """The installation's rulebooks: the shipped ones and the district's own folder's."""
-        from ..rulebook import load_rulebooks
+        from ..domain.rulebook import load_rulebooks
 
         return load_rulebooks(self.config["RULEBOOK_DIR"])
 

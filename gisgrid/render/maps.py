@@ -9,8 +9,8 @@ import math
 import numpy as np
 import shapely
 
-from .cache import RevisionCache
-from .store import Store
+from ..storage.cache import RevisionCache
+from ..storage import Store
 
 # Colour classes of the choropleth, worst first: (lower bound, colour). Fixed bounds, so that
 # two months side by side (and the printed bulletin) read the same; narrow at the top, where
@@ -122,7 +122,7 @@ _ENCODED = RevisionCache("encoded grids", maxsize=1)
 def store_grids_encoded(store: Store) -> dict:
     """encode_grids of the stored grids, kept until a grid is added or changed (20,000 grids
     take over a second to simplify; the month page asks for them on every view)."""
-    from .store import grid_t
+    from ..storage import grid_t
 
     return _ENCODED.get(store, "grids", store.revision(grid_t), lambda: encode_grids(store.grids_frame()))
 

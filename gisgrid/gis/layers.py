@@ -26,7 +26,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from .errors import LayerError
+from ..domain.errors import LayerError
 
 KINDS = ("grids", "roads")
 # Our column -> the field names a file may use for it, matched case-insensitively, first match wins.

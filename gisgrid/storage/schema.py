@@ -13,7 +13,7 @@ from sqlalchemy import (BigInteger, Boolean, Date, DateTime, Float, ForeignKey, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from . import clock
+from .. import clock
 
 SRID = 4326
 # a grid or road code: what a URL path segment and the planner's map can carry (national 15-digit
