@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from .gis import layers
+from .gis import write
 from .services import office
 from .gis.assign import RoadIndex
 from .reports import scores
@@ -52,8 +52,8 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         folder = Path(folder)
         log(f"building a synthetic city of {n_grids} grids × 8 roads")
         grids, roads = synthetic_city(n_grids, 8, seed=0)
-        layers.write_layer(grids, folder / "grids.gpkg")
-        layers.write_layer(roads, folder / "roads.gpkg")
+        write.write_layer(grids, folder / "grids.gpkg")
+        write.write_layer(roads, folder / "roads.gpkg")
         store = Store(str(folder / "bench.sqlite"))
         store.migrate()
         office.import_layer(store, "grids", folder / "grids.gpkg")

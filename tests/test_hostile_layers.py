@@ -16,6 +16,8 @@ import pytest
 from shapely.geometry import box
 
 from gisgrid.gis import layers, osm
+from gisgrid.gis import formats
+from gisgrid.gis import preview
 from gisgrid.cli import main
 from gisgrid.domain.errors import LayerError
 from test_plan_import import multipart
@@ -85,9 +87,9 @@ def test_restricted_reading_refuses_what_unrestricted_gdal_would_open(tmp_path, 
     hostile = tmp_path / "grids.geojson"
     hostile.write_text(vrt(str(secret_file)))
     # the danger is real: GDAL alone opens it as a VRT and reads the named file
-    shown = layers.preview_layer(hostile, "grids", restricted=False)
+    shown = preview.preview_layer(hostile, "grids", restricted=False)
     assert shown["rows"][0][0] == SECRET
-    for read in (lambda: layers.preview_layer(hostile, "grids"), lambda: layers.layer_names(hostile),
+    for read in (lambda: preview.preview_layer(hostile, "grids"), lambda: layers.layer_names(hostile),
                  lambda: layers.read_layer(hostile, "grids"), lambda: layers.read_points(hostile)):
         with pytest.raises(LayerError, match="grids.geojson is not a layer file gisgrid accepts") as error:
             read()
@@ -262,7 +264,7 @@ def test_xml_external_entities_are_not_expanded(app, client, planner, tmp_path, 
             text = refused(send(client, planner, path), app)
             assert SECRET not in text and "DOCTYPE" in text
         # nor does GDAL's XML parsing expand them where the command line reads such a file
-        for read in (lambda: layers.preview_layer(files["kml"], "grids", restricted=False),
+        for read in (lambda: preview.preview_layer(files["kml"], "grids", restricted=False),
                      lambda: osm.read_streets(files["osm"], restricted=False)):
             try:
                 shown = read()
@@ -285,7 +287,7 @@ def polygon_feature(i: int) -> dict:
 def test_a_preview_reads_the_first_features_only(tmp_path):
     """A point after the first PREVIEW_FEATURES polygons: the import refuses the layer, the
     preview never gets that far, yet counts every feature."""
-    n = layers.PREVIEW_FEATURES + 10
+    n = preview.PREVIEW_FEATURES + 10
     features = [polygon_feature(i) for i in range(n)]
     features.append({"type": "Feature", "properties": {"code": "P1", "name": "点"},
                      "geometry": {"type": "Point", "coordinates": [114, 33]}})
@@ -295,11 +297,11 @@ def test_a_preview_reads_the_first_features_only(tmp_path):
                                 "crs": {"type": "name", "properties": {"name": "EPSG:4490"}}}, ensure_ascii=False))
     with pytest.raises(LayerError, match="grids and roads must be polygons"):
         layers.read_layer(path, "grids")
-    shown = layers.preview_layer(path, "grids")
-    assert shown["count"] == n + 1 and len(shown["features"]["features"]) == layers.PREVIEW_FEATURES
+    shown = preview.preview_layer(path, "grids")
+    assert shown["count"] == n + 1 and len(shown["features"]["features"]) == preview.PREVIEW_FEATURES
     assert shown["rows"][0] == ["G00000", "网格0"] and shown["crs"] == "EPSG:4490"
-    assert shown["features"]["features"][-1]["properties"] == {"code": f"G{layers.PREVIEW_FEATURES - 1:05d}",
-                                                               "name": f"网格{layers.PREVIEW_FEATURES - 1}"}
+    assert shown["features"]["features"][-1]["properties"] == {"code": f"G{preview.PREVIEW_FEATURES - 1:05d}",
+                                                               "name": f"网格{preview.PREVIEW_FEATURES - 1}"}
 
 
 def test_the_head_of_a_geojson_is_read_without_the_rest(tmp_path):
@@ -307,12 +309,12 @@ def test_the_head_of_a_geojson_is_read_without_the_rest(tmp_path):
     path = tmp_path / "grids.geojson"
     start = json.dumps({"type": "FeatureCollection", "name": "区", "features": [polygon_feature(i) for i in range(3)]})
     path.write_text(start[:-2] + ", " + "x" * (4 << 20))       # 4 MB of garbage where feature 4 would be
-    head = layers.geojson_head(path, 3, chunk=4096)
+    head = preview.geojson_head(path, 3, chunk=4096)
     assert head["name"] == "区" and [f["properties"]["code"] for f in head["features"]] == ["G00000", "G00001",
                                                                                            "G00002"]
-    assert layers.geojson_head(path, 4, chunk=4096) is None          # asked for more, it meets the garbage
+    assert preview.geojson_head(path, 4, chunk=4096) is None          # asked for more, it meets the garbage
     (tmp_path / "one.geojson").write_text(json.dumps(polygon_feature(0)))
-    assert layers.geojson_head(tmp_path / "one.geojson", 3) is None   # a lone Feature: GDAL reads it whole
+    assert preview.geojson_head(tmp_path / "one.geojson", 3) is None   # a lone Feature: GDAL reads it whole
 
 
 def test_a_geojson_preview_has_gdal_parse_the_file_once(tmp_path, monkeypatch):
@@ -328,8 +330,8 @@ def test_a_geojson_preview_has_gdal_parse_the_file_once(tmp_path, monkeypatch):
         real = getattr(pyogrio, name)
         monkeypatch.setattr(pyogrio, name, lambda source, *a, _real=real, **k: (opened.append(str(source)),
                                                                                _real(source, *a, **k))[1])
-    layers.preview_layer(path, "grids")
-    layers.preview_layer(path, "grids", crs="EPSG:4326")
+    preview.preview_layer(path, "grids")
+    preview.preview_layer(path, "grids", crs="EPSG:4326")
     assert [s for s in opened if s.endswith(str(path))] == [f"GeoJSON:{path}"]
 
 
@@ -405,6 +407,6 @@ def test_an_xml_file_is_kml_or_osm_by_its_root_element_only(client, planner, app
     gml.write_text('<?xml version="1.0"?><!-- <kml> --><gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml">'
                    '<gml:featureMember><code>W1</code></gml:featureMember></gml:FeatureCollection>')
     assert "grids.kml 不是 gisgrid 接受的图层文件" in refused(send(client, planner, gml), app)
-    assert layers.sniff_head(b'<kml><Document><description>&lt;OGRVRTDataSource&gt;</description>', "a.kml") \
+    assert formats.sniff_head(b'<kml><Document><description>&lt;OGRVRTDataSource&gt;</description>', "a.kml") \
         is None
-    assert layers.sniff_head(b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- by hand --><kml xmlns="k"/>', "a.kml") == "KML"
+    assert formats.sniff_head(b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- by hand --><kml xmlns="k"/>', "a.kml") == "KML"

@@ -12,8 +12,12 @@ import shapely
 from pyproj import CRS, Transformer
 
 from gisgrid.gis import layers
+from gisgrid.gis import crs as gis_crs
+from gisgrid.gis import preview as gis_preview
 from gisgrid.domain.errors import LayerError
-from gisgrid.gis.layers import metric_crs, place_in_grids, read_layer, read_points, write_layer
+from gisgrid.gis.crs import metric_crs
+from gisgrid.gis.layers import place_in_grids, read_layer, read_points
+from gisgrid.gis.write import write_layer
 
 # A block in Luohe's 郾城区 in CGCS2000 / 3-degree Gauss-Kruger CM 114E (EPSG:4547), in metres.
 X0, Y0 = 500000.0, 3718000.0
@@ -450,7 +454,7 @@ def test_read_points_refusals(tmp_path):
 
 
 def test_gauss_kruger_choices_name_their_central_meridian_truly():
-    zones = [z for z in layers.gk_zones() if z["central_meridian"] is not None]
+    zones = [z for z in gis_crs.gk_zones() if z["central_meridian"] is not None]
     assert len(zones) == 64 and {"EPSG:4547", "EPSG:4526", "EPSG:4509", "EPSG:4495"} <= {z["epsg"] for z in zones}
     for zone in zones:
         crs = CRS.from_user_input(zone["epsg"])
@@ -463,7 +467,7 @@ def test_gauss_kruger_choices_name_their_central_meridian_truly():
 def test_preview_reads_first_rows_and_maps_fields_without_writing(tmp_path):
     frame = gk_grids().rename(columns={"编码": "BH", "名称": "MC"})
     shapefile_without_cpg(frame, tmp_path / "grids.shp", "GBK")
-    preview = layers.preview_layer(tmp_path / "grids.shp", "grids", rows=1)
+    preview = gis_preview.preview_layer(tmp_path / "grids.shp", "grids", rows=1)
     assert preview["count"] == len(frame) and preview["crs"] == "EPSG:4547"
     assert preview["rows"][0][:2] == [frame["BH"].iloc[0], frame["MC"].iloc[0]]   # GBK decoded
     assert "code" not in preview["mapping"]

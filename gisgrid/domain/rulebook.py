@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import FindingError, RulebookError
 from .months import parse_month
 
-KINDS = ("area", "each", "overdue", "once")
+RULE_KINDS = ("area", "each", "overdue", "once")
 SHIPPED_DIR = Path(__file__).parent / "rulebooks"
 
 
@@ -103,9 +103,9 @@ def _rule(code: str, entry, sections: dict, source: str) -> Rule:
     if not isinstance(entry, dict):
         raise RulebookError("{source}: {where} must be a table", source=source, where=where)
     kind = entry.get("kind")
-    if kind not in KINDS:
+    if kind not in RULE_KINDS:
         raise RulebookError("{source}: {where} has kind {kind!r}; expected one of {kinds}",
-                            source=source, where=where, kind=kind, kinds=", ".join(KINDS))
+                            source=source, where=where, kind=kind, kinds=", ".join(RULE_KINDS))
     section = code.split(".")[0]
     if section not in sections:
         raise RulebookError("{source}: {where} belongs to section {section!r}, which is not listed in [sections]",

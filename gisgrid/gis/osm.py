@@ -12,7 +12,8 @@ import pyogrio
 import shapely
 
 from ..domain.errors import LayerError
-from .layers import gdal_error, metric_crs, restricted_source
+from .crs import metric_crs
+from .formats import gdal_error, restricted_source
 
 # Street width (m) by OSM highway class; classes not listed (footways, paths …) are not roads
 # an inspector assesses.

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .layers import metric_crs
+from .crs import metric_crs
 
-KINDS = ("invalid_geometry", "duplicate_code", "grid_overlap", "gap", "road_outside_grid", "road_without_grid",
+DEFECT_KINDS = ("invalid_geometry", "duplicate_code", "grid_overlap", "gap", "road_outside_grid", "road_without_grid",
          "grid_few_roads", "sliver")
 ERRORS = {"invalid_geometry", "duplicate_code"}   # the rest are warnings: saving is allowed
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 # What a column holds. TEXT and CODE are both text; a CODE (grid, road, rule or finding code,
 # a 15-digit national code) must also never be read as a number or a date.
 TEXT, CODE, INTEGER, NUMBER, SCORE, DATE, DATETIME = "text", "code", "integer", "number", "score", "date", "datetime"
-KINDS = (TEXT, CODE, INTEGER, NUMBER, SCORE, DATE, DATETIME)
+CELL_TYPES = (TEXT, CODE, INTEGER, NUMBER, SCORE, DATE, DATETIME)
 
 # XLSX number formats. Scores are stored exact (90.625) and shown to the hundredth; Excel's
 # display rounds half away from zero, as scoring.as_points does for the figures people see
@@ -50,7 +50,7 @@ class Column:
     kind: str = TEXT
 
     def __post_init__(self):
-        if self.kind not in KINDS:
+        if self.kind not in CELL_TYPES:
             raise ValueError(f"unknown column kind {self.kind!r}")
 
 

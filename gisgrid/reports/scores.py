@@ -9,7 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from .. import clock
-from ..gis import layers
+from ..gis import write
 from ..domain import scoring
 from ..domain.errors import GisgridError, NotFound
 from ..domain.months import months_of_year, parse_month, parse_year
@@ -88,7 +88,7 @@ def export(store: Store, what: str, path, log=lambda _message: None) -> int:
         frame = scores_frame(store)
     else:
         raise GisgridError("Can export {choices}, not {what!r}", choices=", ".join(EXPORTS), what=what)
-    layers.write_layer(frame, Path(path))
+    write.write_layer(frame, Path(path))
     log(f"{len(frame)} {what} written to {path}")
     return len(frame)
 

@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..domain.errors import GisgridError
 from ..i18n import DOMAINS, TRANSLATIONS
-from ..gis.layers import confine_gdal
+from ..gis.formats import confine_gdal
 from ..render import times
 from ..settings import Settings
 from ..settings import load as load_settings

@@ -18,6 +18,9 @@ from shapely.geometry import mapping, shape
 from wtforms.validators import ValidationError
 
 from ..gis import layers, osm
+from ..gis import crs
+from ..gis import formats
+from ..gis import preview as layer_preview
 from ..services import office
 from ..storage.cache import RevisionCache
 from ..domain.errors import Conflict, LayerError, NotFound
@@ -33,13 +36,13 @@ from .requests import json_object, members, stored_int, text
 bp = Blueprint("plan", __name__)
 ROLE_HOME["planner"] = "plan.index"
 PLANNERS = ("planner",)
-KINDS = ("grid", "road")
-LAYER_KINDS = {"grid": "grids", "road": "roads"}
+FEATURE_KINDS = ("grid", "road")
+LAYER_OF_FEATURE = {"grid": "grids", "road": "roads"}
 GRADES = ("主干道", "次干道", "支路", "背街小巷")   # the grades osm.bootstrap_roads gives; others are allowed
 
 
 def _kind(kind: str) -> str:
-    if kind not in KINDS:
+    if kind not in FEATURE_KINDS:
         raise NotFound("Unknown feature kind {kind!r}", kind=kind)
     return kind
 
@@ -76,7 +79,7 @@ def index():
 @bp.get("/plan/import")
 @role_required(*PLANNERS)
 def import_page():
-    return render_template("plan/import.html", zones=layers.gk_zones(), fields=layers.FIELDS,
+    return render_template("plan/import.html", zones=crs.gk_zones(), fields=layers.FIELDS,
                            has_grids=bool(get_store().grid_codes()))
 
 
@@ -115,9 +118,9 @@ def export():
     at = (request.args.get("at") or "").strip()
     store = get_store()
     if not at:
-        return _download(boundaries.features(store, kind), f"{LAYER_KINDS[kind]}.geojson")
+        return _download(boundaries.features(store, kind), f"{LAYER_OF_FEATURE[kind]}.geojson")
     when = parse_observed(at if "T" in at or " " in at else at + "T23:59:59", store.timezone())
-    return _download(boundaries.layer_as_of(store, kind, when), f"{LAYER_KINDS[kind]}-{at[:10]}.geojson")
+    return _download(boundaries.layer_as_of(store, kind, when), f"{LAYER_OF_FEATURE[kind]}-{at[:10]}.geojson")
 
 
 @bp.get("/api/plan/<kind>/<code>/history/<id:version>.geojson")
@@ -328,7 +331,7 @@ def upload():
     token = uploads.save(sent.stream, sent.filename, current_user.name, current_app.config["LAYER_MAX_BYTES"])
     try:
         path = uploads.path(token, current_user.name)
-        layers.check_upload(path, osm=_is_osm(path))
+        formats.check_upload(path, osm=_is_osm(path))
         state = _preview(token)
     except Exception:
         uploads.discard(token)   # a file that cannot be read is not kept
@@ -360,13 +363,13 @@ def _preview(token: str) -> dict:
                     "features": json.loads(roads.to_json(drop_id=True)),
                     "grids": json.loads(grids.to_json(drop_id=True)) if drafted else None}
     else:
-        if kind not in layers.KINDS:
+        if kind not in layers.LAYERS:
             raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
         key = json.dumps([kind, layer, crs])
 
         def job() -> dict:
             # restricted: a planner's upload is opened only as a format gisgrid accepts, told by content
-            return {"osm": False, **layers.preview_layer(path, kind, layer=layer, crs=crs, restricted=True)}
+            return {"osm": False, **layer_preview.preview_layer(path, kind, layer=layer, crs=crs, restricted=True)}
     uploads = _uploads()
     waited = 0.0
     while True:
@@ -407,7 +410,7 @@ def start_import(token: str):
     if _is_osm(path):
         job = lambda progress: layer_work.draft_from_osm(store, who, path, progress=progress,  # noqa: E731
                                                          restricted=True)
-    elif kind in layers.KINDS:
+    elif kind in layers.LAYERS:
         fields = {k: v for k, v in members(body, "fields").items() if v} or None
         crs, layer = text(body, "crs") or None, text(body, "layer") or None    # refused here, not in the job
 
