@@ -105,7 +105,7 @@ def test_zip_escaping_its_folder_is_refused(tmp_path):
 def test_a_zip_that_would_unpack_too_far_is_refused_before_unpacking(tmp_path, monkeypatch):
     import gisgrid.gis.layers
 
-    monkeypatch.setattr(gisgrid.gis.layers, "UNZIPPED_MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(gisgrid.gis.formats, "UNZIPPED_MAX_BYTES", 1 << 20)
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("grids.shp", bytes(2 << 20))         # 2 MB of zeros, a few KB zipped

@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import event, text
 
+from gisgrid.reports import scores
 from gisgrid.services import office
 from gisgrid.domain.errors import GisgridError
 from gisgrid.storage.schema import SPATIAL_INDEXES, Base, include_object
@@ -70,9 +71,9 @@ def test_month_report_runs_no_migration(district, alembic_calls):
     reader = Store(district.url)  # as a new command line or web process opens the database
     queries = _version_queries(reader.engine)
     try:
-        office.score_month(reader, "2026-11")
-        office.month_json(reader, "2026-11")
-        office.month_json(reader, "2026-11")
+        scores.score_month(reader, "2026-11")
+        scores.month_json(reader, "2026-11")
+        scores.month_json(reader, "2026-11")
     finally:
         reader.dispose()
     assert alembic_calls == []
@@ -86,7 +87,7 @@ def test_writes_that_make_the_schema_migrate_once(db_url, district_files, alembi
         office.import_layer(store, "grids", district_files[0])
         assert len(alembic_calls) == 1
         office.sample_month(store, "2026-11", seed=7)
-        office.score_month(store, "2026-11")
+        scores.score_month(store, "2026-11")
         assert len(alembic_calls) == 1
     finally:
         store.dispose()
@@ -99,6 +100,6 @@ def test_report_on_an_old_schema_says_to_run_init(district):
     reader = Store(district.url)
     try:
         with pytest.raises(GisgridError, match=r"schema version 0006.*run `gisgrid init`"):
-            office.score_month(reader, "2026-11")
+            scores.score_month(reader, "2026-11")
     finally:
         reader.dispose()

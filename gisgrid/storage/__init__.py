@@ -1,110 +1,39 @@
 """Storage, in one place: the database behind gisgrid (a SQLite file by default, any
 SQLAlchemy URL such as PostgreSQL + PostGIS by choice), its migrations, and every query.
-This module holds the core (layers, samples, findings, accounts); the sibling modules hold
-the queries of one area each (inspections, boundaries, publishing)."""
+`Store` holds the core (schema, settings, layers, accounts) with the queries of samples
+(samples.py) and findings in bulk (findings.py); db.py has the URL, the connection settings
+and the tables; the sibling modules hold the queries of one area each (inspections,
+boundaries, publishing, accounts, locks)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from functools import cache
-from pathlib import Path
 
 import geopandas as gpd
 from alembic import command
-from alembic.config import Config
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from ..domain import scoring
 from ..domain.errors import Conflict, GisgridError, LayerError
-from ..domain.months import DEFAULT_TIMEZONE, zone
-from .schema import CODE, SRID, Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User, utcnow
+from ..domain.months import zone
 from ..settings import Settings
 from ..settings import load as load_settings
+from .db import (DEFAULT_SETTINGS, LANGS, MIGRATIONS, ROLES, Draw, _alembic_config, _sqlite_begin, _sqlite_pragmas,
+                 database_url, draw_t, finding_t, grid_t, ignoring_duplicates, road_t, sample_t, schema_head, setting_t,
+                 user_t)
+from .findings import FindingQueries
+from .samples import SampleQueries
+from .schema import CODE, SRID, utcnow
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
-grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
-    m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
-ROLES = ("admin", "planner", "inspector", "reviewer")
-LANGS = ("zh", "en")
-
-
-def _alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+__all__ = ["DEFAULT_SETTINGS", "LANGS", "MIGRATIONS", "ROLES", "Draw", "Store", "_alembic_config", "database_url",
+           "draw_t", "finding_t", "grid_t", "ignoring_duplicates", "road_t", "sample_t", "schema_head", "setting_t",
+           "user_t"]
 
 
-@cache
-def schema_head() -> str:
-    """The newest migration this gisgrid has (read from the migration files once)."""
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
-
-
-def database_url(db: str | None, instance_path: Path) -> str:
-    """A SQLAlchemy URL or a plain SQLite file path; none: the instance folder's SQLite file."""
-    if not db:
-        folder = Path(instance_path)
-        folder.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{folder / 'gisgrid.sqlite'}"
-    if "://" not in db:
-        return f"sqlite:///{Path(db).expanduser().resolve()}"
-    for plain in ("postgresql://", "postgres://"):
-        if db.startswith(plain):
-            return "postgresql+psycopg://" + db[len(plain):]
-    return db
-
-
-def _sqlite_pragmas(dbapi_connection, _record):
-    # SQLAlchemy, not the driver, begins transactions (see _sqlite_begin)
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def _sqlite_begin(conn) -> None:
-    """A write transaction takes SQLite's write lock at its start (BEGIN IMMEDIATE): one that
-    read first and wrote later would fail at once, not wait, when another writer came between
-    (a use case reads what it checks, then writes, in one transaction)."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gisgrid_write") else "BEGIN")
-
-
-def ignoring_duplicates(dialect: str, table):
-    """An INSERT that skips rows whose external id is stored (idempotent retries)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - other databases: duplicates are filtered before insert
-        return insert(table)
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=["external_id"])
-
-
-@dataclass(frozen=True)
-class Draw:
-    id: int
-    month: str
-    seed: int | None
-    method: str
-    drawn_by: str
-    drawn_at: datetime
-    superseded_at: datetime | None
-    reason: str | None
-    sample: dict[str, list[str]]
-
-
-class Store:
+class Store(SampleQueries, FindingQueries):
     def __init__(self, url: str | None = None, settings: Settings | None = None):
         """`url` or the settings' DATABASE_URL; `settings` built from the environment when not given
         (a test's or a script's store), else the app's or the command line's one object."""
@@ -323,160 +252,6 @@ class Store:
             rows = conn.execute(select(road_t.c.id, road_t.c.code, road_t.c.geom)
                                 .where(road_t.c.retired_at.is_(None)).order_by(road_t.c.id)).all()
         return [r.id for r in rows], [r.code for r in rows], [r.geom for r in rows]
-
-    # samples --------------------------------------------------------------------------
-
-    def draws(self, month: str) -> list[Draw]:
-        """Every draw of the month, newest first; the first one not superseded is the sample."""
-        with self.engine.connect() as conn:
-            draws = conn.execute(select(draw_t).where(draw_t.c.month == month)
-                                 .order_by(draw_t.c.id.desc())).all()
-            picks = conn.execute(
-                select(sample_t.c.draw_id, grid_t.c.code.label("grid"), road_t.c.code.label("road"))
-                .join(grid_t, sample_t.c.grid_id == grid_t.c.id).join(road_t, sample_t.c.road_id == road_t.c.id)
-                .where(sample_t.c.draw_id.in_([d.id for d in draws] or [-1]))
-                .order_by(grid_t.c.code, road_t.c.code)
-            ).all()
-        samples: dict[int, dict[str, list[str]]] = {d.id: {} for d in draws}
-        for pick in picks:
-            samples[pick.draw_id].setdefault(pick.grid, []).append(pick.road)
-        return [Draw(id=d.id, month=d.month, seed=d.seed, method=d.method, drawn_by=d.drawn_by,
-                     drawn_at=d.drawn_at, superseded_at=d.superseded_at, reason=d.reason, sample=samples[d.id])
-                for d in draws]
-
-    def drawn_at(self, month: str) -> datetime | None:
-        """When the month's sample (its draw not superseded) was drawn; None before any draw."""
-        with self.engine.connect() as conn:
-            return conn.execute(select(draw_t.c.drawn_at).where(draw_t.c.month == month,
-                                                                draw_t.c.superseded_at.is_(None))).scalar()
-
-    def sample(self, month: str) -> Draw | None:
-        return next((d for d in self.draws(month) if d.superseded_at is None), None)
-
-    def months_drawn(self, year: int | None = None) -> list[str]:
-        """Months that have a sample (of `year`, or all), oldest first."""
-        query = select(draw_t.c.month).distinct().where(draw_t.c.superseded_at.is_(None)).order_by(draw_t.c.month)
-        if year is not None:
-            query = query.where(draw_t.c.month.like(f"{year:04d}-%"))
-        with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars())
-
-    def save_draw(self, month: str, seed: int | None, method: str, sample: dict[str, list[str]],
-                  designated: Iterable[str], drawn_by: str, reason: str | None = None) -> int:
-        """Record a draw as the month's sample, superseding (and keeping) the previous one."""
-        designated = set(designated)
-        with self.begin() as conn:
-            now = utcnow()
-            conn.execute(update(draw_t).where(draw_t.c.month == month, draw_t.c.superseded_at.is_(None))
-                         .values(superseded_at=now))
-            draw_id = conn.execute(insert(draw_t).values(month=month, seed=seed, method=method, drawn_by=drawn_by,
-                                                         drawn_at=now, reason=reason)).inserted_primary_key[0]
-            grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id)).all())
-            road_ids = dict(conn.execute(select(road_t.c.code, road_t.c.id)).all())
-            rows = [{"draw_id": draw_id, "road_id": road_ids[road], "grid_id": grid_ids[grid],
-                     "designated": grid in designated} for grid, roads in sample.items() for road in roads]
-            if rows:
-                conn.execute(insert(sample_t), rows)
-        return draw_id
-
-    def findings_on_sample(self, draw_id: int, month: str) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(finding_t)
-                                .join(sample_t, sample_t.c.road_id == finding_t.c.road_id)
-                                .where(sample_t.c.draw_id == draw_id, finding_t.c.month == month,
-                                       finding_t.c.deleted_at.is_(None))).scalar_one()
-
-    # findings -------------------------------------------------------------------------
-
-    def existing_findings(self, external_ids: Sequence[str]) -> dict[str, dict]:
-        """Stored findings by external id, for telling a duplicate from a conflict."""
-        found: dict[str, dict] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(external_ids), 500):
-                chunk = list(external_ids[start:start + 500])
-                rows = conn.execute(select(finding_t.c.external_id, finding_t.c.rule, finding_t.c.count,
-                                           finding_t.c.area_m2, finding_t.c.observed_at, finding_t.c.deadline,
-                                           finding_t.c.note, road_t.c.code.label("road"))
-                                    .join(road_t, road_t.c.id == finding_t.c.road_id)
-                                    .where(finding_t.c.external_id.in_(chunk)))
-                found.update({r.external_id: r._asdict() for r in rows})
-        return found
-
-    def add_findings(self, rows: list[dict]) -> int:
-        """Insert findings; one whose external id is already stored is skipped (idempotent
-        retries). Returns how many were inserted."""
-        if not rows:
-            return 0
-        # RETURNING counts what was really inserted (rowcount is -1 for batches on some drivers).
-        insert_stmt = ignoring_duplicates(self.engine.dialect.name, finding_t).returning(finding_t.c.id)
-        now = utcnow()
-        inserted = 0
-        with self.begin() as conn:
-            for start in range(0, len(rows), 20000):
-                chunk = [{"created_at": now, "created_by": None, **r} for r in rows[start:start + 20000]]
-                inserted += len(conn.execute(insert_stmt, chunk).all())
-        return inserted
-
-    def road_ids(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            return dict(conn.execute(select(road_t.c.code, road_t.c.id)).all())
-
-    def findings_for_scoring(self, draw_id: int, month: str, tz) -> dict[str, list[scoring.Finding]]:
-        """The month's findings on the sampled roads, as the pure scorer wants them."""
-        # A plain DB-API fetch: this is the hot path of scoring a whole city's month.
-        query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
-                 "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline "
-                 # sample roads first (SQLite keeps CROSS JOIN order): a few index look-ups per road
-                 "FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id "
-                 "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
-                 "AND f.deleted_at IS NULL")
-        if self.engine.dialect.paramstyle == "qmark":
-            query, params = query.replace("%(draw)s", "?").replace("%(month)s", "?"), (draw_id, month)
-        else:
-            params = {"draw": draw_id, "month": month}
-        by_road: dict[str, list[scoring.Finding]] = {}
-        with self.engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()
-            cursor.execute(query, params)
-            rows = cursor.fetchall()
-            cursor.close()
-        make = tuple.__new__  # a Finding straight from its fields: the hot loop of a city's month
-        for road, rule, count, area, observed, deadline in rows:
-            observed_on = None
-            if deadline is not None:  # only 5.4-like rules need the local date of observation
-                if isinstance(observed, str):  # SQLite: naive UTC text (PostgreSQL's driver gives aware times)
-                    observed = datetime.fromisoformat(observed).replace(tzinfo=timezone.utc)
-                deadline = date.fromisoformat(deadline[:10]) if isinstance(deadline, str) else deadline
-                observed_on = observed.astimezone(tz).date()
-            by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
-        return by_road
-
-    def grid_codes(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(grid_t.c.code).where(grid_t.c.retired_at.is_(None))
-                                     .order_by(grid_t.c.code)).scalars())
-
-    def findings_frame(self, month: str | None = None) -> gpd.GeoDataFrame:
-        query = (select(finding_t.c.external_id.label("id"), road_t.c.code.label("road"), grid_t.c.code.label("grid"),
-                        finding_t.c.month, finding_t.c.rule, finding_t.c.count, finding_t.c.area_m2,
-                        finding_t.c.observed_at, finding_t.c.deadline, finding_t.c.note, finding_t.c.snapped_m,
-                        finding_t.c.geom)
-                 .join(road_t, road_t.c.id == finding_t.c.road_id)
-                 .outerjoin(grid_t, grid_t.c.id == road_t.c.grid_id).where(finding_t.c.deleted_at.is_(None))
-                 .order_by(finding_t.c.id))
-        if month:
-            query = query.where(finding_t.c.month == month)
-        with self.engine.connect() as conn:
-            rows = [r._asdict() for r in conn.execute(query)]
-        columns = ["id", "road", "grid", "month", "rule", "count", "area_m2", "observed_at", "deadline", "note",
-                   "snapped_m", "geom"]
-        return gpd.GeoDataFrame(rows, columns=columns, geometry="geom", crs=SRID).rename_geometry("geometry")
-
-    def count(self, what: str) -> int:
-        table = {"grids": grid_t, "roads": road_t, "findings": finding_t}[what]
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(table)).scalar_one()
-
 
     # accounts -------------------------------------------------------------------------
 

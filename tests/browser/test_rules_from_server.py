@@ -4,7 +4,7 @@ with PHOTOS_PER_FINDING = 2 a third photo is refused before anything is sent."""
 
 import pytest
 
-from gisgrid.services import office
+from gisgrid.reports import scores
 from gisgrid.storage import inspections
 from test_inspector import district_month, map_point, open_road, photo_file  # noqa: F401  (a fixture)
 from test_page_rules import district_rulebook
@@ -30,7 +30,7 @@ def open_form(tablet, rule, dx=0):
 def test_a_3_m2_finding_takes_the_high_figure_of_a_2_m2_rulebook(tablet, district_month):
     month, password = district_month
     store = tablet.server.store
-    rule = next(r for r in office.rulebooks(store) if r.id == "district-2026").rules["4.1"]
+    rule = next(r for r in store.rulebooks() if r.id == "district-2026").rules["4.1"]
     assert (float(rule.points), float(rule.points_high)) == (2, 4)
     open_road(tablet, month, password)
     open_form(tablet, "4.1")
@@ -47,7 +47,7 @@ def test_a_3_m2_finding_takes_the_high_figure_of_a_2_m2_rulebook(tablet, distric
     tablet.until("document.querySelectorAll('#findings li').length === 1")
     stored = inspections.road_findings(store, month, "R11")
     assert [(f["rule"], f["area_m2"]) for f in stored] == [("4.1", 3.0)]
-    core = office.road_score(store, month, "R11")
+    core = scores.road_score(store, month, "R11")
     assert float(core.score) == 100 - 4
     tablet.until(f"document.getElementById('score').textContent === '{float(core.score):.1f}'")
 

@@ -1,0 +1,93 @@
+"""The database underneath: the URL, the SQLite connection settings (WAL, foreign keys, a write
+lock taken at BEGIN), the migrations' location and head, and the tables by name."""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import insert
+
+from ..domain.months import DEFAULT_TIMEZONE
+from .schema import Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
+grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
+    m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
+ROLES = ("admin", "planner", "inspector", "reviewer")
+LANGS = ("zh", "en")
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@cache
+def schema_head() -> str:
+    """The newest migration this gisgrid has (read from the migration files once)."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def database_url(db: str | None, instance_path: Path) -> str:
+    """A SQLAlchemy URL or a plain SQLite file path; none: the instance folder's SQLite file."""
+    if not db:
+        folder = Path(instance_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'gisgrid.sqlite'}"
+    if "://" not in db:
+        return f"sqlite:///{Path(db).expanduser().resolve()}"
+    for plain in ("postgresql://", "postgres://"):
+        if db.startswith(plain):
+            return "postgresql+psycopg://" + db[len(plain):]
+    return db
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # SQLAlchemy, not the driver, begins transactions (see _sqlite_begin)
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    """A write transaction takes SQLite's write lock at its start (BEGIN IMMEDIATE): one that
+    read first and wrote later would fail at once, not wait, when another writer came between
+    (a use case reads what it checks, then writes, in one transaction)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gisgrid_write") else "BEGIN")
+
+
+def ignoring_duplicates(dialect: str, table):
+    """An INSERT that skips rows whose external id is stored (idempotent retries)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other databases: duplicates are filtered before insert
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=["external_id"])
+
+
+@dataclass(frozen=True)
+class Draw:
+    id: int
+    month: str
+    seed: int | None
+    method: str
+    drawn_by: str
+    drawn_at: datetime
+    superseded_at: datetime | None
+    reason: str | None
+    sample: dict[str, list[str]]

@@ -1,0 +1,111 @@
+"""Findings in bulk: telling a retry from a conflict, inserting many at once, reading a month's
+findings for the scorer (the hot path of a city) and for export."""
+
+from __future__ import annotations
+
+
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+
+import geopandas as gpd
+from sqlalchemy import func, select
+
+from ..domain import scoring
+from .schema import SRID, utcnow
+
+from .db import finding_t, grid_t, ignoring_duplicates, road_t
+
+
+class FindingQueries:
+    """The Store's queries of findings (a mixin: the Store has the engine)."""
+
+    def existing_findings(self, external_ids: Sequence[str]) -> dict[str, dict]:
+        """Stored findings by external id, for telling a duplicate from a conflict."""
+        found: dict[str, dict] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(external_ids), 500):
+                chunk = list(external_ids[start:start + 500])
+                rows = conn.execute(select(finding_t.c.external_id, finding_t.c.rule, finding_t.c.count,
+                                           finding_t.c.area_m2, finding_t.c.observed_at, finding_t.c.deadline,
+                                           finding_t.c.note, road_t.c.code.label("road"))
+                                    .join(road_t, road_t.c.id == finding_t.c.road_id)
+                                    .where(finding_t.c.external_id.in_(chunk)))
+                found.update({r.external_id: r._asdict() for r in rows})
+        return found
+
+    def add_findings(self, rows: list[dict]) -> int:
+        """Insert findings; one whose external id is already stored is skipped (idempotent
+        retries). Returns how many were inserted."""
+        if not rows:
+            return 0
+        # RETURNING counts what was really inserted (rowcount is -1 for batches on some drivers).
+        insert_stmt = ignoring_duplicates(self.engine.dialect.name, finding_t).returning(finding_t.c.id)
+        now = utcnow()
+        inserted = 0
+        with self.begin() as conn:
+            for start in range(0, len(rows), 20000):
+                chunk = [{"created_at": now, "created_by": None, **r} for r in rows[start:start + 20000]]
+                inserted += len(conn.execute(insert_stmt, chunk).all())
+        return inserted
+
+    def road_ids(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(road_t.c.code, road_t.c.id)).all())
+
+    def findings_for_scoring(self, draw_id: int, month: str, tz) -> dict[str, list[scoring.Finding]]:
+        """The month's findings on the sampled roads, as the pure scorer wants them."""
+        # A plain DB-API fetch: this is the hot path of scoring a whole city's month.
+        query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
+                 "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline "
+                 # sample roads first (SQLite keeps CROSS JOIN order): a few index look-ups per road
+                 "FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id "
+                 "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
+                 "AND f.deleted_at IS NULL")
+        if self.engine.dialect.paramstyle == "qmark":
+            query, params = query.replace("%(draw)s", "?").replace("%(month)s", "?"), (draw_id, month)
+        else:
+            params = {"draw": draw_id, "month": month}
+        by_road: dict[str, list[scoring.Finding]] = {}
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            cursor.execute(query, params)
+            rows = cursor.fetchall()
+            cursor.close()
+        make = tuple.__new__  # a Finding straight from its fields: the hot loop of a city's month
+        for road, rule, count, area, observed, deadline in rows:
+            observed_on = None
+            if deadline is not None:  # only 5.4-like rules need the local date of observation
+                if isinstance(observed, str):  # SQLite: naive UTC text (PostgreSQL's driver gives aware times)
+                    observed = datetime.fromisoformat(observed).replace(tzinfo=timezone.utc)
+                deadline = date.fromisoformat(deadline[:10]) if isinstance(deadline, str) else deadline
+                observed_on = observed.astimezone(tz).date()
+            by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
+        return by_road
+
+    def grid_codes(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(grid_t.c.code).where(grid_t.c.retired_at.is_(None))
+                                     .order_by(grid_t.c.code)).scalars())
+
+    def findings_frame(self, month: str | None = None) -> gpd.GeoDataFrame:
+        query = (select(finding_t.c.external_id.label("id"), road_t.c.code.label("road"), grid_t.c.code.label("grid"),
+                        finding_t.c.month, finding_t.c.rule, finding_t.c.count, finding_t.c.area_m2,
+                        finding_t.c.observed_at, finding_t.c.deadline, finding_t.c.note, finding_t.c.snapped_m,
+                        finding_t.c.geom)
+                 .join(road_t, road_t.c.id == finding_t.c.road_id)
+                 .outerjoin(grid_t, grid_t.c.id == road_t.c.grid_id).where(finding_t.c.deleted_at.is_(None))
+                 .order_by(finding_t.c.id))
+        if month:
+            query = query.where(finding_t.c.month == month)
+        with self.engine.connect() as conn:
+            rows = [r._asdict() for r in conn.execute(query)]
+        columns = ["id", "road", "grid", "month", "rule", "count", "area_m2", "observed_at", "deadline", "note",
+                   "snapped_m", "geom"]
+        return gpd.GeoDataFrame(rows, columns=columns, geometry="geom", crs=SRID).rename_geometry("geometry")
+
+    def count(self, what: str) -> int:
+        table = {"grids": grid_t, "roads": road_t, "findings": finding_t}[what]
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
