@@ -7,7 +7,6 @@ import io
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,12 +17,13 @@ from sqlalchemy import update
 from gisgrid.services import office
 from gisgrid.render import sheets
 from gisgrid.storage.schema import Finding, Grid
+from gisgrid.domain.rulebook import SHIPPED_DIR
 
 OCT, NOV = "2026-10", "2026-11"
 NATIONAL = "110108001001001"              # a 15-digit unit-grid code
 HYPERLINK = '=HYPERLINK("http://x"&A1,"y")'
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SHIPPED = Path(office.__file__).parent / "rulebooks" / "yancheng-2012.toml"
+SHIPPED = SHIPPED_DIR / "yancheng-2012.toml"
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from gisgrid.services import office
 from gisgrid.storage import boundaries, inspections
 from gisgrid.web import create_app
 from gisgrid.web.plan import GRADES
+from gisgrid.domain.rulebook import SHIPPED_DIR
 
-PACKAGED = Path(__file__).resolve().parent.parent / "gisgrid" / "rulebooks" / "yancheng-2012.toml"
+PACKAGED = SHIPPED_DIR / "yancheng-2012.toml"
 OCT, NOV = "2026-10", "2026-11"
 
 

@@ -9,8 +9,9 @@ from flask_login import current_user
 from .. import clock
 from ..domain.months import parse_month
 from . import get_settings, get_store
-from .api import READERS, road_data, roads_data, rulebook_data
-from .auth import ROLE_HOME, role_required
+from ..reports import inspection
+from .api import READERS
+from .auth import ROLE_HOME, actor, role_required
 
 bp = Blueprint("inspect", __name__)
 ROLE_HOME["inspector"] = "inspect.roads"
@@ -20,7 +21,7 @@ ROLE_HOME["inspector"] = "inspect.roads"
 @role_required(*READERS)
 def roads():
     month = parse_month(request.args.get("month") or clock.month(get_store().timezone()))
-    return render_template("inspect/roads.html", data=roads_data(month))
+    return render_template("inspect/roads.html", data=inspection.roads_data(get_store(), actor(), month))
 
 
 @bp.get("/inspect/<month>/<code>")
@@ -29,8 +30,8 @@ def road(month: str, code: str):
     month = parse_month(month)
     # what the tablet checks before sending comes from here, not from road.js: the rulebook in
     # force for the month (kinds, area threshold) and the installation's photo limit
-    return render_template("inspect/road.html", data=road_data(month, code),
-                           rulebook=rulebook_data(month, current_user.lang),
+    return render_template("inspect/road.html", data=inspection.road_data(get_store(), actor(), month, code),
+                           rulebook=inspection.rulebook_data(get_store(), month, current_user.lang),
                            photos_per_finding=get_settings()["PHOTOS_PER_FINDING"])
 
 

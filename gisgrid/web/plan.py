@@ -22,10 +22,10 @@ from ..gis import crs
 from ..gis import formats
 from ..gis import preview as layer_preview
 from ..services import office
-from ..storage.cache import RevisionCache
 from ..domain.errors import Conflict, LayerError, NotFound
 from ..domain.months import parse_observed
 from ..services import layers as layer_work
+from ..reports.towns import town_outlines
 from ..storage import boundaries
 from ..storage.uploads import Uploads
 from ..gis.validation import report_json, validate
@@ -133,25 +133,6 @@ def version_file(kind: str, code: str, version: int):
 # the layer set ------------------------------------------------------------------------
 
 
-_TOWNS = RevisionCache("town outlines", maxsize=1)
-
-
-def towns(index: boundaries.LayerIndex) -> dict:
-    """Town outlines, the union of each town's grids, kept until a grid changes."""
-
-    def build() -> dict:
-        by_town: dict[str, list] = {}
-        for row in index.rows:
-            if row.get("town"):
-                by_town.setdefault(row["town"], []).append(row["geom"])
-        return {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"town": town},
-             "geometry": mapping(shapely.simplify(shapely.union_all(shapes), 1e-6))}
-            for town, shapes in sorted(by_town.items())]}
-
-    return _TOWNS.get(get_store(), "towns", index.key, build)
-
-
 def _bbox() -> tuple[float, float, float, float] | None:
     text = request.args.get("bbox")
     if not text:
@@ -183,7 +164,7 @@ def layers_json():
     bounds = [grids.bounds(), roads.bounds()]
     extent = [b for b in bounds if b]
     return jsonify({"grids": grids.collection(in_view[0]), "roads": roads.collection(in_view[1]),
-                    "towns": towns(grids) if bbox is None else None,   # the map keeps them from its first load
+                    "towns": town_outlines(store, grids) if bbox is None else None,   # the map keeps them from its first load
                     "too_many": too_many, "limit": limit,
                     "large": len(grids) + len(roads) > limit,
                     "bounds": [min(b[0] for b in extent), min(b[1] for b in extent), max(b[2] for b in extent),

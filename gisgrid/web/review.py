@@ -173,7 +173,8 @@ def render_bulletin(month: str, inline_photos: bool = False) -> str:
     command renders it with no server to fetch them from)."""
     import base64
 
-    from ..storage import inspections
+    from ..reports import inspection
+    from ..services import OPERATOR
     from . import select_locale
 
     store = get_store()
@@ -187,7 +188,8 @@ def render_bulletin(month: str, inline_photos: bool = False) -> str:
             return photo["thumb"]
         from .api import photo_folder
 
-        path = photo_folder() / inspections.photo(store, photo["id"])["thumb"]
+        # the bulletin printed by the office (the command line): every photo of it may be shown
+        path = photo_folder() / inspection.photo_file(store, OPERATOR, photo["id"], thumb=True)
         return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
     css = (Path(current_app.static_folder) / "css" / "review.css").read_text(encoding="utf-8")
