@@ -8,7 +8,6 @@ latency for the old model (sync workers, --threads 1) beside the one served now,
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
 import subprocess
@@ -18,6 +17,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from . import settings
 
 BODY_BYTES = 40 * 1024          # four seconds at 10 KB/s: longer than a page may take, bounded
 CHUNK = 1024
@@ -75,7 +76,7 @@ class Server:
 def _child_env(instance: Path) -> dict:
     """This environment passed on to the server, with its own instance folder (secret key,
     photos) instead of the checkout's: settings reach `gisgrid serve` as in production."""
-    return {**os.environ, "GISGRID_INSTANCE_PATH": str(instance)}
+    return settings.environment_with(INSTANCE_PATH=str(instance))
 
 
 class SlowClients:

@@ -144,6 +144,12 @@ def _parsed(option: Option, text: str, source: str) -> Any:
                            name=option.name) from None
 
 
+def environment_with(**values: str) -> dict[str, str]:
+    """This process's environment with some settings given as GISGRID_* variables: for a child
+    process (a server a benchmark starts) that builds its own settings as in production."""
+    return {**os.environ, **{PREFIX + name: value for name, value in values.items()}}
+
+
 def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Defaults -> instance/config.py -> GISGRID_* environment -> `overrides` (a test's, or `--db`).
     Names that are not gisgrid's own (Flask's, say) pass through to the web app as they are."""
