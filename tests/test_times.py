@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,11 +13,11 @@ import shapely
 from alembic import command
 from sqlalchemy import text
 
-import gisgrid
 from gisgrid.services import office
 from gisgrid.render.times import shown_time
 from gisgrid.storage.schema import Base, Instant
 from gisgrid.storage import _alembic_config, inspections
+from gisgrid.storage import MIGRATIONS
 
 MONTH = "2026-11"
 ON_R11 = (114.035, 33.5951)
@@ -37,16 +36,15 @@ def test_every_time_column_is_an_instant_and_migrated():
     plain = [(t.name, c.name) for t in Base.metadata.sorted_tables for c in t.columns
              if isinstance(c.type, DateTime)]
     assert plain == []
-    path = next(Path(gisgrid.__file__).parent.glob("migrations/versions/0009_*.py"))
+    path = next(MIGRATIONS.glob("versions/0009_*.py"))
     spec = importlib.util.spec_from_file_location("migration_0009", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     assert sorted((t, c) for t, columns in migration.TIMES.items() for c in columns) == _time_columns()
 
 
+@pytest.mark.parametrize("db_url", ["postgis"], indirect=True)     # a PostgreSQL column type
 def test_postgis_stores_timestamptz(store):
-    if not store.postgis:
-        pytest.skip("a PostgreSQL column type")
     with store.engine.connect() as conn:
         types = dict(((r.table_name, r.column_name), r.data_type) for r in conn.execute(text(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
