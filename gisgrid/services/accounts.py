@@ -58,6 +58,14 @@ def start_session(store: Store, account: dict, address: str, user_agent: str | N
     return stored_accounts.start_session(store, account, address, user_agent, clock.now())
 
 
+def session_account(store: Store, settings: Settings, token: str) -> dict | None:
+    """The account of a live session (its cookie's token), or None: ended, unused too long, too
+    old, or its account disabled."""
+    return stored_accounts.session_account(store, token, clock.now(),
+                                           idle=timedelta(minutes=settings["SESSION_IDLE_MINUTES"]),
+                                           lifetime=timedelta(hours=settings["SESSION_MAX_HOURS"]))
+
+
 def log_out(store: Store, actor: Actor) -> int:
     """End every session of the account, on every device and app server: a cookie copied
     before logout is worth nothing after it."""

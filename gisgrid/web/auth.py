@@ -4,7 +4,6 @@ changing one's password, the UI language, and the role check every route carries
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
@@ -14,12 +13,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import clock
 from ..domain.errors import GisgridError
 from ..services import OPERATOR, Actor
 from ..services import accounts as account_work
 from ..storage import LANGS, ROLES, Store
-from ..storage import accounts
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -55,10 +52,7 @@ class Account(UserMixin):
 def load_account(token: str):
     from . import get_settings, get_store
 
-    settings = get_settings()
-    row = accounts.session_account(get_store(), token, clock.now(),
-                                   idle=timedelta(minutes=settings["SESSION_IDLE_MINUTES"]),
-                                   lifetime=timedelta(hours=settings["SESSION_MAX_HOURS"]))
+    row = account_work.session_account(get_store(), get_settings(), token)
     return Account(row, token) if row else None
 
 

@@ -25,10 +25,10 @@ from ..services import office
 from ..domain.errors import Conflict, LayerError, NotFound
 from ..domain.months import parse_observed
 from ..services import layers as layer_work
-from ..reports.towns import town_outlines
+from ..reports import boundaries as layer_views
 from ..storage import boundaries
 from ..storage.uploads import Uploads
-from ..gis.validation import report_json, validate
+from ..gis.validation import report_json
 from . import csrf, get_settings, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, actor, role_required
 from .requests import json_object, members, stored_int, text
@@ -80,16 +80,15 @@ def index():
 @role_required(*PLANNERS)
 def import_page():
     return render_template("plan/import.html", zones=crs.gk_zones(), fields=layers.FIELDS,
-                           has_grids=bool(get_store().grid_codes()))
+                           has_grids=layer_views.has_grids(get_store()))
 
 
 @bp.get("/plan/<kind>/<code>/history")
 @role_required(*PLANNERS)
 def history_page(kind: str, code: str):
-    store = get_store()
-    current = boundaries.feature(store, _kind(kind), code)
-    return render_template("plan/history.html", kind=kind, code=code, current=current,
-                           history=boundaries.history(store, kind, code), attributes=boundaries.ATTRIBUTES[kind])
+    shown = layer_views.feature_history(get_store(), _kind(kind), code)
+    return render_template("plan/history.html", kind=kind, code=code, current=shown["current"],
+                           history=shown["history"], attributes=boundaries.ATTRIBUTES[kind])
 
 
 @bp.post("/plan/<kind>/<code>/restore")
@@ -118,15 +117,15 @@ def export():
     at = (request.args.get("at") or "").strip()
     store = get_store()
     if not at:
-        return _download(boundaries.features(store, kind), f"{LAYER_OF_FEATURE[kind]}.geojson")
+        return _download(layer_views.layer(store, kind), f"{LAYER_OF_FEATURE[kind]}.geojson")
     when = parse_observed(at if "T" in at or " " in at else at + "T23:59:59", store.timezone())
-    return _download(boundaries.layer_as_of(store, kind, when), f"{LAYER_OF_FEATURE[kind]}-{at[:10]}.geojson")
+    return _download(layer_views.layer(store, kind, when), f"{LAYER_OF_FEATURE[kind]}-{at[:10]}.geojson")
 
 
 @bp.get("/api/plan/<kind>/<code>/history/<id:version>.geojson")
 @role_required(*PLANNERS)
 def version_file(kind: str, code: str, version: int):
-    past = boundaries.past_version(get_store(), _kind(kind), code, version)
+    past = layer_views.past_version(get_store(), _kind(kind), code, version)
     return _download({"type": "FeatureCollection", "features": [past]}, f"{code}-v{version}.geojson")
 
 
@@ -150,40 +149,18 @@ def layers_json():
     """Grids, roads and town outlines: all of them for a district, those in `bbox` for a city;
     `too_many` (and no features) when more than PLAN_VIEW_LIMIT would come: the map asks the
     planner to zoom in."""
-    store, limit = get_store(), current_app.config["PLAN_VIEW_LIMIT"]
-    grids, roads = boundaries.layer_index(store, "grid"), boundaries.layer_index(store, "road")
-    bbox = _bbox()
-    if bbox is None and len(grids) + len(roads) > limit:
-        in_view = ([], [])
-        too_many = True
-    else:
-        in_view = (grids.within(bbox), roads.within(bbox))
-        too_many = len(in_view[0]) + len(in_view[1]) > limit
-    if too_many:
-        in_view = ([], [])
-    bounds = [grids.bounds(), roads.bounds()]
-    extent = [b for b in bounds if b]
-    return jsonify({"grids": grids.collection(in_view[0]), "roads": roads.collection(in_view[1]),
-                    "towns": town_outlines(store, grids) if bbox is None else None,   # the map keeps them from its first load
-                    "too_many": too_many, "limit": limit,
-                    "large": len(grids) + len(roads) > limit,
-                    "bounds": [min(b[0] for b in extent), min(b[1] for b in extent), max(b[2] for b in extent),
-                               max(b[3] for b in extent)] if extent else None})
+    return jsonify(layer_views.layers_in_view(get_store(), _bbox(), current_app.config["PLAN_VIEW_LIMIT"]))
 
 
 @bp.get("/api/plan/<kind>/<code>")
 @role_required(*PLANNERS)
 def feature(kind: str, code: str):
-    return jsonify(boundaries.feature(get_store(), _kind(kind), code))
+    return jsonify(layer_views.feature(get_store(), _kind(kind), code))
 
 
 def _defects_near(codes: list[str], geometry) -> list[dict]:
     """The warnings the layer set has around a saved feature: saving is allowed with them."""
-    x0, y0, x1, y1 = shapely.bounds(geometry)
-    pad = max(x1 - x0, y1 - y0, 0.002)
-    near = [index.frame(index.within((x0 - pad, y0 - pad, x1 + pad, y1 + pad)))
-            for index in (boundaries.layer_index(get_store(), "grid"), boundaries.layer_index(get_store(), "road"))]
-    return [_defect_json(d) for d in validate(*near) if set(d.codes) & set(codes)]
+    return [_defect_json(d) for d in layer_views.defects_near(get_store(), codes, geometry)]
 
 
 def _defect_json(defect) -> dict:
@@ -263,7 +240,7 @@ def retire(kind: str, code: str):
 @bp.get("/api/plan/<kind>/<code>/history")
 @role_required(*PLANNERS)
 def history(kind: str, code: str):
-    return jsonify({"kind": kind, "code": code, "history": boundaries.history(get_store(), _kind(kind), code)})
+    return jsonify({"kind": kind, "code": code, "history": layer_views.history(get_store(), _kind(kind), code)})
 
 
 @bp.post("/api/plan/<kind>/<code>/restore")
