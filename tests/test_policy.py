@@ -8,28 +8,28 @@ from gisgrid.domain.errors import Conflict, Forbidden, GisgridError
 from gisgrid.services import policy
 from gisgrid.services.policy import PUBLISHED, SUBMITTED, Actor, Facts
 
-ROLES = ("admin", "planner", "inspector", "reviewer", "operator")
+ROLES = ("admin", "planner", "inspector", "reviewer", "town", "operator")
 MINE, THEIRS = Facts(owner=True), Facts(owner=False)
 
 # by role, on the actor's own object in a draft month, road open, no reason given
 BY_ROLE = {
-    #                    admin planner inspector reviewer operator
-    "view_road":        ("ok", "ok", "ok", "ok", "ok"),
-    "view_photo":       ("ok", "ok", "ok", "ok", "ok"),
-    "record_finding":   ("ok", "403", "ok", "403", "403"),
-    "edit_finding":     ("ok", "403", "ok", "403", "403"),
-    "move_finding":     ("ok", "403", "ok", "403", "403"),
-    "delete_finding":   ("ok", "403", "ok", "403", "403"),
-    "add_photo":        ("ok", "403", "ok", "403", "403"),
-    "submit_road":      ("ok", "403", "ok", "403", "403"),
-    "import_findings":  ("ok", "403", "403", "403", "ok"),
-    "draw_sample":      ("ok", "403", "403", "403", "ok"),
-    "assign_roads":     ("ok", "403", "403", "403", "ok"),
-    "publish_month":    ("ok", "403", "403", "ok", "ok"),
-    "reopen_month":     ("409", "403", "403", "409", "409"),   # a draft month has nothing to re-open
-    "import_layer":     ("ok", "ok", "403", "403", "ok"),
-    "edit_boundary":    ("ok", "ok", "403", "403", "ok"),
-    "manage_users":     ("ok", "403", "403", "403", "ok"),
+    #                    admin planner inspector reviewer town operator
+    "view_road":        ("ok", "ok", "ok", "ok", "403", "ok"),
+    "view_photo":       ("ok", "ok", "ok", "ok", "403", "ok"),
+    "record_finding":   ("ok", "403", "ok", "403", "403", "403"),
+    "edit_finding":     ("ok", "403", "ok", "403", "403", "403"),
+    "move_finding":     ("ok", "403", "ok", "403", "403", "403"),
+    "delete_finding":   ("ok", "403", "ok", "403", "403", "403"),
+    "add_photo":        ("ok", "403", "ok", "403", "403", "403"),
+    "submit_road":      ("ok", "403", "ok", "403", "403", "403"),
+    "import_findings":  ("ok", "403", "403", "403", "403", "ok"),
+    "draw_sample":      ("ok", "403", "403", "403", "403", "ok"),
+    "assign_roads":     ("ok", "403", "403", "403", "403", "ok"),
+    "publish_month":    ("ok", "403", "403", "ok", "403", "ok"),
+    "reopen_month":     ("409", "403", "403", "409", "403", "409"),   # a draft month has nothing to re-open
+    "import_layer":     ("ok", "ok", "403", "403", "403", "ok"),
+    "edit_boundary":    ("ok", "ok", "403", "403", "403", "ok"),
+    "manage_users":     ("ok", "403", "403", "403", "403", "ok"),
 }
 
 # the inspector's own work, by state: (facts, outcome per use case)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..domain.errors import Conflict, Forbidden, GisgridError
 
-ROLES = ("admin", "planner", "inspector", "reviewer", "operator")   # operator: the command line
+ROLES = ("admin", "planner", "inspector", "reviewer", "town", "operator")   # operator: the command line
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,11 @@ class Actor:
     id: int | None
     name: str
     role: str
+    towns: frozenset[str] = frozenset()   # the towns an inspector or a town office works for
 
     @classmethod
     def of(cls, account: dict) -> Actor:
-        return cls(account["id"], account["name"], account["role"])
+        return cls(account["id"], account["name"], account["role"], frozenset(account.get("towns", ())))
 
 
 OPERATOR = Actor(None, "cli", "operator")

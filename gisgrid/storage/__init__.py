@@ -26,11 +26,13 @@ from .db import (DEFAULT_SETTINGS, LANGS, MIGRATIONS, ROLES, Draw, _alembic_conf
                  user_t)
 from .findings import FindingQueries
 from .samples import SampleQueries
-from .schema import CODE, SRID, utcnow
+from .schema import CODE, SRID, AccountTown, utcnow
 
 __all__ = ["DEFAULT_SETTINGS", "LANGS", "MIGRATIONS", "ROLES", "Draw", "Store", "_alembic_config", "database_url",
            "draw_t", "finding_t", "grid_t", "ignoring_duplicates", "road_t", "sample_t", "schema_head", "setting_t",
            "user_t"]
+
+town_t = AccountTown.__table__
 
 
 class Store(SampleQueries, FindingQueries):
@@ -272,6 +274,19 @@ class Store(SampleQueries, FindingQueries):
         with self.engine.connect() as conn:
             row = conn.execute(select(user_t).where(where)).first()
         return row._asdict() if row else None
+
+    def towns_of(self, account_id: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(town_t.c.town).where(town_t.c.account_id == account_id)
+                                     .order_by(town_t.c.town)).scalars())
+
+    @staticmethod
+    def set_towns(conn: Connection, account_id: int, towns: Iterable[str]) -> None:
+        """Replace an account's towns, inside the caller's transaction (with its audit row)."""
+        conn.execute(town_t.delete().where(town_t.c.account_id == account_id))
+        rows = [{"account_id": account_id, "town": t} for t in sorted({t.strip() for t in towns if t.strip()})]
+        if rows:
+            conn.execute(insert(town_t), rows)
 
     def users(self) -> list[dict]:
         with self.engine.connect() as conn:

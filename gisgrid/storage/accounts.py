@@ -101,6 +101,7 @@ def session_account(store: Store, token: str, now: datetime, idle: timedelta, li
     if found["last_seen_at"] <= now - SEEN_EVERY:
         with store.begin() as conn:
             conn.execute(update(session_t).where(s.id == found["session_id"]).values(last_seen_at=now))
+    found["towns"] = store.towns_of(found["id"])
     return found
 
 

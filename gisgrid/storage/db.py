@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SETTINGS = {"timezone": DEFAULT_TIMEZONE, "snap_tolerance_m": "10"}
 grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
     m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
-ROLES = ("admin", "planner", "inspector", "reviewer")
+ROLES = ("admin", "planner", "inspector", "reviewer", "town")   # town: a town office (镇办网格办)
 LANGS = ("zh", "en")
 
 

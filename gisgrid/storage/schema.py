@@ -189,6 +189,15 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
+class AccountTown(Base):
+    """The towns an account works for: a town office sees its towns' grids; an inspector's
+    towns let the office keep them off their own town's roads (交叉检查)."""
+
+    __tablename__ = "account_town"
+    account_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    town: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
 class UserSession(Base):
     """One login. The cookie carries a random 256-bit id; the table keeps only its SHA-256, so a
     copy of the database cannot be replayed as cookies. Kept in the database, not in a process,

@@ -24,7 +24,7 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = lazy_gettext("Please log in to see this page.")
 
 ROLE_LABELS = {"admin": lazy_gettext("admin"), "planner": lazy_gettext("planner"),
-               "inspector": lazy_gettext("inspector"), "reviewer": lazy_gettext("reviewer")}
+               "inspector": lazy_gettext("inspector"), "reviewer": lazy_gettext("reviewer"), "town": lazy_gettext("town office")}
 
 # Where each role starts; blueprints of other roles register their home here.
 ROLE_HOME: dict[str, str] = {}
@@ -36,7 +36,7 @@ class Account(UserMixin):
 
     def __init__(self, row: dict, token: str):
         self.id, self.name, self.role, self.lang = row["id"], row["name"], row["role"], row["lang"]
-        self.active = row["active"]
+        self.active, self.towns = row["active"], frozenset(row.get("towns", ()))
         self.session_id = row.get("session_id")
         self._token = token
 
@@ -72,7 +72,7 @@ def role_required(*roles: str):
 
 def actor() -> Actor:
     """The logged-in account as the use cases take it."""
-    return Actor(current_user.id, current_user.name, current_user.role)
+    return Actor(current_user.id, current_user.name, current_user.role, current_user.towns)
 
 
 def add_account(store: Store, name: str, role: str, password: str | None = None, lang: str = "zh") -> str:
@@ -84,7 +84,8 @@ def first_accounts(store: Store) -> dict[str, str]:
     """On first start, one account per role with a generated password (printed once)."""
     if store.users():
         return {}
-    return {role: add_account(store, role, role) for role in ROLES}
+    # a town office's account means nothing until it is given its towns: the admin adds those
+    return {role: add_account(store, role, role) for role in ROLES if role != "town"}
 
 
 def client_address() -> str:
