@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import shapely
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from gisgrid.services import office
 from gisgrid.render.times import shown_time
 from gisgrid.storage.schema import Base, Instant
 from gisgrid.storage import _alembic_config, inspections
-from gisgrid.storage import MIGRATIONS
+from gisgrid.storage import MIGRATIONS, finding_t
 
 MONTH = "2026-11"
 ON_R11 = (114.035, 33.5951)
@@ -85,6 +85,28 @@ def test_a_naive_time_is_refused_not_guessed(district):
     with pytest.raises(Exception, match="naive datetime"):
         district.add_findings([row])
     assert district.count("findings") == 0
+
+
+def test_many_rows_in_one_write_keep_each_their_own_moment(district):
+    """A bulk write converts each distinct moment once: the same instant given in two zones is
+    stored once as UTC, other moments stay apart, and a naive one among them is still refused."""
+    ids = district.road_ids()
+    beijing = ZoneInfo("Asia/Shanghai")
+    moments = [datetime(2026, 11, 25, 10, 5, tzinfo=beijing), datetime(2026, 11, 25, 2, 5, tzinfo=timezone.utc),
+               datetime(2026, 11, 25, 10, 6, tzinfo=beijing)]
+    rows = [{"external_id": f"bulk-{i}", "road_id": ids["R11"], "month": MONTH, "rule": "5.1", "count": 1,
+             "area_m2": None, "observed_at": at, "deadline": None, "note": None, "snapped_m": 0.0,
+             "geom": shapely.Point(*ON_R11)} for i, at in enumerate(moments)]
+    district.add_findings(rows)
+    with district.engine.connect() as conn:
+        stored = dict(conn.execute(select(finding_t.c.external_id, finding_t.c.observed_at)).all())
+    assert stored == {"bulk-0": datetime(2026, 11, 25, 2, 5, tzinfo=timezone.utc),
+                      "bulk-1": datetime(2026, 11, 25, 2, 5, tzinfo=timezone.utc),
+                      "bulk-2": datetime(2026, 11, 25, 2, 6, tzinfo=timezone.utc)}
+    naive = {**rows[0], "external_id": "naive", "observed_at": datetime(2026, 11, 25, 2, 5)}
+    with pytest.raises(Exception, match="naive datetime"):
+        district.add_findings([naive])
+    assert district.count("findings") == 3
 
 
 def test_migration_keeps_the_instants_stored_before(store):

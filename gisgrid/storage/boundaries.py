@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import numpy as np
 import shapely
@@ -47,6 +48,7 @@ def _feature_row(conn, kind: str, code: str) -> dict | None:
     return None if row is None else row._asdict()
 
 
+@lru_cache(maxsize=256)   # an import stamps every feature with one moment: format it once
 def _utc_text(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, the form the recorded features have always carried."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

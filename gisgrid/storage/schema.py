@@ -4,6 +4,7 @@ geometries on PostgreSQL, so QGIS opens the tables directly; WKB blobs on SQLite
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import date, datetime, timezone
 
 import shapely
@@ -39,6 +40,13 @@ class Instant(TypeDecorator):
             raise ValueError(f"a naive datetime ({value}) cannot be stored: give it a time zone")
         value = value.astimezone(timezone.utc)
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def bind_processor(self, dialect):
+        # A bulk write (an import's history rows, a month's draw) stamps many rows with one moment:
+        # convert and format each distinct moment once, not once per row.
+        process = super().bind_processor(dialect)
+        once = lru_cache(maxsize=64)(process)
+        return lambda value: None if value is None else once(value)
 
     def process_result_value(self, value, dialect):
         if value is None:
