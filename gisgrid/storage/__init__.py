@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 
 import geopandas as gpd
+import numpy as np
+import shapely
 from alembic import command
 from alembic.migration import MigrationContext
 from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
@@ -143,10 +145,13 @@ class Store(SampleQueries, FindingQueries):
         codes = {r["code"] for r in rows}
         before = boundaries.snapshot(conn, table, codes & existing.keys())
         now = utcnow()
-        new = [{**r, "version": 1, "updated_at": now} for r in rows if r["code"] not in existing]
+        # GEOS writes every shape's WKB in one call, not one call per row inside the write
+        wkb = shapely.to_wkb(np.array([r["geom"] for r in rows], dtype=object)) if rows else []
+        written = [{**r, "geom": shape_wkb} for r, shape_wkb in zip(rows, wkb)]
+        new = [{**r, "version": 1, "updated_at": now} for r in written if r["code"] not in existing]
         # a retired code imported again comes back
         changed = [{**r, "b_id": existing[r["code"]], "updated_at": now, "retired_at": None}
-                   for r in rows if r["code"] in existing]
+                   for r in written if r["code"] in existing]
         if new:
             conn.execute(insert(table), new)
         if changed:

@@ -76,7 +76,7 @@ class Geom(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        wkb = shapely.to_wkb(value)
+        wkb = value if isinstance(value, bytes) else shapely.to_wkb(value)   # bytes: WKB written in bulk
         return WKBElement(wkb, srid=SRID) if dialect.name == "postgresql" else wkb
 
     def process_result_value(self, value, dialect):
