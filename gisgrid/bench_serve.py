@@ -31,20 +31,22 @@ def free_port() -> int:
 
 
 class Server:
-    """`gisgrid serve` in a child process on a loopback port, with its own SQLite file and
-    instance folder (threads None: the command's default); stopped (and waited for) on exit."""
+    """`gisgrid serve` in a child process on a loopback port, with its own instance folder and
+    database (a SQLite file in `folder` unless `db` names one; threads None: the command's
+    default); stopped (and waited for) on exit."""
 
-    def __init__(self, folder: Path, workers: int = 2, threads: int | None = None):
+    def __init__(self, folder: Path, workers: int = 2, threads: int | None = None, db: str | None = None,
+                 **settings: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         folder.mkdir(parents=True, exist_ok=True)
         self.log = open(folder / "serve.log", "wb")
-        command = [sys.executable, "-m", "gisgrid", "--db", str(folder / "gisgrid.sqlite"), "serve", "--port",
+        command = [sys.executable, "-m", "gisgrid", "--db", db or str(folder / "gisgrid.sqlite"), "serve", "--port",
                    str(self.port), "--workers", str(workers)]
         if threads is not None:
             command += ["--threads", str(threads)]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
-                                        env=_child_env(folder / "instance"))
+        self.env = _child_env(folder / "instance", **settings)
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Until the login page answers (the workers have imported the app), or fail."""
@@ -73,10 +75,10 @@ class Server:
         self.log.close()
 
 
-def _child_env(instance: Path) -> dict:
+def _child_env(instance: Path, **values: str) -> dict:
     """This environment passed on to the server, with its own instance folder (secret key,
     photos) instead of the checkout's: settings reach `gisgrid serve` as in production."""
-    return settings.environment_with(INSTANCE_PATH=str(instance))
+    return settings.environment_with(INSTANCE_PATH=str(instance), **values)
 
 
 class SlowClients:

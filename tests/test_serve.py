@@ -26,3 +26,16 @@ def test_a_page_is_served_while_ten_slow_clients_send_their_bodies(tmp_path):
             slow.stop()
     assert 'name="csrf-token"' in page
     assert still_sending     # with sync workers the page came only after the first bodies were in
+
+
+def test_findings_written_by_many_tablets_during_an_import_are_each_stored_once(db_url):
+    """Tablets keep posting findings while a planner imports roads into the same database from
+    the command line: every write the server answered with 200/201 is stored exactly once,
+    none is lost, and the import finishes. Its speed is printed by `python -m gisgrid.bench_writes`."""
+    from gisgrid.bench_writes import run
+
+    figures = run(db_url, clients=4, seconds=1.0, n_roads=800, workers=2, threads=4)
+    assert figures["import_exit"] == 0
+    assert figures["alone"]["writes"] > 0 and figures["during_import"]["writes"] > 0
+    assert figures["alone"]["errors"] == figures["during_import"]["errors"] == 0
+    assert figures["stored"] == figures["answered_ok"] and figures["doubled"] == figures["lost"] == 0
