@@ -109,3 +109,34 @@ def test_an_import_records_each_feature_as_it_is_stored(district, district_files
         assert log[0]["after"] == stored                                              # exactly what is stored
         assert log[0]["before"]["properties"] == {**log[1]["after"]["properties"]}
         assert shape(log[0]["before"]["geometry"]).equals_exact(shape(log[0]["after"]["geometry"]), 0)
+
+
+def test_a_save_between_an_imports_plan_and_its_write_is_kept_in_the_history(store):
+    """A bulk save plans on a read connection, before the write lock: a planner's save that
+    lands in between must not be overwritten by a stale plan — the import is planned again."""
+    from sqlalchemy import event
+
+    from gisgrid.storage import Store
+
+    grids, roads = small_district()
+    store.save_grids(grids.rename(columns={"class": "grid_class"}).assign(leader=None))
+    store.save_roads(roads)
+    other = Store(store.url)          # a second app server's planner
+    cut_in = []
+
+    def planner_saves_first(_conn):
+        if not cut_in:
+            cut_in.append(boundaries.save_feature(other, "road", "R11", {"name": "改名路"},
+                                                  shape(boundaries.feature(other, "road", "R11")["geometry"]), 1,
+                                                  "planner1"))
+
+    event.listen(store._writer, "begin", planner_saves_first, insert=True)   # before the write lock is taken
+    try:
+        store.save_roads(roads, changed_by="import2")
+    finally:
+        event.remove(store._writer, "begin", planner_saves_first)
+        other.dispose()
+    log = boundaries.history(store, "road", "R11")
+    assert cut_in and [(h["version"], h["changed_by"]) for h in log] == [(3, "import2"), (2, "planner1"), (1, "import")]
+    assert log[0]["before"] == log[1]["after"]          # the import's "before" is the planner's save
+    assert boundaries.feature(store, "road", "R11")["properties"]["version"] == 3

@@ -11,11 +11,9 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 
 import geopandas as gpd
-import numpy as np
-import shapely
 from alembic import command
 from alembic.migration import MigrationContext
-from sqlalchemy import bindparam, create_engine, event, func, insert, inspect, select, update
+from sqlalchemy import create_engine, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -135,32 +133,6 @@ class Store(SampleQueries, FindingQueries):
 
     # grids and roads ------------------------------------------------------------------
 
-    def _upsert(self, conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None,
-                only_new: bool = False) -> tuple[int, int]:
-        from . import boundaries  # every change is versioned in the same transaction (issue 4)
-
-        existing = dict(conn.execute(select(table.c.code, table.c.id)).all())
-        if only_new:                # a draft never overwrites, nor brings back what a planner retired
-            rows = [r for r in rows if r["code"] not in existing]
-        codes = {r["code"] for r in rows}
-        before = boundaries.snapshot(conn, table, codes & existing.keys())
-        now = utcnow()
-        # GEOS writes every shape's WKB in one call, not one call per row inside the write
-        wkb = shapely.to_wkb(np.array([r["geom"] for r in rows], dtype=object)) if rows else []
-        written = [{**r, "geom": shape_wkb} for r, shape_wkb in zip(rows, wkb)]
-        new = [{**r, "version": 1, "updated_at": now} for r in written if r["code"] not in existing]
-        # a retired code imported again comes back
-        changed = [{**r, "b_id": existing[r["code"]], "updated_at": now, "retired_at": None}
-                   for r in written if r["code"] in existing]
-        if new:
-            conn.execute(insert(table), new)
-        if changed:
-            columns = {k: bindparam(k) for k in changed[0] if k not in ("b_id", "code")}
-            conn.execute(update(table).where(table.c.id == bindparam("b_id"))
-                         .values(**columns, version=table.c.version + 1), changed)
-        boundaries.record_bulk(conn, table, rows, before, changed_by, reason, now)
-        return len(new), len(changed)
-
     def save_grids(self, frame: gpd.GeoDataFrame, changed_by: str = "import", reason: str | None = None
                    ) -> tuple[int, int]:
         """Insert new grids and update those whose code exists; returns (created, updated)."""
@@ -176,30 +148,20 @@ class Store(SampleQueries, FindingQueries):
                     ) -> tuple[tuple[int, int], tuple[int, int]]:
         """Grids, then roads, in one transaction: ((created, updated) grids, (created, updated)
         roads). With `only_new`, features whose code is stored (even retired) are left as they are."""
-        done_grids = done_roads = (0, 0)
         unusable = sorted({c for frame in (grids, roads) if frame is not None for c in frame["code"]
                            if not CODE.fullmatch(str(c))})
         if unusable:
             raise LayerError("Codes must be 1 to 32 characters without spaces or slashes; these are not: {codes}",
                              codes=", ".join(map(repr, unusable[:10])) + (" …" if len(unusable) > 10 else ""))
-        with self.begin() as conn:
-            if grids is not None:
-                rows = [{"code": r.code, "name": r.name, "town": r.town, "grid_class": r.grid_class,
-                         "leader": getattr(r, "leader", None), "geom": r.geometry}
-                        for r in grids.itertuples(index=False)]
-                done_grids = self._upsert(conn, grid_t, rows, changed_by, reason, only_new)
-            if roads is not None:
-                grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id)
-                                             .where(grid_t.c.retired_at.is_(None))).all())
-                unknown = sorted({g for g in roads["grid"] if g is not None and g not in grid_ids})
-                if unknown:
-                    raise LayerError("Roads name grids that are not in the database: {codes} (import those grids "
-                                     "first)", codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
-                rows = [{"code": r.code, "name": r.name, "grade": r.grade,
-                         "grid_id": grid_ids.get(r.grid) if r.grid is not None else None, "geom": r.geometry}
-                        for r in roads.itertuples(index=False)]
-                done_roads = self._upsert(conn, road_t, rows, changed_by, reason, only_new)
-        return done_grids, done_roads
+        from . import bulk
+
+        grid_rows = None if grids is None else [
+            {"code": r.code, "name": r.name, "town": r.town, "grid_class": r.grid_class,
+             "leader": getattr(r, "leader", None), "geom": r.geometry} for r in grids.itertuples(index=False)]
+        road_rows = None if roads is None else [
+            {"code": r.code, "name": r.name, "grade": r.grade, "grid": r.grid, "geom": r.geometry}
+            for r in roads.itertuples(index=False)]
+        return bulk.save(self, grid_rows, road_rows, changed_by, reason, only_new)
 
     def grids_frame(self) -> gpd.GeoDataFrame:
         with self.engine.connect() as conn:

@@ -373,23 +373,19 @@ def snapshot(conn, table, codes: set[str]) -> dict[str, dict]:
     return _all_rows(conn, "grid" if table is grid_t else "road", codes)
 
 
-def record_bulk(conn, table, rows: list[dict], before: dict[str, dict], changed_by: str, reason: str | None,
-                now: datetime) -> None:
-    """After a bulk save of `rows` (the columns written), in the same transaction: one history
-    row per feature, its state before (from snapshot) and after."""
-    kind = "grid" if table is grid_t else "road"
+def history_rows(kind: str, rows: list[dict], before: dict[str, dict], changed_by: str, reason: str | None,
+                 now: datetime) -> list[dict]:
+    """For a bulk save of `rows` (a road naming its grid by code): one history row per feature,
+    its state before (from snapshot) and after."""
     if not rows:
-        return
-    grid_codes = dict(conn.execute(select(grid_t.c.id, grid_t.c.code)).all()) if kind == "road" else {}
-    after = [{**row, "grid": grid_codes.get(row.get("grid_id")),
-              "version": before[row["code"]]["version"] + 1 if row["code"] in before else 1, "updated_at": now}
-             for row in rows]
+        return []
+    after = [{**row, "version": before[row["code"]]["version"] + 1 if row["code"] in before else 1,
+              "updated_at": now} for row in rows]
     changed = [row for row in rows if row["code"] in before]
     was = dict(zip((row["code"] for row in changed), _feature_texts(kind, [before[row["code"]] for row in changed])))
-    conn.execute(insert(version_t), [
-        {"kind": kind, "code": row["code"], "version": row["version"], "before": was.get(row["code"]),
-         "after": text, "changed_by": changed_by, "changed_at": now, "reason": reason}
-        for row, text in zip(after, _feature_texts(kind, after))])
+    return [{"kind": kind, "code": row["code"], "version": row["version"], "before": was.get(row["code"]),
+             "after": text, "changed_by": changed_by, "changed_at": now, "reason": reason}
+            for row, text in zip(after, _feature_texts(kind, after))]
 
 
 def road_geometries_as_of(store: Store, when: datetime) -> tuple[list[int], list[str], list]:

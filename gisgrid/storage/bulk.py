@@ -1,0 +1,102 @@
+"""Saving many grids and roads at once (an import, an OSM draft): one transaction with a history
+row per feature, planned before that transaction starts.
+
+SQLite has one write lock for the whole database. An import that read the stored features,
+built 120,000 history texts and encoded the shapes while holding it kept every tablet's write
+waiting for seconds. So the plan is made on a read connection; under the lock it is only
+checked — no grid or road was added or changed meanwhile, else it is made again there — and
+written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ..domain.errors import LayerError
+from . import boundaries
+from .db import grid_t, road_t
+from .schema import BoundaryVersion, utcnow
+
+version_t = BoundaryVersion.__table__
+
+
+def _versions(conn: Connection, table) -> dict[str, tuple[int, int]]:
+    """code -> (id, version) of every stored feature, retired ones too."""
+    return {code: (id_, version) for code, id_, version in
+            conn.execute(select(table.c.code, table.c.id, table.c.version))}
+
+
+@dataclass
+class _Planned:
+    table: object
+    new: list[dict] = field(default_factory=list)
+    changed: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+
+
+def _plan_table(conn: Connection, table, rows: list[dict], stored: dict[str, tuple[int, int]], changed_by: str,
+                reason: str | None, only_new: bool, now) -> _Planned:
+    if only_new:                # a draft never overwrites, nor brings back what a planner retired
+        rows = [r for r in rows if r["code"] not in stored]
+    before = boundaries.snapshot(conn, table, {r["code"] for r in rows} & stored.keys())
+    # GEOS writes every shape's WKB in one call, not one call per row inside the write
+    wkb = shapely.to_wkb(np.array([r["geom"] for r in rows], dtype=object)) if rows else []
+    written = [{**r, "geom": shape_wkb} for r, shape_wkb in zip(rows, wkb)]
+    return _Planned(
+        table,
+        new=[{**r, "version": 1, "updated_at": now} for r in written if r["code"] not in stored],
+        # a retired code imported again comes back
+        changed=[{**r, "b_id": stored[r["code"]][0], "updated_at": now, "retired_at": None}
+                 for r in written if r["code"] in stored],
+        history=boundaries.history_rows("grid" if table is grid_t else "road", rows, before, changed_by, reason, now))
+
+
+def _plan(conn: Connection, grids: list[dict] | None, roads: list[dict] | None, changed_by: str,
+          reason: str | None, only_new: bool):
+    versions = (_versions(conn, grid_t), _versions(conn, road_t))
+    now = utcnow()
+    plans = [_plan_table(conn, table, rows, stored, changed_by, reason, only_new, now)
+             if rows is not None else None for table, rows, stored in zip((grid_t, road_t), (grids, roads), versions)]
+    return versions, plans
+
+
+def _with_grid_ids(conn: Connection, rows: list[dict]) -> list[dict]:
+    """Roads name their grid by code; stored, they point at its id (a grid of this save included)."""
+    grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id).where(grid_t.c.retired_at.is_(None))).all())
+    unknown = sorted({r["grid"] for r in rows if r["grid"] is not None and r["grid"] not in grid_ids})
+    if unknown:
+        raise LayerError("Roads name grids that are not in the database: {codes} (import those grids "
+                         "first)", codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
+    return [{**{k: v for k, v in r.items() if k != "grid"}, "grid_id": grid_ids.get(r["grid"])} for r in rows]
+
+
+def _write(conn: Connection, planned: _Planned) -> tuple[int, int]:
+    table, new, changed = planned.table, planned.new, planned.changed
+    if table is road_t:
+        new, changed = _with_grid_ids(conn, new), _with_grid_ids(conn, changed)
+    if new:
+        conn.execute(insert(table), new)
+    if changed:
+        columns = {k: bindparam(k) for k in changed[0] if k not in ("b_id", "code")}
+        conn.execute(update(table).where(table.c.id == bindparam("b_id"))
+                     .values(**columns, version=table.c.version + 1), changed)
+    if planned.history:
+        conn.execute(insert(version_t), planned.history)
+    return len(new), len(changed)
+
+
+def save(store, grids: list[dict] | None, roads: list[dict] | None, changed_by: str, reason: str | None,
+         only_new: bool) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Grids, then roads (each a row per feature, a road naming its grid by code), in one
+    transaction with their history: ((created, updated) grids, (created, updated) roads)."""
+    with store.engine.connect() as conn:
+        versions, plans = _plan(conn, grids, roads, changed_by, reason, only_new)
+    with store.begin() as conn:
+        if (_versions(conn, grid_t), _versions(conn, road_t)) != versions:
+            # another save came in between: plan again, holding the lock this time
+            versions, plans = _plan(conn, grids, roads, changed_by, reason, only_new)
+        return tuple(_write(conn, planned) if planned is not None else (0, 0) for planned in plans)
