@@ -30,17 +30,19 @@ LAYERS = ("grids", "roads")
 # Our column -> the field names a file may use for it, matched case-insensitively, first match wins.
 FIELDS = {
     "grids": {
-        "code": ("code", "编码", "编号", "id", "网格编码"),
-        "name": ("name", "名称", "网格名称"),
-        "town": ("town", "镇办", "街道", "乡镇"),
-        "grid_class": ("class", "grid_class", "类别", "等级", "网格类别"),
-        "leader": ("leader", "网格长"),
+        "code": ("code", "编码", "编号", "id", "网格编码", "网格编号", "网格代码", "代码"),
+        "name": ("name", "名称", "网格名称", "网格名"),
+        # the town (镇办 / 街道 / 乡镇) a grid belongs to, as Chinese offices' tables head it
+        "town": ("town", "镇办", "街道", "乡镇", "所属街道", "所属镇办", "所属乡镇", "所属镇街", "镇街", "街道办",
+                 "街道办事处", "乡镇街道", "镇（街道）", "镇(街道)", "所属镇", "street"),
+        "grid_class": ("class", "grid_class", "类别", "等级", "网格类别", "网格等级", "网格类型", "类型", "级别"),
+        "leader": ("leader", "网格长", "网格长姓名", "负责人", "责任人", "网格负责人"),
     },
     "roads": {
-        "code": ("code", "编码", "编号", "id", "道路编码"),
-        "name": ("name", "名称", "道路名称"),
-        "grade": ("grade", "道路等级", "等级"),
-        "grid": ("grid", "grid_code", "网格", "网格编码", "所属网格"),
+        "code": ("code", "编码", "编号", "id", "道路编码", "道路编号", "道路代码", "代码"),
+        "name": ("name", "名称", "道路名称", "道路名", "路名"),
+        "grade": ("grade", "道路等级", "等级", "道路类型", "类型"),
+        "grid": ("grid", "grid_code", "网格", "网格编码", "所属网格", "网格编号", "所属网格编码"),
     },
 }
 CLASSES = {"a": "A", "b": "B", "c": "C", "一类": "A", "二类": "B", "三类": "C"}
@@ -52,6 +54,8 @@ class LayerReport:
     encoding: str | None
     repaired: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)   # our column -> the file's field it was read from
+    unmapped: list[str] = field(default_factory=list)       # the file's fields no column was read from
 
 
 # reading ------------------------------------------------------------------------------
@@ -171,8 +175,13 @@ def _fields(frame: gpd.GeoDataFrame, kind: str, name: str) -> dict[str, str]:
     return found
 
 
-def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str, str] | None = None) -> pd.DataFrame:
+def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str, str] | None = None,
+                report: LayerReport | None = None) -> pd.DataFrame:
+    """Our columns read from the file's fields; a column the file does not provide is all None."""
     fields = _chosen_fields(frame, kind, name, chosen) if chosen else _fields(frame, kind, name)
+    if report is not None:
+        report.mapping = {ours: str(theirs) for ours, theirs in fields.items()}
+        report.unmapped = [str(c) for c in frame.columns if c != frame.geometry.name and c not in fields.values()]
     out = pd.DataFrame({ours: [_text(v) for v in frame[fields[ours]]] if ours in fields else None
                         for ours in FIELDS[kind]}, index=range(len(frame)), dtype=object)  # None, not NaN
     if out["code"].isna().any():
@@ -180,7 +189,8 @@ def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str,
     duplicated = sorted(set(out.loc[out["code"].duplicated(), "code"]))
     if duplicated:
         raise LayerError("{path}: duplicate codes {codes}", path=name, codes=", ".join(duplicated[:20]))
-    out["name"] = out["name"].fillna(out["code"])
+    # a blank name stays None here: a stored feature keeps its name, a new one is named by its code
+    # (changes.diff), as a file that says nothing about a value must not change it (issue 14)
     if kind == "grids":
         out["grid_class"] = [CLASSES.get(c.lower(), c) if c else None for c in out["grid_class"]]
         unknown = sorted({c for c in out["grid_class"] if c not in (None, "A", "B", "C")})
@@ -212,7 +222,7 @@ def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None
         raise LayerError("{path} has no features", path=name)
     report = LayerReport(source_crs="", encoding=encoding)
     progress("attributes", 0.3)
-    table = _attributes(frame, kind, name, fields)
+    table = _attributes(frame, kind, name, fields, report)
     codes = table["code"].tolist()
     geoms = frame.geometry.values.to_numpy()
     _require_geometry(geoms, codes, name)

@@ -10,8 +10,18 @@ from .policy import Actor, decide
 
 
 def import_layer(store: Store, actor: Actor, kind: str, path, **options) -> office.LayerImport:
+    """Options as office.import_layer: `dry_run` (the change list, nothing written), `clear`
+    (columns to empty where the file gives nothing), `retire_missing` (retire the stored features
+    the file lacks: a boundary edit, so it is asked for as one)."""
     decide("import_layer", actor)
+    if options.get("retire_missing"):
+        decide("edit_boundary", actor)
     return office.import_layer(store, kind, path, changed_by=actor.name, **options)
+
+
+def layers_state(store: Store) -> tuple:
+    """Changes whenever a grid or road is written: a change list computed before is stale then."""
+    return boundaries.layers_revision(store)
 
 
 def draft_from_osm(store: Store, actor: Actor, path, **options) -> dict:
