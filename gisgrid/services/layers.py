@@ -5,6 +5,7 @@ same transaction (storage does that); here the policy is asked first."""
 from __future__ import annotations
 
 from . import office
+from .imports import clearable  # noqa: F401  (the columns an import may clear, checked)
 from ..storage import Store, boundaries
 from .policy import Actor, decide
 

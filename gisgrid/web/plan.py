@@ -371,7 +371,7 @@ def _import_options(body: dict) -> dict:
     if not all(isinstance(v, str) for v in fields.values()):
         raise RequestError("{key} must be text", key="fields")
     return {"kind": kind, "crs": text(body, "crs") or None, "layer": text(body, "layer") or None,
-            "fields": fields or None, "clear": sorted(set(clear)),
+            "fields": fields or None, "clear": sorted(layer_work.clearable(kind, clear)),
             "retire_missing": bool(body.get("retire_missing"))}
 
 
