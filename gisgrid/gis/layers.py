@@ -21,7 +21,7 @@ import pyogrio.errors
 import shapely
 
 from ..domain.errors import LayerError
-from .formats import DRIVER_PREFIX, GDAL_ERRORS, _check_driver, _gdal_path, _unzip, gdal_error, sniff
+from .formats import DRIVER_PREFIX, GDAL_ERRORS, _check_driver, _gdal_path, _unzip, gdal_error, plain_path, sniff
 from .repair import POINT, _polygons, _repaired, _require_geometry
 from .encodings import _shapefile_encoding, _transcoded
 from .crs import _to_wgs84, metric_crs
@@ -67,7 +67,8 @@ def _opened(path: Path, layer: str | None, restricted: bool = True):
     if not path.exists():
         raise LayerError("File not found: {path}", path=path)
     if path.suffix.lower() != ".zip":
-        yield path, layer
+        with plain_path(path) as plain:
+            yield plain, layer
         return
     with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
         found = _unzip(path, Path(folder), restricted)
@@ -221,6 +222,9 @@ def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=name)
     report = LayerReport(source_crs="", encoding=encoding)
+    if frame.attrs.get("gisgrid_warning"):
+        report.warnings.append(frame.attrs["gisgrid_warning"])
+        report.encoding = "GB18030"
     progress("attributes", 0.3)
     table = _attributes(frame, kind, name, fields, report)
     codes = table["code"].tolist()
@@ -237,7 +241,8 @@ def layer_names(path, restricted: bool = True) -> list[str]:
     """The layers a file offers: a GeoPackage's layers, the layer files in a zip."""
     path = Path(path)
     if path.suffix.lower() != ".zip":
-        return _list_layers(path, restricted)
+        with plain_path(path) as plain:
+            return _list_layers(plain, restricted)
     with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
         found = _unzip(path, Path(folder), restricted)
         return [p.stem for p in found] if len(found) > 1 else _list_layers(found[0], restricted)
