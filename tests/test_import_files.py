@@ -92,3 +92,15 @@ def test_a_path_with_an_exclamation_mark_is_a_file_not_a_gdal_virtual_path(tmp_p
     frame, _ = read_layer(path, "grids")
     assert frame["name"].tolist() == NAMES
     assert len(layer_names(path)) == 1
+
+
+def test_a_kml_polygon_with_an_unclosed_ring_is_closed_with_a_note(tmp_path):
+    path = tmp_path / "open.kml"
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+                    "<Placemark><name>G1</name><Polygon><outerBoundaryIs><LinearRing><coordinates>"
+                    "114.0,33.6 114.01,33.6 114.01,33.61 114.0,33.61</coordinates></LinearRing></outerBoundaryIs>"
+                    "</Polygon></Placemark></Document></kml>", encoding="utf-8")
+    frame, report = read_layer(path, "grids")
+    assert frame["code"].tolist() == ["G1"]
+    assert frame.geometry.iloc[0].equals(shapely.MultiPolygon([shapely.box(114.0, 33.6, 114.01, 33.61)]))
+    assert report.warnings == ["open.kml: polygon rings the file left open were closed"]

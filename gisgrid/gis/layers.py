@@ -88,8 +88,8 @@ def _read(path: Path, layer: str | None, max_features: int | None = None, restri
     shapefile = path.suffix.lower() == ".shp"
     codec, encoding = _shapefile_encoding(path) if shapefile else (None, None)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes, e.g. "measured (M) geometry not supported"
+        with warnings.catch_warnings(record=True) as heard:
+            warnings.simplefilter("always", RuntimeWarning)  # GDAL's notes, e.g. "measured (M) geometry not supported"
             # A GeoJSON field holding numbers and text is typed JSON; pyogrio keeps it as text and says so.
             warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
             _check_driver(source, drivers, path)
@@ -105,15 +105,19 @@ def _read(path: Path, layer: str | None, max_features: int | None = None, restri
                 raise LayerError("{path} has no layer {layer!r} (it has {layers})", path=path.name, layer=layer,
                                  layers=", ".join(layers))
             # Latin-1 maps every byte to one character, so reading never fails and _transcoded undoes it.
+            # "fix" closes a ring left open (KML writers do that; GDAL reads it): nothing else is changed
             frame = pyogrio.read_dataframe(source, layer=layer, encoding="ISO-8859-1" if codec else None,
-                                           on_invalid="ignore", max_features=max_features)
+                                           on_invalid="fix", max_features=max_features)
             if not shapefile:
                 encoding = (geojson or pyogrio.read_info(source, layer=layer)).get("encoding")
     except UnicodeDecodeError:
         raise LayerError("{path}: the attribute table is neither UTF-8 nor GBK", path=path.name) from None
     except GDAL_ERRORS as exc:
         raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
-    return (_transcoded(frame, codec, path.name) if codec else frame), encoding
+    frame = _transcoded(frame, codec, path.name) if codec else frame
+    if any("Non closed ring" in str(w.message) for w in heard):
+        frame.attrs["gisgrid_closed_rings"] = f"{path.name}: polygon rings the file left open were closed"
+    return frame, encoding
 
 
 def _text(value) -> str | None:
@@ -222,6 +226,8 @@ def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=name)
     report = LayerReport(source_crs="", encoding=encoding)
+    if frame.attrs.get("gisgrid_closed_rings"):
+        report.warnings.append(frame.attrs["gisgrid_closed_rings"])
     if frame.attrs.get("gisgrid_warning"):
         report.warnings.append(frame.attrs["gisgrid_warning"])
         report.encoding = "GB18030"
