@@ -104,3 +104,36 @@ def test_a_kml_polygon_with_an_unclosed_ring_is_closed_with_a_note(tmp_path):
     assert frame["code"].tolist() == ["G1"]
     assert frame.geometry.iloc[0].equals(shapely.MultiPolygon([shapely.box(114.0, 33.6, 114.01, 33.61)]))
     assert report.warnings == ["open.kml: polygon rings the file left open were closed"]
+
+
+OSM_UNSORTED = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="gisgrid tests">
+ <node id="5" lat="33.595" lon="114.031"/>
+ <node id="2" lat="33.595" lon="114.035"/>
+ <node id="9" lat="33.595" lon="114.039"/>
+ <way id="1"><nd ref="5"/><nd ref="2"/><nd ref="9"/><tag k="highway" v="primary"/><tag k="name" v="人民路"/></way>
+</osm>
+"""
+
+
+def test_an_extract_whose_node_ids_are_not_increasing_is_read_with_gdals_other_index(tmp_path):
+    """GDAL's OSM driver refuses such a file ("Non increasing node id. Use OSM_USE_CUSTOM_INDEXING=NO"),
+    PBF or XML alike; an XML one is written here in a few lines."""
+    from gisgrid.gis import osm
+
+    path = tmp_path / "unsorted.osm"
+    path.write_text(OSM_UNSORTED, encoding="utf-8")
+    streets = osm.read_streets(path)
+    assert streets["name"].tolist() == ["人民路"]
+
+
+def test_an_extract_outside_every_grid_says_why_no_road_is_drafted(tmp_path):
+    from fixtures import small_district
+    from gisgrid.domain.errors import LayerError
+    from gisgrid.gis import osm
+
+    grids, _ = small_district()
+    path = tmp_path / "far.osm"
+    path.write_text(OSM_UNSORTED.replace('lon="114.0', 'lon="116.3'), encoding="utf-8")   # in Beijing
+    with pytest.raises(LayerError, match="1 streets lie outside every grid"):
+        osm.bootstrap_roads(path, grids)
