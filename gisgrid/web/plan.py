@@ -22,7 +22,7 @@ from ..gis import crs
 from ..gis import formats
 from ..gis import preview as layer_preview
 from ..services import office
-from ..domain.errors import Conflict, LayerError, NotFound, RequestError
+from ..domain.errors import Conflict, LayerError, NotFound
 from ..domain.months import parse_observed
 from ..services import layers as layer_work
 from ..reports import boundaries as layer_views
@@ -32,6 +32,7 @@ from ..gis.validation import report_json
 from . import csrf, get_settings, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, actor, role_required
 from .requests import json_object, members, stored_int, text
+from .plan_changes import change_list, import_options
 
 bp = Blueprint("plan", __name__)
 ROLE_HOME["planner"] = "plan.index"
@@ -356,52 +357,18 @@ def preview(token: str):
     return _preview_answer(token, _preview(token))
 
 
-def _import_options(body: dict) -> dict:
-    """The import's choices from a body: {kind, layer, crs, fields: {ours: theirs}, clear: [ours],
-    retire_missing}; refused here, not in the background job."""
-    kind = body.get("kind")
-    if kind not in layers.LAYERS:
-        raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
-    clear = body.get("clear") or []
-    if not isinstance(clear, list) or not all(isinstance(c, str) for c in clear):
-        raise RequestError("{key} must be a list of column names", key="clear")
-    if not isinstance(body.get("retire_missing", False), bool):
-        raise RequestError("{key} must be true or false", key="retire_missing")
-    fields = {k: v for k, v in members(body, "fields").items() if v}
-    if not all(isinstance(v, str) for v in fields.values()):
-        raise RequestError("{key} must be text", key="fields")
-    return {"kind": kind, "crs": text(body, "crs") or None, "layer": text(body, "layer") or None,
-            "fields": fields or None, "clear": sorted(layer_work.clearable(kind, clear)),
-            "retire_missing": bool(body.get("retire_missing"))}
-
-
 @bp.post("/api/plan/uploads/<token>/changes")
 @role_required(*PLANNERS)
 def changes(token: str):
     """What importing the upload with these choices (the import's body) would change, nothing
     written: {new, changed: [{code, attributes: {name: [old, new]}, area_changed_m2}], unchanged,
     missing, unmapped}. Read in the background: 202 {state: running} until ready, ask again."""
-    body = json_object(required=False)
-    options = _import_options(body)
-    uploads, store, who = _uploads(), get_store(), actor()
+    options = import_options(json_object(required=False))
+    uploads, who = _uploads(), actor()
     path = uploads.path(token, who.name)
     if _is_osm(path):
         raise LayerError("An OpenStreetMap draft only adds what is not there yet; it has no change list")
-    # the same choices against the same stored layers give the same answer; any write makes a new one
-    key = json.dumps(["changes", options, layer_work.layers_state(store)], default=str)
-
-    def job() -> dict:
-        done = layer_work.import_layer(store, who, path=path, restricted=True, dry_run=True, **options)
-        return {**done.changes.as_json(), "unmapped": done.report.unmapped, "mapping": done.report.mapping,
-                "unplaced": done.unplaced, "warnings": done.report.warnings,
-                "retire_missing": options["retire_missing"]}
-    waited = 0.0
-    while True:
-        state = uploads.preview(token, key, job)
-        if state["state"] != "running" or waited >= current_app.config["PREVIEW_WAIT_S"]:
-            break
-        time.sleep(0.05)
-        waited += 0.05
+    state = change_list(uploads, get_store(), who, token, path, options, current_app.config["PREVIEW_WAIT_S"])
     if state["state"] == "done":
         return jsonify({"token": token, **state["result"]})
     if state["state"] == "failed":
@@ -422,7 +389,7 @@ def start_import(token: str):
         job = lambda progress: layer_work.draft_from_osm(store, who, path, progress=progress,  # noqa: E731
                                                          restricted=True)
     else:
-        options = _import_options(body)
+        options = import_options(body)
 
         def job(progress):
             done = layer_work.import_layer(store, who, path=path, progress=progress, restricted=True, **options)
