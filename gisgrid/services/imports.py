@@ -13,7 +13,8 @@ import pandas as pd
 from ..domain.errors import LayerError
 from ..gis import changes as layer_changes
 from ..gis import layers
-from ..storage import Store, boundaries
+from ..storage import Store
+from ..storage import layer_imports
 
 Log = Callable[[str], None]
 RETIRED_BY_IMPORT = "not in the imported file"
@@ -107,11 +108,11 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
         return LayerImport(kind, len(found.new), len(found.changed), placed, unplaced, report, found,
                            found.missing if retire_missing else [], written=False)
     with store.begin() as conn:
-        stored = boundaries.import_baseline(conn, kind)
+        stored = layer_imports.import_baseline(conn, kind)
         found = layer_changes.diff(kind, frame, stored, clear)
-        created, updated = boundaries.write_import(store, conn, kind, found.rows, changed_by, None)
+        created, updated = layer_imports.write_import(store, conn, kind, found.rows, changed_by, None)
         if retire_missing and found.missing:
-            boundaries.retire_missing(conn, kind, found.missing, stored, changed_by, RETIRED_BY_IMPORT)
+            layer_imports.retire_missing(conn, kind, found.missing, stored, changed_by, RETIRED_BY_IMPORT)
     if found.missing and not retire_missing:
         log(f"{len(found.missing)} stored {kind} are not in the file and were left as they are: "
             f"{', '.join(found.missing[:10])}")
@@ -123,4 +124,4 @@ def _baseline(store: Store, kind: str) -> dict[str, dict]:
     if not store.has_schema():
         return {}
     with store.engine.connect() as conn:
-        return boundaries.import_baseline(conn, kind)
+        return layer_imports.import_baseline(conn, kind)

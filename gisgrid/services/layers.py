@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from . import office
 from .imports import clearable  # noqa: F401  (the columns an import may clear, checked)
-from ..storage import Store, boundaries
+from ..storage import Store, boundaries, layer_imports
 from .policy import Actor, decide
 
 
@@ -22,7 +22,7 @@ def import_layer(store: Store, actor: Actor, kind: str, path, **options) -> offi
 
 def layers_state(store: Store) -> tuple:
     """Changes whenever a grid or road is written: a change list computed before is stale then."""
-    return boundaries.layers_revision(store)
+    return layer_imports.layers_revision(store)
 
 
 def draft_from_osm(store: Store, actor: Actor, path, **options) -> dict:
