@@ -101,23 +101,57 @@ def import_() -> None:
 
 
 def _import_layer(kind: str):
-    @import_.command(kind, help=f"Import {kind} polygons (GeoJSON, Shapefile or zipped, GeoPackage, KML, FlatGeobuf).")
+    columns = ("name", "town", "grid_class", "leader") if kind == "grids" else ("name", "grade", "grid")
+
+    @import_.command(kind, help=f"Import {kind} polygons (GeoJSON, Shapefile or zipped, GeoPackage, KML, FlatGeobuf). "
+                                "A value the file does not give keeps the stored one; stored features the file "
+                                "lacks are left alone.")
     @click.argument("path", type=click.Path(dir_okay=False))
     @click.option("--crs", help="CRS of a file that has none (or has a wrong one), e.g. EPSG:4547.")
-    @click.option("--layer", help="Layer name inside a GeoPackage.")
+    @click.option("--layer", help="Layer name inside a GeoPackage or a zip.")
     @click.option("--field", "fields", multiple=True, metavar="OURS=THEIRS",
                   help="Read our column from the file's field, e.g. --field code=WGBH (repeatable).")
+    @click.option("--clear", "clear", multiple=True, type=click.Choice(columns),
+                  help="Empty this column where the file gives no value (by default the stored value is kept; "
+                       "repeatable).")
+    @click.option("--retire-missing", is_flag=True, help="Retire the stored features the file does not have.")
+    @click.option("--dry-run", is_flag=True, help="Show what the import would change; write nothing.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
     @pass_context
-    def command(ctx: Context, path: str, crs: str | None, layer: str | None, fields: tuple[str, ...]) -> None:
+    def command(ctx: Context, path: str, crs: str | None, layer: str | None, fields: tuple[str, ...],
+                clear: tuple[str, ...], retire_missing: bool, dry_run: bool, as_json: bool) -> None:
         mapping = dict(f.split("=", 1) for f in fields if "=" in f)
         if len(mapping) != len(fields):
             raise click.BadParameter("give each --field as OURS=THEIRS, e.g. code=WGBH", param_hint="--field")
         # a local operator's own file: every GDAL driver, as web uploads never have
         result = layer_work.import_layer(ctx.store, OPERATOR, kind, path, crs=crs, layer=layer, log=log,
-                                         fields=mapping or None, restricted=False)
-        log(f"{kind}: {result.created} added, {result.updated} updated")
+                                         fields=mapping or None, restricted=False, dry_run=dry_run, clear=clear,
+                                         retire_missing=retire_missing)
+        if as_json:
+            emit_json(result.changes.as_json())
+        elif dry_run:
+            show_changes(result.changes, retire_missing)
+        if dry_run:
+            log(f"{kind}: {result.created} would be added, {result.updated} updated, {result.unchanged} unchanged; "
+                "nothing written (--dry-run)")
+        else:
+            log(f"{kind}: {result.created} added, {result.updated} updated, {result.unchanged} unchanged"
+                + (f", {len(result.retired)} retired" if result.retired else ""))
 
     return command
+
+
+def show_changes(changes, retire_missing: bool) -> None:
+    """The change list for a person: one line per new, changed and missing feature."""
+    for code in changes.new:
+        click.echo(f"+ {code}")
+    for entry in changes.changed:
+        what = [f"{k}: {old!r} → {new!r}" for k, (old, new) in entry["attributes"].items()]
+        if entry["area_changed_m2"]:
+            what.append(f"shape: {entry['area_changed_m2']:g} m² moved")
+        click.echo(f"~ {entry['code']}  " + "; ".join(what or ["shape"]))
+    for code in changes.missing:
+        click.echo(f"{'-' if retire_missing else '?'} {code}" + ("" if retire_missing else "  (not in the file; kept)"))
 
 
 _import_layer("grids")

@@ -101,7 +101,12 @@ def test_imports_are_versioned_in_the_same_transaction(store):
 def test_an_import_records_each_feature_as_it_is_stored(district, district_files):
     from gisgrid.services import office
 
-    office.import_layer(district, "roads", district_files[1], changed_by="planner1")   # the same roads again
+    again = json.loads(district_files[1].read_text(encoding="utf-8"))
+    for f in again["features"]:
+        f["properties"]["name"] += "（改）"
+    renamed = district_files[1].with_name("renamed.geojson")
+    renamed.write_text(json.dumps(again, ensure_ascii=False), encoding="utf-8")
+    office.import_layer(district, "roads", renamed, changed_by="planner1")   # the same roads, renamed
     for code in ("R11", "R42"):
         log = boundaries.history(district, "road", code)
         assert [(h["version"], h["changed_by"]) for h in log] == [(2, "planner1"), (1, "import")]

@@ -209,7 +209,7 @@ def test_geojson_with_15_digit_codes_as_numbers_and_text(tmp_path):
     ]}, ensure_ascii=False), encoding="utf-8")
     frame, report = read_layer(path, "grids")
     assert frame["code"].tolist() == ["411103001001001", "011103001001002"]
-    assert frame["name"].tolist() == ["沙北", "011103001001002"]  # stripped; the code when there is no name
+    assert frame["name"].tolist() == ["沙北", None]  # stripped; no name stays None (a new grid is named by its code when saved)
     assert frame["grid_class"].tolist() == ["C", "B"] and frame["leader"].tolist() == ["张三", None]
     assert report.source_crs == "EPSG:4326" and report.warnings == []
 

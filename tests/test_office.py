@@ -18,7 +18,7 @@ FAR_FROM_R11 = (114.035, 33.59556)  # ~40 m north of R11's edge: rejected
 def test_import_stores_wgs84_and_reimport_updates_without_duplicates(district, district_files):
     assert (district.count("grids"), district.count("roads")) == (4, 6)
     again = office.import_layer(district, "roads", district_files[1])
-    assert (again.created, again.updated) == (0, 6)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 6)     # the same file changes nothing
     assert district.count("roads") == 6
     roads = district.roads_frame().set_index("code")
     assert roads.at["R21", "grid"] == "G2"

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 CHINA = (70.0, 0.0, 140.0, 56.0)
+EDGE_DEG = 1e-9     # how far past ±180° / ±90° rounding may carry a coordinate that means the edge
 
 
 def metric_crs(lon: float, lat: float) -> CRS:
@@ -59,8 +60,9 @@ def _to_wgs84(geoms: gpd.GeoSeries, crs: str | None, name: str, report: LayerRep
     raw = shapely.bounds(geoms.values)
     out = geoms.set_crs(source, allow_override=True).to_crs(4326)
     lon_lat = shapely.bounds(out.values)
-    outside_earth = not (np.isfinite(lon_lat).all() and np.abs(lon_lat[:, [0, 2]]).max() <= 180
-                         and np.abs(lon_lat[:, [1, 3]]).max() <= 90)
+    # A world layer's edge at 180.00000000000006 is 180° written by a program's rounding, not metres
+    outside_earth = not (np.isfinite(lon_lat).all() and np.abs(lon_lat[:, [0, 2]]).max() <= 180 + EDGE_DEG
+                         and np.abs(lon_lat[:, [1, 3]]).max() <= 90 + EDGE_DEG)
     # Degrees taken for metres land within 200 m of the projection's false origin, still "on earth".
     degrees_in_projected = source.is_projected and np.abs(raw[:, [0, 2]]).max() <= 180 and \
         np.abs(raw[:, [1, 3]]).max() <= 90
@@ -79,7 +81,7 @@ def _coordinate_error(name: str, source: CRS, raw: np.ndarray) -> LayerError:
     crs = _crs_label(source)
     first_x = f"{raw[0, 0]:.0f}" if np.isfinite(raw).all() else ""
     largest_x = np.abs(raw[:, [0, 2]]).max() if first_x else 0
-    if first_x and source.is_geographic and largest_x > 180:
+    if first_x and source.is_geographic and largest_x > 180 + EDGE_DEG:
         return LayerError("{path}: coordinates cannot be in {crs}; they look like metres: use a projected "
                           "CRS, e.g. EPSG:4547", path=name, crs=crs)
     if first_x and source.is_projected and largest_x <= 180:

@@ -3,6 +3,9 @@ held to that one driver and kept off the network, zips and XML checked before GD
 
 from __future__ import annotations
 import re
+import shutil
+import tempfile
+from contextlib import contextmanager
 import zipfile
 from pathlib import Path
 import pyogrio
@@ -23,10 +26,29 @@ UNZIPPED_MAX_BYTES = 2 << 30   # a city's roads are a few hundred MB; a zip bomb
 ZIP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".txt")
 
 
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's name as its writer meant it. Without the UTF-8 flag Python reads the name as
+    CP437, but Windows' own zip tool on a Chinese system writes it in GBK (and some tools write
+    UTF-8 without saying so)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for codec in ("ascii", "utf-8", "gb18030"):
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
 def _unzip(path: Path, folder: Path, restricted: bool = True) -> list[Path]:
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
+            names = {info.filename: member_name(info) for info in archive.infolist()}
+            for member in names.values():
                 if not (folder / member).resolve().is_relative_to(folder.resolve()):
                     raise LayerError("{path}: the zip file holds a path outside itself ({member})", path=path.name,
                                      member=member)
@@ -39,7 +61,14 @@ def _unzip(path: Path, folder: Path, restricted: bool = True) -> list[Path]:
             if sum(info.file_size for info in archive.infolist()) > UNZIPPED_MAX_BYTES:
                 raise LayerError("{path} would unpack to more than {mb} MB; send the layer in smaller parts",
                                  path=path.name, mb=UNZIPPED_MAX_BYTES >> 20)
-            archive.extractall(folder)
+            for info in archive.infolist():       # under the names their writer meant (GBK included)
+                target = folder / names[info.filename]
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out)
     except zipfile.BadZipFile:
         raise LayerError("{path} is not a valid zip file", path=path.name) from None
     found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in FORMATS and "__MACOSX" not in p.parts)
@@ -211,3 +240,19 @@ def gdal_error(exc: Exception, path: Path | None = None) -> str:
     if "not recognized as" in text:
         return "not a layer format gisgrid reads (GeoJSON, Shapefile or a zipped one, GeoPackage, KML, FlatGeobuf)"
     return text
+
+
+@contextmanager
+def plain_path(path: Path):
+    """`path`, or where GDAL can be handed it: pyogrio reads a "!" in a path as "archive!member"
+    (a GDAL virtual path) and then finds no file, so a file whose path has one is seen through
+    links in a temporary folder, its Shapefile parts with it."""
+    if "!" not in str(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
+        stem = path.name[:-len(path.suffix)] if path.suffix else path.name
+        for part in path.parent.glob("*"):
+            if part.name == path.name or (part.name.startswith(stem + ".") and part.is_file()):
+                (Path(folder) / part.name.replace("!", "_")).symlink_to(part.resolve())
+        yield Path(folder) / path.name.replace("!", "_")

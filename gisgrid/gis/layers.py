@@ -21,7 +21,7 @@ import pyogrio.errors
 import shapely
 
 from ..domain.errors import LayerError
-from .formats import DRIVER_PREFIX, GDAL_ERRORS, _check_driver, _gdal_path, _unzip, gdal_error, sniff
+from .formats import DRIVER_PREFIX, GDAL_ERRORS, _check_driver, _gdal_path, _unzip, gdal_error, plain_path, sniff
 from .repair import POINT, _polygons, _repaired, _require_geometry
 from .encodings import _shapefile_encoding, _transcoded
 from .crs import _to_wgs84, metric_crs
@@ -30,17 +30,19 @@ LAYERS = ("grids", "roads")
 # Our column -> the field names a file may use for it, matched case-insensitively, first match wins.
 FIELDS = {
     "grids": {
-        "code": ("code", "编码", "编号", "id", "网格编码"),
-        "name": ("name", "名称", "网格名称"),
-        "town": ("town", "镇办", "街道", "乡镇"),
-        "grid_class": ("class", "grid_class", "类别", "等级", "网格类别"),
-        "leader": ("leader", "网格长"),
+        "code": ("code", "编码", "编号", "id", "网格编码", "网格编号", "网格代码", "代码"),
+        "name": ("name", "名称", "网格名称", "网格名"),
+        # the town (镇办 / 街道 / 乡镇) a grid belongs to, as Chinese offices' tables head it
+        "town": ("town", "镇办", "街道", "乡镇", "所属街道", "所属镇办", "所属乡镇", "所属镇街", "镇街", "街道办",
+                 "街道办事处", "乡镇街道", "镇（街道）", "镇(街道)", "所属镇", "street"),
+        "grid_class": ("class", "grid_class", "类别", "等级", "网格类别", "网格等级", "网格类型", "类型", "级别"),
+        "leader": ("leader", "网格长", "网格长姓名", "负责人", "责任人", "网格负责人"),
     },
     "roads": {
-        "code": ("code", "编码", "编号", "id", "道路编码"),
-        "name": ("name", "名称", "道路名称"),
-        "grade": ("grade", "道路等级", "等级"),
-        "grid": ("grid", "grid_code", "网格", "网格编码", "所属网格"),
+        "code": ("code", "编码", "编号", "id", "道路编码", "道路编号", "道路代码", "代码"),
+        "name": ("name", "名称", "道路名称", "道路名", "路名"),
+        "grade": ("grade", "道路等级", "等级", "道路类型", "类型"),
+        "grid": ("grid", "grid_code", "网格", "网格编码", "所属网格", "网格编号", "所属网格编码"),
     },
 }
 CLASSES = {"a": "A", "b": "B", "c": "C", "一类": "A", "二类": "B", "三类": "C"}
@@ -52,6 +54,8 @@ class LayerReport:
     encoding: str | None
     repaired: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)   # our column -> the file's field it was read from
+    unmapped: list[str] = field(default_factory=list)       # the file's fields no column was read from
 
 
 # reading ------------------------------------------------------------------------------
@@ -63,7 +67,8 @@ def _opened(path: Path, layer: str | None, restricted: bool = True):
     if not path.exists():
         raise LayerError("File not found: {path}", path=path)
     if path.suffix.lower() != ".zip":
-        yield path, layer
+        with plain_path(path) as plain:
+            yield plain, layer
         return
     with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
         found = _unzip(path, Path(folder), restricted)
@@ -83,8 +88,8 @@ def _read(path: Path, layer: str | None, max_features: int | None = None, restri
     shapefile = path.suffix.lower() == ".shp"
     codec, encoding = _shapefile_encoding(path) if shapefile else (None, None)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes, e.g. "measured (M) geometry not supported"
+        with warnings.catch_warnings(record=True) as heard:
+            warnings.simplefilter("always", RuntimeWarning)  # GDAL's notes, e.g. "measured (M) geometry not supported"
             # A GeoJSON field holding numbers and text is typed JSON; pyogrio keeps it as text and says so.
             warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
             _check_driver(source, drivers, path)
@@ -100,15 +105,19 @@ def _read(path: Path, layer: str | None, max_features: int | None = None, restri
                 raise LayerError("{path} has no layer {layer!r} (it has {layers})", path=path.name, layer=layer,
                                  layers=", ".join(layers))
             # Latin-1 maps every byte to one character, so reading never fails and _transcoded undoes it.
+            # "fix" closes a ring left open (KML writers do that; GDAL reads it): nothing else is changed
             frame = pyogrio.read_dataframe(source, layer=layer, encoding="ISO-8859-1" if codec else None,
-                                           on_invalid="ignore", max_features=max_features)
+                                           on_invalid="fix", max_features=max_features)
             if not shapefile:
                 encoding = (geojson or pyogrio.read_info(source, layer=layer)).get("encoding")
     except UnicodeDecodeError:
         raise LayerError("{path}: the attribute table is neither UTF-8 nor GBK", path=path.name) from None
     except GDAL_ERRORS as exc:
         raise LayerError("Cannot read {path}: {error}", path=path.name, error=gdal_error(exc, path)) from None
-    return (_transcoded(frame, codec, path.name) if codec else frame), encoding
+    frame = _transcoded(frame, codec, path.name) if codec else frame
+    if any("Non closed ring" in str(w.message) for w in heard):
+        frame.attrs["gisgrid_closed_rings"] = f"{path.name}: polygon rings the file left open were closed"
+    return frame, encoding
 
 
 def _text(value) -> str | None:
@@ -171,8 +180,13 @@ def _fields(frame: gpd.GeoDataFrame, kind: str, name: str) -> dict[str, str]:
     return found
 
 
-def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str, str] | None = None) -> pd.DataFrame:
+def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str, str] | None = None,
+                report: LayerReport | None = None) -> pd.DataFrame:
+    """Our columns read from the file's fields; a column the file does not provide is all None."""
     fields = _chosen_fields(frame, kind, name, chosen) if chosen else _fields(frame, kind, name)
+    if report is not None:
+        report.mapping = {ours: str(theirs) for ours, theirs in fields.items()}
+        report.unmapped = [str(c) for c in frame.columns if c != frame.geometry.name and c not in fields.values()]
     out = pd.DataFrame({ours: [_text(v) for v in frame[fields[ours]]] if ours in fields else None
                         for ours in FIELDS[kind]}, index=range(len(frame)), dtype=object)  # None, not NaN
     if out["code"].isna().any():
@@ -180,7 +194,8 @@ def _attributes(frame: gpd.GeoDataFrame, kind: str, name: str, chosen: dict[str,
     duplicated = sorted(set(out.loc[out["code"].duplicated(), "code"]))
     if duplicated:
         raise LayerError("{path}: duplicate codes {codes}", path=name, codes=", ".join(duplicated[:20]))
-    out["name"] = out["name"].fillna(out["code"])
+    # a blank name stays None here: a stored feature keeps its name, a new one is named by its code
+    # (changes.diff), as a file that says nothing about a value must not change it (issue 14)
     if kind == "grids":
         out["grid_class"] = [CLASSES.get(c.lower(), c) if c else None for c in out["grid_class"]]
         unknown = sorted({c for c in out["grid_class"] if c not in (None, "A", "B", "C")})
@@ -211,8 +226,13 @@ def read_layer(path, kind: str, crs: str | None = None, layer: str | None = None
     if len(frame) == 0:
         raise LayerError("{path} has no features", path=name)
     report = LayerReport(source_crs="", encoding=encoding)
+    if frame.attrs.get("gisgrid_closed_rings"):
+        report.warnings.append(frame.attrs["gisgrid_closed_rings"])
+    if frame.attrs.get("gisgrid_warning"):
+        report.warnings.append(frame.attrs["gisgrid_warning"])
+        report.encoding = "GB18030"
     progress("attributes", 0.3)
-    table = _attributes(frame, kind, name, fields)
+    table = _attributes(frame, kind, name, fields, report)
     codes = table["code"].tolist()
     geoms = frame.geometry.values.to_numpy()
     _require_geometry(geoms, codes, name)
@@ -227,7 +247,8 @@ def layer_names(path, restricted: bool = True) -> list[str]:
     """The layers a file offers: a GeoPackage's layers, the layer files in a zip."""
     path = Path(path)
     if path.suffix.lower() != ".zip":
-        return _list_layers(path, restricted)
+        with plain_path(path) as plain:
+            return _list_layers(plain, restricted)
     with tempfile.TemporaryDirectory(prefix="gisgrid-") as folder:
         found = _unzip(path, Path(folder), restricted)
         return [p.stem for p in found] if len(found) > 1 else _list_layers(found[0], restricted)

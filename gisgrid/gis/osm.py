@@ -29,7 +29,15 @@ def read_streets(path, restricted: bool = True) -> gpd.GeoDataFrame:
     upload), only from a file whose content is OSM XML or PBF."""
     source = restricted_source(path, ("OSM",)) if restricted else path
     try:
-        lines = pyogrio.read_dataframe(source, layer="lines", columns=["osm_id", "name", "highway"])
+        try:
+            lines = pyogrio.read_dataframe(source, layer="lines", columns=["osm_id", "name", "highway"])
+        except Exception as exc:
+            if "CUSTOM_INDEXING" not in str(exc):
+                raise
+            # GDAL's fast node index needs node ids in increasing order; extracts cut or merged by
+            # some tools do not keep it. The slower index takes any order.
+            lines = pyogrio.read_dataframe(source, layer="lines", columns=["osm_id", "name", "highway"],
+                                           USE_CUSTOM_INDEXING="NO")
     except Exception as exc:
         raise LayerError("Cannot read the OSM extract {path}: {error}", path=Path(path).name,
                          error=gdal_error(exc, Path(path))) from None
@@ -64,7 +72,8 @@ def bootstrap_roads(path, grids: gpd.GeoDataFrame | None = None, grid_size_m: fl
     """(road polygons, grids): each street buffered by its class width and dissolved by name
     and class, then cut at grid borders so every road lies in one grid."""
     streets = read_streets(path, restricted)
-    if grids is None or grids.empty:
+    drafting = grids is None or grids.empty
+    if drafting:
         grids = draft_grids(streets, grid_size_m)
     x0, y0, x1, y1 = streets.total_bounds
     metric = metric_crs((x0 + x1) / 2, (y0 + y1) / 2)
@@ -84,6 +93,13 @@ def bootstrap_roads(path, grids: gpd.GeoDataFrame | None = None, grid_size_m: fl
     roads = gpd.GeoDataFrame({"name": streets_m["name"].to_numpy()[s][keep], "grade": streets_m["grade"].to_numpy()[s][keep],
                               "grid": grid_m["code"].to_numpy()[g][keep]},
                              geometry=np.array(polygonal, dtype=object)[keep], crs=metric).to_crs(4326)
+    if roads.empty and not drafting:
+        x0, y0, x1, y1 = streets.total_bounds
+        g0, h0, g1, h1 = grids.to_crs(4326).total_bounds
+        raise LayerError("{path}: its {n} streets lie outside every grid (streets {streets}; grids {grids}), so no "
+                         "road can be drafted: use an extract of the district's own area", path=Path(path).name,
+                         n=len(streets), streets=f"{x0:.3f}, {y0:.3f} – {x1:.3f}, {y1:.3f}",
+                         grids=f"{g0:.3f}, {h0:.3f} – {g1:.3f}, {h1:.3f}")
     roads = roads.sort_values(["grid", "name"]).reset_index(drop=True)
     roads["code"] = [f"{grid}-{n + 1:02d}" for grid, n in zip(roads["grid"], roads.groupby("grid").cumcount())]
     return roads[["code", "name", "grade", "grid", "geometry"]], grids

@@ -97,7 +97,7 @@ def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = N
     path = Path(path)
     names = layer_names(path, restricted)
     out = {"layers": names, "layer": layer if layer is not None else (names[0] if len(names) == 1 else None),
-           "count": None, "fields": [], "mapping": {}, "rows": [], "encoding": None, "crs": None,
+           "count": None, "fields": [], "mapping": {}, "unmapped": [], "rows": [], "encoding": None, "crs": None,
            "features": None}
     if out["layer"] is None:
         return out   # several layers: the planner picks one first
@@ -121,6 +121,8 @@ def preview_layer(path, kind: str, layer: str | None = None, crs: str | None = N
     columns = [c for c in frame.columns if c != frame.geometry.name]
     out["fields"] = [str(c) for c in columns]
     out["mapping"] = guess_fields(frame, kind, path.name)
+    # what no column is read from: the planner may map it, or knows its values stay as stored
+    out["unmapped"] = [f for f in out["fields"] if f not in out["mapping"].values()]
     out["rows"] = [[_text(v) for v in record] for record in frame[columns].head(rows).itertuples(index=False)]
     out["crs"] = _crs_label(CRS(frame.crs)) if frame.crs is not None else None
     if crs is None and out["crs"] is None:

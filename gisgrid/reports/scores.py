@@ -88,7 +88,8 @@ def export(store: Store, what: str, path, log=lambda _message: None) -> int:
         frame = scores_frame(store)
     else:
         raise GisgridError("Can export {choices}, not {what!r}", choices=", ".join(EXPORTS), what=what)
-    write.write_layer(frame, Path(path))
+    for note in write.write_layer(frame, Path(path)):
+        log(f"note: {note}")
     log(f"{len(frame)} {what} written to {path}")
     return len(frame)
 
@@ -103,8 +104,11 @@ def scores_frame(store: Store):
                          "score": scoring.as_points(result.score), "rank": result.rank,
                          "roads": ",".join(r.code for r in result.roads),
                          "geometry": grids.at[result.code, "geometry"]})
-    return gpd.GeoDataFrame(rows, columns=["grid", "name", "town", "month", "score", "rank", "roads", "geometry"],
-                            geometry="geometry", crs=4326)
+    frame = gpd.GeoDataFrame(rows, columns=["grid", "name", "town", "month", "score", "rank", "roads", "geometry"],
+                             geometry="geometry", crs=4326)
+    # an unranked grid's rank is None: without a nullable integer type pandas makes the column 1.0, 2.0 …
+    frame["rank"] = frame["rank"].astype("Int64")
+    return frame
 
 
 def default_month(store: Store) -> str:

@@ -5,13 +5,24 @@ same transaction (storage does that); here the policy is asked first."""
 from __future__ import annotations
 
 from . import office
-from ..storage import Store, boundaries
+from .imports import clearable  # noqa: F401  (the columns an import may clear, checked)
+from ..storage import Store, boundaries, layer_imports
 from .policy import Actor, decide
 
 
 def import_layer(store: Store, actor: Actor, kind: str, path, **options) -> office.LayerImport:
+    """Options as office.import_layer: `dry_run` (the change list, nothing written), `clear`
+    (columns to empty where the file gives nothing), `retire_missing` (retire the stored features
+    the file lacks: a boundary edit, so it is asked for as one)."""
     decide("import_layer", actor)
+    if options.get("retire_missing"):
+        decide("edit_boundary", actor)
     return office.import_layer(store, kind, path, changed_by=actor.name, **options)
+
+
+def layers_state(store: Store) -> tuple:
+    """Changes whenever a grid or road is written: a change list computed before is stale then."""
+    return layer_imports.layers_revision(store)
 
 
 def draft_from_osm(store: Store, actor: Actor, path, **options) -> dict:

@@ -24,6 +24,7 @@ from ..render.times import shown_time
 from ..domain.rulebook import Rulebook, rulebook_for
 from ..domain.sampling import designate, draw_sample
 from ..storage import Store, publishing
+from .imports import LayerImport, import_layer  # noqa: F401  (the layer import; callers find it here)
 
 Log = Callable[[str], None]
 
@@ -33,52 +34,6 @@ def quiet(_message: str) -> None:
 
 
 # layers -------------------------------------------------------------------------------
-
-
-@dataclass
-class LayerImport:
-    kind: str
-    created: int
-    updated: int
-    placed: int = 0
-    unplaced: list[str] = field(default_factory=list)
-    report: layers.LayerReport | None = None
-
-
-def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: str | None = None,
-                 log: Log = quiet, fields: dict[str, str] | None = None,
-                 progress: Callable[[str, float], None] = layers.no_progress,
-                 changed_by: str = "import", restricted: bool = True) -> LayerImport:
-    """Import grids or roads; existing codes are updated, new ones added, all in one transaction
-    (versioned as changed by `changed_by`). A road without a `grid` attribute goes to the grid
-    holding most of its area. `fields` maps our columns to the file's when its names are not
-    the usual ones; `progress(stage, fraction)` hears how far it is; `restricted=False` (the
-    command line, a local operator's files) lets GDAL open any format it knows."""
-    frame, report = layers.read_layer(path, kind, crs=crs, layer=layer, fields=fields, progress=progress,
-                                      restricted=restricted)
-    log(f"{len(frame)} {kind} read from {path} ({report.source_crs}, attributes {report.encoding})")
-    for code, what in report.repaired:
-        log(f"repaired {code}: {what}")
-    for warning in report.warnings:
-        log(f"warning: {warning}")
-    store.migrate()
-    progress("save", 0.7)
-    if kind == "grids":
-        created, updated = store.save_grids(frame, changed_by=changed_by)
-        return LayerImport(kind, created, updated, report=report)
-    placed, unplaced = 0, []
-    missing = frame["grid"].isna()
-    if missing.any():
-        grids = store.grids_frame()
-        located = layers.place_in_grids(frame[missing], grids) if len(grids) else pd.Series(None, index=frame.index[missing])
-        frame.loc[missing, "grid"] = located
-        placed = int(located.notna().sum())
-        unplaced = frame.loc[missing & frame["grid"].isna(), "code"].tolist()
-        log(f"{placed} roads placed in the grid holding most of their area")
-        if unplaced:
-            log(f"warning: {len(unplaced)} roads lie in no grid: {', '.join(unplaced[:10])}")
-    created, updated = store.save_roads(frame, changed_by=changed_by)
-    return LayerImport(kind, created, updated, placed, unplaced, report)
 
 
 def bootstrap_osm(store: Store, path, changed_by: str = "import", log: Log = quiet,

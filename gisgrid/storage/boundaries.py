@@ -411,3 +411,4 @@ def road_geometries_as_of(store: Store, when: datetime) -> tuple[list[int], list
     kept.sort()
     return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
 
+

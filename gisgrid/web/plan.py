@@ -32,6 +32,7 @@ from ..gis.validation import report_json
 from . import csrf, get_settings, get_store, refusal, translate, translated, wants_json
 from .auth import ROLE_HOME, actor, role_required
 from .requests import json_object, members, stored_int, text
+from .plan_changes import change_list, import_options
 
 bp = Blueprint("plan", __name__)
 ROLE_HOME["planner"] = "plan.index"
@@ -356,30 +357,46 @@ def preview(token: str):
     return _preview_answer(token, _preview(token))
 
 
+@bp.post("/api/plan/uploads/<token>/changes")
+@role_required(*PLANNERS)
+def changes(token: str):
+    """What importing the upload with these choices (the import's body) would change, nothing
+    written: {new, changed: [{code, attributes: {name: [old, new]}, area_changed_m2}], unchanged,
+    missing, unmapped}. Read in the background: 202 {state: running} until ready, ask again."""
+    options = import_options(json_object(required=False))
+    uploads, who = _uploads(), actor()
+    path = uploads.path(token, who.name)
+    if _is_osm(path):
+        raise LayerError("An OpenStreetMap draft only adds what is not there yet; it has no change list")
+    state = change_list(uploads, get_store(), who, token, path, options, current_app.config["PREVIEW_WAIT_S"])
+    if state["state"] == "done":
+        return jsonify({"token": token, **state["result"]})
+    if state["state"] == "failed":
+        error = state["error"]
+        return refusal(error["kind"], translated(error["template"], error["params"]), 400)
+    return jsonify({"token": token, "state": "running"}), 202
+
+
 @bp.post("/api/plan/uploads/<token>/import")
 @role_required(*PLANNERS)
 def start_import(token: str):
-    """Body: {kind: grids|roads, layer, crs, fields: {ours: theirs}}; runs in the background,
-    one transaction; GET …/progress follows it."""
+    """Body: {kind: grids|roads, layer, crs, fields: {ours: theirs}, clear: [ours], retire_missing};
+    runs in the background, one transaction; GET …/progress follows it."""
     body = json_object(required=False)
     uploads, store, who = _uploads(), get_store(), actor()
     path = uploads.path(token, who.name)
-    kind = body.get("kind")
     if _is_osm(path):
         job = lambda progress: layer_work.draft_from_osm(store, who, path, progress=progress,  # noqa: E731
                                                          restricted=True)
-    elif kind in layers.LAYERS:
-        fields = {k: v for k, v in members(body, "fields").items() if v} or None
-        crs, layer = text(body, "crs") or None, text(body, "layer") or None    # refused here, not in the job
+    else:
+        options = import_options(body)
 
         def job(progress):
-            done = layer_work.import_layer(store, who, kind, path, crs=crs, layer=layer, fields=fields,
-                                           progress=progress, restricted=True)
-            return {"kind": kind, "created": done.created, "updated": done.updated, "placed": done.placed,
+            done = layer_work.import_layer(store, who, path=path, progress=progress, restricted=True, **options)
+            return {"kind": options["kind"], "created": done.created, "updated": done.updated,
+                    "unchanged": done.unchanged, "retired": done.retired, "placed": done.placed,
                     "unplaced": done.unplaced, "repaired": [list(r) for r in done.report.repaired],
                     "warnings": done.report.warnings, "crs": done.report.source_crs}
-    else:
-        raise LayerError("Layers are grids or roads, not {kind!r}", kind=kind)
     uploads.run(token, job)
     return jsonify({"progress": url_for("plan.progress", token=token)}), 202
 

@@ -7,10 +7,13 @@
   const $ = function (id) { return document.getElementById(id); };
   let upload = null;      // {token, kind, preview}
   let previewMap = null, previewLayer = null;
+  // The change list shown for the current choices (a JSON string of them), null when none is:
+  // Import stays disabled until the planner has seen what it will write (issue 14).
+  let shown = null, askedChanges = 0;
 
   function fail(message) { $("message").textContent = message; $("message").hidden = !message; }
   function step(name) {
-    $("do-import").disabled = false;        // disabled while an import is being started
+    $("do-import").disabled = !(upload && upload.preview && upload.preview.osm) && !shown;
     ["upload", "preview", "import"].forEach(function (s) {
       $("step-" + s).hidden = s !== name;
       document.querySelector('#steps [data-step="' + s + '"]').className = s === name ? "on" : "";
@@ -68,8 +71,11 @@
   }
 
   function showPreview(data) {
+    forgetChanges();
     step("preview");
     const osm = !!data.osm;
+    $("show-changes").hidden = osm;
+    $("do-import").disabled = !osm;
     $("mapping-box").hidden = $("crs-box").hidden = osm;
     $("layer-box").hidden = osm || !(data.layers && data.layers.length > 1);
     const layerSelect = $("layer");
@@ -96,10 +102,102 @@
       select.name = ours; select.dataset.ours = ours;
       option(select, "", text.none, !data.mapping || !data.mapping[ours]);
       (data.fields || []).forEach(function (f) { option(select, f, f, data.mapping && data.mapping[ours] === f); });
+      select.addEventListener("change", function () { forgetChanges(); showUnmapped(); });
       label.appendChild(select);
+      if (ours !== "code") {      // emptying a stored value is a choice, never what a missing column does
+        const clear = document.createElement("label");
+        clear.className = "check";
+        const box_ = document.createElement("input");
+        box_.type = "checkbox"; box_.dataset.clear = ours;
+        box_.addEventListener("change", forgetChanges);
+        clear.appendChild(box_);
+        clear.appendChild(document.createTextNode(" " + text.clear));
+        label.appendChild(clear);
+      }
       box.appendChild(label);
     });
+    showUnmapped();
   }
+
+  function chosenFields() {
+    const fields = {};
+    document.querySelectorAll("#mapping select").forEach(function (s) { if (s.value) { fields[s.dataset.ours] = s.value; } });
+    return fields;
+  }
+
+  function showUnmapped() {
+    const used = Object.values(chosenFields());
+    const left = ((upload && upload.preview && upload.preview.fields) || []).filter(function (f) { return used.indexOf(f) < 0; });
+    $("unmapped").textContent = fmt(text.unmapped, { fields: left.join(", ") });
+    $("unmapped").hidden = !left.length;
+  }
+
+  function choices() {
+    const clear = [];
+    document.querySelectorAll("#mapping input[data-clear]").forEach(function (c) { if (c.checked) { clear.push(c.dataset.clear); } });
+    return { kind: upload.kind, layer: $("layer").value || null, crs: $("crs").value || null, fields: chosenFields(),
+             clear: clear, retire_missing: $("retire-missing").checked };
+  }
+
+  // The change list: what the import would write, compared with what is stored -----------------
+  function forgetChanges() {
+    shown = null; askedChanges++;
+    $("changes").hidden = true;
+    if (upload && upload.preview && !upload.preview.osm) { $("do-import").disabled = true; }
+  }
+
+  function changeRow(code, what) {
+    const tr = document.createElement("tr");
+    [code, what].forEach(function (value) { const td = document.createElement("td"); td.textContent = value; tr.appendChild(td); });
+    return tr;
+  }
+
+  function showChanges(data, key) {
+    const body = $("changes-table").querySelector("tbody");
+    body.textContent = "";
+    data.new.forEach(function (code) { body.appendChild(changeRow(code, text.change_new)); });
+    data.changed.forEach(function (c) {
+      const what = Object.keys(c.attributes).map(function (name) {
+        if (name === "retired") { return text.change_restored; }
+        const pair = c.attributes[name];
+        return (text.ours[name] || name) + ": " + (pair[0] === null ? text.none : pair[0]) + " → " + (pair[1] === null ? text.none : pair[1]);
+      });
+      if (c.area_changed_m2) { what.push(fmt(text.change_shape, { m2: c.area_changed_m2 })); }
+      const row = changeRow(c.code, what.join("; "));
+      row.dataset.code = c.code;
+      body.appendChild(row);
+    });
+    $("changes-summary").textContent = (data.new.length || data.changed.length)
+      ? fmt(text.changes_summary, { new: data.new.length, changed: data.changed.length, unchanged: data.unchanged, missing: data.missing.length })
+      : text.no_changes;
+    $("missing-box").hidden = !data.missing.length;
+    $("missing-list").textContent = fmt(text.missing, { codes: data.missing.join(", ") });
+    $("changes").hidden = false;
+    shown = key;
+    $("do-import").disabled = false;
+  }
+
+  async function askChanges() {
+    fail("");
+    const wanted = choices();
+    if (!wanted.fields.code) { fail(text.code_needed); return; }
+    if (!upload.preview.crs && !wanted.crs) { fail(text.crs_needed); return; }
+    const key = JSON.stringify(Object.assign({}, wanted, { retire_missing: false }));
+    const mine = ++askedChanges;
+    const button = $("show-changes");
+    button.disabled = true;
+    $("changes-summary").textContent = text.reading_changes;
+    try {
+      let data = await call(config.uploads + "/" + upload.token + "/changes", wanted);
+      while (data.state === "running") {
+        await new Promise(function (done) { setTimeout(done, 400); });
+        if (mine !== askedChanges) { return; }
+        data = await call(config.uploads + "/" + upload.token + "/changes", wanted);
+      }
+      if (mine === askedChanges) { showChanges(data, key); }
+    } catch (e) { if (mine === askedChanges) { fail(e.message); } } finally { button.disabled = false; }
+  }
+  $("show-changes").addEventListener("click", askChanges);
 
   function showRows(data) {
     const head = $("rows").querySelector("thead"), body = $("rows").querySelector("tbody");
@@ -168,17 +266,14 @@
   // 3. import with progress -------------------------------------------------------------------
   $("do-import").addEventListener("click", async function () {
     fail("");
-    const fields = {};
-    document.querySelectorAll("#mapping select").forEach(function (s) { if (s.value) { fields[s.dataset.ours] = s.value; } });
-    if (!upload.preview.osm) {
-      if (!fields.code) { fail(text.code_needed); return; }
-      if (!upload.preview.crs && !$("crs").value) { fail(text.crs_needed); return; }
+    const wanted = upload.preview.osm ? {} : choices();
+    if (!upload.preview.osm && shown !== JSON.stringify(Object.assign({}, wanted, { retire_missing: false }))) {
+      fail(text.changes_needed); return;
     }
     const button = this;
     button.disabled = true;                 // a double tap starts one import
     try {
-      const started = await call(config.uploads + "/" + upload.token + "/import",
-        { kind: upload.kind, layer: $("layer").value || null, crs: $("crs").value || null, fields: fields });
+      const started = await call(config.uploads + "/" + upload.token + "/import", wanted);
       step("import");
       $("import-result").hidden = true;
       follow(started.progress);
@@ -195,7 +290,9 @@
     const r = state.result;
     $("import-result").hidden = false;
     $("import-summary").textContent = r.kind === "osm" ? fmt(text.osm_done, { created: r.created, grids: r.grids })
-                                                       : fmt(text.done, { created: r.created, updated: r.updated });
+                                                       : [fmt(text.done, { created: r.created, updated: r.updated }),
+                                                          fmt(text.done_unchanged, { n: r.unchanged || 0 })]
+                                                          .concat(r.retired && r.retired.length ? [fmt(text.done_retired, { n: r.retired.length })] : []).join(", ");
     const notes = $("import-notes");
     notes.textContent = "";
     (r.repaired || []).forEach(function (pair) { const li = document.createElement("li"); li.textContent = fmt(text.repaired, { code: pair[0], what: pair[1] }); notes.appendChild(li); });

@@ -181,6 +181,10 @@ def test_upload_a_zipped_gauss_kruger_gbk_shapefile_through_preview_and_mapping(
     tablet.page.select_option("#mapping select[name=name]", "WGMC")
     tablet.page.select_option("#mapping select[name=town]", "SSJD")
     tablet.page.select_option("#mapping select[name=grid_class]", "LB")
+    assert tablet.page.locator("#do-import").is_disabled()     # the changes are seen before anything is written
+    tablet.page.click("#show-changes")
+    tablet.page.wait_for_selector("#changes:not([hidden])")
+    assert tablet.page.locator("#changes-table tbody tr").count() == 2
     tablet.page.dblclick("#do-import")                   # an impatient double tap imports once
     tablet.page.wait_for_selector("#import-result:not([hidden])")
     assert "2" in tablet.page.inner_text("#import-summary") and tablet.page.locator("#message").is_hidden()
