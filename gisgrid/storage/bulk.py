@@ -89,6 +89,13 @@ def _write(conn: Connection, planned: _Planned) -> tuple[int, int]:
     return len(new), len(changed)
 
 
+def upsert(conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None) -> tuple[int, int]:
+    """Plan and write `rows` of one table inside the caller's transaction (an import that
+    compares the file with what is stored under the same lock): (created, updated)."""
+    planned = _plan_table(conn, table, rows, _versions(conn, table), changed_by, reason, False, utcnow())
+    return _write(conn, planned)
+
+
 def save(store, grids: list[dict] | None, roads: list[dict] | None, changed_by: str, reason: str | None,
          only_new: bool) -> tuple[tuple[int, int], tuple[int, int]]:
     """Grids, then roads (each a row per feature, a road naming its grid by code), in one

@@ -4,12 +4,11 @@ the file lacks, all inside the import's one transaction."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from ..domain.errors import LayerError
-from . import Store, grid_t, road_t
+from . import Store, bulk, grid_t, road_t
 from .boundaries import ATTRIBUTES, _all_rows, _retire
 from .schema import CODE, utcnow
+
 
 def layers_revision(store: Store) -> tuple:
     """Changes whenever a grid or road is added or edited (see Store.revision)."""
@@ -33,16 +32,10 @@ def write_import(store: Store, conn, kind: str, rows: list[dict], changed_by: st
         raise LayerError("Codes must be 1 to 32 characters without spaces or slashes; these are not: {codes}",
                          codes=", ".join(map(repr, unusable[:10])) + (" …" if len(unusable) > 10 else ""))
     if kind == "grids":
-        return store._upsert(conn, grid_t, [{k: r[k] for k in ("code", *ATTRIBUTES["grid"], "geom")} for r in rows],
-                             changed_by, reason)
-    grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id).where(grid_t.c.retired_at.is_(None))).all())
-    unknown = sorted({r["grid"] for r in rows if r["grid"] is not None and r["grid"] not in grid_ids})
-    if unknown:
-        raise LayerError("Roads name grids that are not in the database: {codes} (import those grids first)",
-                         codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
-    return store._upsert(conn, road_t, [{"code": r["code"], "name": r["name"], "grade": r["grade"],
-                                         "grid_id": grid_ids.get(r["grid"]), "geom": r["geom"]} for r in rows],
-                         changed_by, reason)
+        return bulk.upsert(conn, grid_t, [{k: r[k] for k in ("code", *ATTRIBUTES["grid"], "geom")} for r in rows],
+                           changed_by, reason)
+    return bulk.upsert(conn, road_t, [{k: r[k] for k in ("code", "name", "grade", "grid", "geom")} for r in rows],
+                       changed_by, reason)
 
 
 def retire_missing(conn, kind: str, codes: list[str], stored: dict[str, dict], changed_by: str, reason: str
