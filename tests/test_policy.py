@@ -30,6 +30,9 @@ BY_ROLE = {
     "import_layer":     ("ok", "ok", "403", "403", "403", "ok"),
     "edit_boundary":    ("ok", "ok", "403", "403", "403", "ok"),
     "manage_users":     ("ok", "403", "403", "403", "403", "ok"),
+    "redraw_sample":    ("400", "403", "403", "403", "403", "400"),  # a redraw always needs a reason
+    "close_window":     ("ok", "403", "403", "403", "403", "ok"),
+    "set_first_admin":  ("403", "403", "403", "403", "403", "ok"),   # and anyone not logged in, below
 }
 
 # the inspector's own work, by state: (facts, outcome per use case)
@@ -49,8 +52,16 @@ MONTH_STATES = [
     (Facts(month=PUBLISHED), {"import_findings": "409", "draw_sample": "409", "assign_roads": "409",
                               "publish_month": "409", "reopen_month": "400", "import_layer": "ok",
                               "edit_boundary": "ok", "manage_users": "ok"}),
-    (Facts(month=PUBLISHED, reason=True), {"reopen_month": "ok"}),
+    (Facts(month=PUBLISHED, reason=True), {"reopen_month": "ok", "redraw_sample": "409"}),
+    (Facts(month=PUBLISHED), {"redraw_sample": "409", "close_window": "409"}),
+    (Facts(reason=True), {"redraw_sample": "ok"}),
 ]
+
+
+@pytest.mark.parametrize("admin_exists, expected", [(False, "ok"), (True, "409")])
+def test_the_first_run_page_sets_an_admin_only_while_none_exists(admin_exists, expected):
+    assert outcome("set_first_admin", policy.ANONYMOUS, Facts(admin_exists=admin_exists)) == expected
+    assert outcome("manage_users", policy.ANONYMOUS, Facts()) == "403"
 
 
 def outcome(action: str, actor: Actor, facts: Facts) -> str:
