@@ -100,7 +100,8 @@ def reopen(store: Store, month: str, by: str, reason: str | None) -> dict:
 
 
 def audit_log(store: Store, month: str | None = None) -> list[dict]:
-    query = select(audit_t).order_by(audit_t.c.id)
+    """Publications and re-openings (the office's other rows in the log are storage/audit.py's)."""
+    query = select(audit_t).where(audit_t.c.action.in_(("publish", "reopen"))).order_by(audit_t.c.id)
     if month is not None:
         query = query.where(audit_t.c.month == month)
     with store.engine.connect() as conn:

@@ -127,7 +127,8 @@ def login():
             if not target.startswith("/") or target.startswith("//"):
                 target = url_for("auth.home")
             return redirect(target)
-    return render_template("auth/login.html", form=form, error=error), status
+    return render_template("auth/login.html", form=form, error=error,
+                           first_run=account_work.needs_first_admin(get_store())), status
 
 
 @bp.post("/logout")

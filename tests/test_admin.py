@@ -1,0 +1,190 @@
+"""The office's pages through the real app on SQLite and PostGIS: the first-run page, accounts
+(the password shown once, every change audited), the month's draw (a redraw only with a reason,
+the old draw kept, when it is due) and the assignment (proposed, adjusted, saved, seen by the
+inspector at once)."""
+
+import re
+
+import pytest
+
+from gisgrid.storage import audit, inspections
+
+
+def store_of(app):
+    return app.extensions["gisgrid.storage"]
+
+
+def csrf(client, path="/login"):
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+# first run --------------------------------------------------------------------------------
+
+
+def test_the_first_run_page_sets_the_first_admin_once(app, client):
+    assert "/setup" in client.get("/login").get_data(as_text=True)
+    token = csrf(client, "/setup")
+    refused = client.post("/setup", data={"name": "chief", "password": "long-enough-1", "again": "other-password",
+                                          "csrf_token": token})
+    assert refused.status_code == 422 and "两次输入的新密码不一致" in refused.get_data(as_text=True)
+    assert 'value="chief"' in refused.get_data(as_text=True)             # what was typed is kept
+    done = client.post("/setup", data={"name": "chief", "password": "long-enough-1", "again": "long-enough-1",
+                                       "csrf_token": token})
+    assert done.status_code == 302 and store_of(app).user(name="chief")["role"] == "admin"
+    # closed now: the page sends to the login, and a second form sent makes no second admin
+    assert client.get("/setup").headers["Location"].endswith("/login")
+    client.post("/setup", data={"name": "intruder", "password": "long-enough-2", "again": "long-enough-2",
+                                "csrf_token": token})
+    assert store_of(app).user(name="intruder") is None
+    assert "/setup" not in client.get("/login").get_data(as_text=True)
+    assert [e["action"] for e in audit.entries(store_of(app))] == ["account_first_admin"]
+    login = client.post("/login", data={"name": "chief", "password": "long-enough-1", "csrf_token": csrf(client)})
+    assert login.status_code == 302 and client.get("/").headers["Location"].endswith("/admin/")
+
+
+# accounts ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def office(auth):
+    auth.login("chief", "admin")
+    return auth
+
+
+def add(client, **form):
+    return client.post("/admin/accounts", data={"csrf_token": csrf(client, "/admin/accounts"), **form})
+
+
+def change(client, name, what, **form):
+    return client.post("/admin/accounts/change",
+                       data={"csrf_token": csrf(client, "/admin/accounts"), "name": name, "change": what, **form},
+                       follow_redirects=True)
+
+
+def test_an_added_accounts_generated_password_is_shown_once_and_works(app, client, office):
+    refused = add(client, name="li", role="inspector", lang="zh", towns="沙北街道")   # no grids: no such town yet
+    assert refused.status_code == 400 and "没有网格属于镇办" in refused.get_data(as_text=True)
+    assert store_of(app).user(name="li") is None
+    page = add(client, name="li", role="inspector", lang="zh")
+    html = page.get_data(as_text=True)
+    password = re.search(r'id="shown-password">([^<]+)<', html).group(1)
+    assert page.status_code == 200 and len(password) >= 12
+    assert password not in client.get("/admin/accounts").get_data(as_text=True)      # only that once
+    other = app.test_client()
+    assert other.post("/login", data={"name": "li", "password": password, "csrf_token": csrf(other)}).status_code == 302
+    entry = audit.entries(store_of(app), what="account_add")[0]
+    assert (entry["actor"], entry["subject"], entry["after"]["password"]) == ("chief", "li", "generated")
+    assert password not in str(entry)
+
+
+def test_a_refused_account_keeps_what_was_typed(client, office):
+    add(client, name="wang", role="reviewer")
+    page = add(client, name="wang", role="planner", password="typed-password-1")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 409 and "wang" in html and "已存在" in html
+    short = add(client, name="zhou", role="planner", password="short")
+    assert short.status_code == 422 and 'value="zhou"' in short.get_data(as_text=True)
+
+
+def test_role_disable_enable_reset_and_the_last_admin(app, client, office):
+    store = store_of(app)
+    add(client, name="li", role="inspector")
+    change(client, "li", "role", role="reviewer")
+    assert store.user(name="li")["role"] == "reviewer"
+    change(client, "li", "disable")
+    assert store.user(name="li")["active"] is False or store.user(name="li")["active"] == 0
+    change(client, "li", "enable")
+    assert store.user(name="li")["active"]
+    page = change(client, "li", "password")
+    assert re.search(r'id="shown-password">([^<]+)<', page.get_data(as_text=True))
+    refused = change(client, "chief", "disable")
+    assert refused.status_code == 409 and "唯一" in refused.get_data(as_text=True)
+    assert store.user(name="chief")["active"]
+    assert [e["action"] for e in audit.entries(store, what="account")][:4] == [
+        "account_password", "account_enable", "account_disable", "account_role"]
+
+
+def test_only_the_office_sees_its_pages(client, auth):
+    auth.login("zhao", "reviewer")
+    for path in ("/admin/accounts", "/admin/month/2026-11", "/admin/audit"):
+        assert client.get(path).status_code == 403
+
+
+# the month --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def district(app, district_files):
+    from gisgrid.services import OPERATOR
+    from gisgrid.services import layers as layer_work
+
+    for kind, path in zip(("grids", "roads"), district_files):
+        layer_work.import_layer(store_of(app), OPERATOR, kind, path, restricted=False)
+    return store_of(app)
+
+
+def post(client, path, **form):
+    return client.post(path, data={"csrf_token": csrf(client, "/admin/month/2026-11"), **form})
+
+
+def test_draw_redraw_with_a_reason_and_the_record(client, office, district):
+    page = client.get("/admin/month/2026-11").get_data(as_text=True)
+    assert "2026-11-21" in page and "2026-11-30" in page and 'id="no-draw"' in page    # due now: 25 Nov
+    assert post(client, "/admin/month/2026-11/draw", how="seed", seed="7").status_code == 302
+    first = district.sample("2026-11")
+    assert first.seed == 7 and first.drawn_by == "chief"
+    assert "7" in client.get("/admin/month/2026-11").get_data(as_text=True)
+    refused = post(client, "/admin/month/2026-11/draw", how="seed", seed="8")
+    assert refused.status_code == 400 and "原因" in refused.get_data(as_text=True)
+    assert district.sample("2026-11").id == first.id                                   # nothing changed
+    assert post(client, "/admin/month/2026-11/draw", how="designate", roads=["R11", "R13"],
+                reason="R12 closed for works").status_code == 302
+    draws = district.draws("2026-11")
+    assert len(draws) == 2 and draws[1].id == first.id and draws[1].superseded_at is not None
+    assert draws[0].sample["G1"] == ["R11", "R13"] and draws[0].reason == "R12 closed for works"
+    page = client.get("/admin/month/2026-11").get_data(as_text=True)
+    assert 'id="draws"' in page and "R12 closed for works" in page
+    rows = audit.entries(district, what="draw", month="2026-11")
+    assert [r["reason"] for r in rows] == ["R12 closed for works", None] and rows[0]["before"]["seed"] == 7
+
+
+def test_propose_adjust_save_and_the_inspector_sees_the_roads(app, client, office, district):
+    for name in ("li", "wang"):
+        add(client, name=name, role="inspector")
+    post(client, "/admin/month/2026-11/draw", how="designate", roads=["R11", "R12", "R21", "R41", "R42"])
+    proposal = post(client, "/admin/month/2026-11/propose", inspectors=["li", "wang"])
+    html = proposal.get_data(as_text=True)
+    assert proposal.status_code == 200 and 'id="proposal-note"' in html
+    assert set(r["inspector"] for r in inspections.inspections(district, "2026-11")) == {None}   # not saved yet
+    chosen = dict(re.findall(r'name="road:(\w+)".*?<option value="(\w+)" selected', html, flags=re.S))
+    assert sorted(chosen) == ["R11", "R12", "R21", "R41", "R42"]
+    chosen["R21"] = "wang"                                       # adjusted by hand
+    saved = post(client, "/admin/month/2026-11/assign", **{f"road:{r}": n for r, n in chosen.items()})
+    assert saved.status_code == 302
+    assert {r["code"]: r["inspector"] for r in inspections.inspections(district, "2026-11")} == chosen
+    li = app.test_client()
+    password = office.passwords.get("li")
+    # the inspector logs in (their password is reset by the office for the test) and sees their roads
+    page = change(client, "li", "password")
+    password = re.search(r'id="shown-password">([^<]+)<', page.get_data(as_text=True)).group(1)
+    li.post("/login", data={"name": "li", "password": password, "csrf_token": csrf(li)})
+    mine = li.get("/inspect/?month=2026-11").get_data(as_text=True)
+    for road, name in chosen.items():
+        assert (road in mine) == (name == "li"), road
+    refused = post(client, "/admin/month/2026-11/assign", **{"road:R11": "nobody"})
+    assert refused.status_code == 404 and "nobody" in refused.get_data(as_text=True)
+    progress = client.get("/admin/month/2026-11").get_data(as_text=True)
+    assert 'id="progress-inspector"' in progress and "未开始" in progress
+
+
+def test_the_audit_log_filters_by_who_what_and_month(client, office, district):
+    add(client, name="li", role="inspector")
+    post(client, "/admin/month/2026-11/draw", how="seed", seed="3")
+    everything = client.get("/admin/audit").get_data(as_text=True)
+    assert "<td>account_add</td>" in everything and "<td>draw</td>" in everything
+    draws = client.get("/admin/audit?what=draw&month=2026-11").get_data(as_text=True)
+    assert "<td>account_add</td>" not in draws and "<td>draw</td>" in draws
+    assert "<td>draw</td>" not in client.get("/admin/audit?what=draw&month=2026-10").get_data(as_text=True)
+    nobody = client.get("/admin/audit?who=someone-else").get_data(as_text=True)
+    assert 'id="no-entries"' in nobody
