@@ -188,3 +188,36 @@ def test_the_audit_log_filters_by_who_what_and_month(client, office, district):
     assert "<td>draw</td>" not in client.get("/admin/audit?what=draw&month=2026-10").get_data(as_text=True)
     nobody = client.get("/admin/audit?who=someone-else").get_data(as_text=True)
     assert 'id="no-entries"' in nobody
+
+
+# the inspection window --------------------------------------------------------------------
+
+
+def test_closing_the_window_refuses_later_findings_and_keeps_earlier_ones(app, client, office, district):
+    from gisgrid.domain.errors import Conflict
+    from gisgrid.services import Actor, findings
+    from gisgrid.services import month as month_work
+
+    add(client, name="li", role="inspector")
+    post(client, "/admin/month/2026-11/draw", how="designate", roads=["R11", "R12", "R21", "R41", "R42"])
+    post(client, "/admin/month/2026-11/assign", **{"road:R11": "li"})
+    refused = post(client, "/admin/month/2026-11/window", closes_on="2026-12-03")
+    assert refused.status_code == 400 and "须在 2026-11 之内" in refused.get_data(as_text=True)
+    assert post(client, "/admin/month/2026-11/window", closes_on="2026-11-24").status_code == 302
+    assert "2026-11-24" in client.get("/admin/month/2026-11").get_data(as_text=True)
+    li = Actor(district.user(name="li")["id"], "li", "inspector")
+    point = (114.035, 33.5951)                                    # on R11
+    with pytest.raises(Conflict, match="closed on 2026-11-24"):
+        findings.record(district, li, {"id": "late", "rule": "5.1", "observed_at": "2026-11-25T09:00:00+08:00"},
+                        *point)
+    # observed on the last day, sent after the close (an offline tablet): kept
+    kept, created = findings.record(district, li, {"id": "queued", "rule": "5.1",
+                                                   "observed_at": "2026-11-24T23:30:00+08:00"}, *point)
+    assert created and kept["road"] == "R11"
+    post(client, "/admin/month/2026-11/window", open="1")
+    assert findings.record(district, li, {"id": "late", "rule": "5.1", "observed_at": "2026-11-25T09:00:00+08:00"},
+                           *point)[1]
+    assert [e["after"]["closes_on"] for e in audit.entries(district, what="window")] == [None, "2026-11-24"]
+    month_work.publish(district, Actor(None, "zhao", "reviewer"), "2026-11")
+    with pytest.raises(Conflict):
+        month_work.close_window(district, Actor(None, "chief", "admin"), "2026-11", "2026-11-20")

@@ -116,3 +116,11 @@ def test_readme_shows_the_policy_as_it_is():
         submitted = {"refuse": "refused", "reason": "with a reason", "any": ""}[rule.submitted]
         row = f"| `{name}` | {roles} | {'yes' if rule.own else ''} | {month} | {submitted} |"
         assert row in readme, row
+
+
+def test_a_closed_window_refuses_new_findings_only():
+    inspector = Actor(1, "wang", "inspector")
+    closed = Facts(owner=True, closed_on="2026-11-24")
+    assert outcome("record_finding", inspector, closed) == "409"
+    assert {a: outcome(a, inspector, closed) for a in ("edit_finding", "delete_finding", "submit_road")} == \
+        {"edit_finding": "ok", "delete_finding": "ok", "submit_road": "ok"}

@@ -60,7 +60,7 @@ def month_data(store: Store, actor: Actor, month: str) -> dict:
         row["score"] = scores.get(row["code"])
     inspectors = [a for a in stored_accounts.accounts(store) if a["role"] == "inspector" and a["active"]]
     state = publishing.month_state(store, month)
-    return {"month": month, "today": clock.today(tz), "due": draw_due(month, clock.today(tz)),
+    return {"month": month, "window_closes": publishing.window(store, month), "today": clock.today(tz), "due": draw_due(month, clock.today(tz)),
             "window": {"from": start, "to": end}, "state": state["state"], "current": current,
             "draws": draws, "designation": designation, "roads": roads,
             "inspectors": [{"name": a["name"], "towns": a["towns"]} for a in inspectors],

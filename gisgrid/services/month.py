@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from . import office
 from ..domain import assignment
 from ..domain.errors import Conflict, GisgridError, NotFound
-from ..domain.months import parse_month
+from ..domain.months import parse_date, parse_month
 from ..reports import assessment
-from ..storage import Store, inspections, publishing
+from ..storage import Store, audit, inspections, publishing
 from .policy import Actor, Facts, decide
 
 
@@ -86,6 +86,27 @@ def assign_by_hand(store: Store, actor: Actor, month: str, given: dict[str, str]
 
 def assign_road(store: Store, actor: Actor, month: str, road: str, inspector: str) -> None:
     assign_by_hand(store, actor, month, {road: inspector})
+
+
+def close_window(store: Store, actor: Actor, month: str, closes_on: str | None) -> dict:
+    """Close the month's inspection window: no finding observed after `closes_on` is accepted
+    (empty: open it again). Audited; before publication only."""
+    month = parse_month(month)
+    day = parse_date(closes_on) if (closes_on or "").strip() else None
+    if day is not None and month_of_day(day) != month:
+        raise GisgridError("The window of {month} closes on a day of {month} (got {day})", month=month,
+                           day=day.isoformat())
+    with store.begin() as conn:
+        decide("close_window", actor, Facts(month=publishing.state_in(conn, month), month_label=month))
+        before = publishing.set_window_in(conn, month, day, actor.name)
+        audit.record(conn, "window", actor.name, month=month, subject=month,
+                     before={"closes_on": before.isoformat() if before else None},
+                     after={"closes_on": day.isoformat() if day else None})
+    return publishing.window(store, month)
+
+
+def month_of_day(day) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def import_findings(store: Store, actor: Actor, path, crs: str | None = None, log=office.quiet,

@@ -47,6 +47,7 @@ class Facts:
     month_label: str = ""
     road_label: str = ""
     admin_exists: bool = False   # an active admin account exists (the first-run page then closes)
+    closed_on: str = ""          # the finding is observed after the month's inspection window closed on this date
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,9 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
                        "re-open the month with a reason to change them", month=facts.month_label)
     if rule.month == PUBLISHED and facts.month != PUBLISHED:
         raise Conflict("{month} is not published", month=facts.month_label)
+    if facts.closed_on and action == "record_finding":
+        raise Conflict("The inspection of {month} closed on {date}: findings observed after it are not accepted",
+                       month=facts.month_label, date=facts.closed_on)
     if facts.road == SUBMITTED and rule.submitted == "refuse":
         if action == "add_photo":
             raise Conflict("The inspection of road {code} was submitted; no photos can be added",

@@ -178,6 +178,21 @@ def assign(month: str):
     return redirect(url_for("admin.month", month=month, _anchor="assignment"))
 
 
+@bp.post("/admin/month/<month>/window")
+@role_required("admin")
+def window(month: str):
+    """Close the inspection window after a date (or open it again: an empty date)."""
+    month = parse_month(month)
+    closes_on = "" if request.form.get("open") else _field("closes_on")
+    try:
+        if not closes_on and not request.form.get("open"):
+            raise GisgridError("Give the date after which no finding is accepted")
+        month_work.close_window(get_store(), actor(), month, closes_on or None)
+    except GisgridError as refused:
+        return _month_page(month, translate(refused), refused.http_status, typed={"closes_on": closes_on})
+    return redirect(url_for("admin.month", month=month, _anchor="window"))
+
+
 # the audit log --------------------------------------------------------------------------
 
 
