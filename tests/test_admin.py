@@ -221,3 +221,65 @@ def test_closing_the_window_refuses_later_findings_and_keeps_earlier_ones(app, c
     month_work.publish(district, Actor(None, "zhao", "reviewer"), "2026-11")
     with pytest.raises(Conflict):
         month_work.close_window(district, Actor(None, "chief", "admin"), "2026-11", "2026-11-20")
+
+
+# rulebooks --------------------------------------------------------------------------------
+
+OWN_RULEBOOK = """
+[rulebook]
+id = "our-2027"
+name_zh = "本区考核细则"
+name_en = "Our district's rules"
+effective_from = "2027-01"
+
+[sections]
+"1" = { zh = "店外经营", en = "Business outside shops" }
+
+[rules."1"]
+zh = "店外经营"
+en = "Business outside the shop"
+kind = "each"
+points = 3
+"""
+
+
+def upload(client, text: str, name="ours.toml"):
+    import io
+
+    return client.post("/admin/rulebooks", content_type="multipart/form-data",
+                       data={"csrf_token": csrf(client, "/admin/rulebooks"), "month": "2026-11",
+                             "rulebook": (io.BytesIO(text.encode()), name)})
+
+
+def test_the_rulebook_in_force_and_the_months_each_governs(client, office):
+    page = client.get("/admin/rulebooks?month=2026-11").get_data(as_text=True)
+    assert "yancheng-2012" in page and "自 2012-01 起" in page
+    assert 'data-rule="5.4"' in page and "户外广告" in page and "2 / 4" in page        # rule 1: area 2 / 4
+
+
+def test_an_uploaded_rulebook_is_checked_stored_and_governs_from_its_month(app, client, office):
+    bad = upload(client, OWN_RULEBOOK.replace('kind = "each"', 'kind = "per-shop"'))
+    assert bad.status_code == 400 and "rule &#39;1&#39;" in bad.get_data(as_text=True) and "per-shop" in bad.get_data(as_text=True)
+    assert len(store_of(app).rulebooks()) == 1                                         # nothing stored
+    done = upload(client, OWN_RULEBOOK)
+    assert done.status_code == 200 and 'id="uploaded"' in done.get_data(as_text=True)
+    page = client.get("/admin/rulebooks?month=2027-03").get_data(as_text=True)
+    assert "2012-01 至 2026-12" in page and "自 2027-01 起" in page and "本区考核细则" in page
+    from gisgrid.domain.rulebook import rulebook_for
+
+    assert rulebook_for("2027-02", store_of(app).rulebooks()).id == "our-2027"
+    assert rulebook_for("2026-12", store_of(app).rulebooks()).id == "yancheng-2012"
+    again = upload(client, OWN_RULEBOOK.replace('"our-2027"', '"other"'))
+    assert again.status_code == 400 and "2027-01" in again.get_data(as_text=True)   # one per month
+    assert [e["subject"] for e in audit.entries(store_of(app), what="rulebook")] == ["our-2027"]
+
+
+def test_a_rulebook_may_not_reach_back_into_a_published_month(app, client, office, district):
+    from gisgrid.services import Actor
+    from gisgrid.services import month as month_work
+
+    post(client, "/admin/month/2026-11/draw", how="seed", seed="1")
+    month_work.publish(district, Actor(None, "zhao", "reviewer"), "2026-11")
+    refused = upload(client, OWN_RULEBOOK.replace('"2027-01"', '"2026-11"'))
+    assert refused.status_code == 409 and "2026-11 已发布" in refused.get_data(as_text=True)
+    assert len(district.rulebooks()) == 1

@@ -32,6 +32,7 @@ BY_ROLE = {
     "manage_users":     ("ok", "403", "403", "403", "403", "ok"),
     "redraw_sample":    ("400", "403", "403", "403", "403", "400"),  # a redraw always needs a reason
     "close_window":     ("ok", "403", "403", "403", "403", "ok"),
+    "manage_rulebooks": ("ok", "403", "403", "403", "403", "ok"),
     "view_office":      ("ok", "403", "403", "403", "403", "ok"),
     "set_first_admin":  ("403", "403", "403", "403", "403", "ok"),   # and anyone not logged in, below
 }

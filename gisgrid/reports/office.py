@@ -96,3 +96,28 @@ def audit_data(store: Store, actor: Actor, who: str | None = None, what: str | N
     return {"entries": audit.entries(store, who=who or None, what=what or None, month=month),
             "actors": audit.actors(store), "actions": audit.actions(store),
             "filters": {"who": who or "", "what": what or "", "month": month or ""}}
+
+
+def rulebooks_data(store: Store, actor: Actor, month: str | None = None) -> dict:
+    """Every rulebook with the months it governs, and the one in force in `month` (default:
+    this month) with its sections, rules, labels and figures."""
+    from ..domain.rulebook import governs, rulebook_for
+
+    decide("view_office", actor)
+    month = parse_month(month) if month else clock.month(store.timezone())
+    books = store.rulebooks()
+    book = rulebook_for(month, books)
+
+    def figure(value):
+        return None if value is None else (int(value) if value.denominator == 1 else float(value))
+
+    return {"month": month,
+            "books": [{"id": b.id, "name_zh": b.name_zh, "name_en": b.name_en, "from": first, "to": last,
+                       "in_force": b.id == book.id} for b, first, last in governs(books)],
+            "book": {"id": book.id, "name_zh": book.name_zh, "name_en": book.name_en,
+                     "effective_from": book.effective_from, "area_threshold_m2": figure(book.area_threshold_m2),
+                     "sections": [{"code": code, "zh": book.sections[code][0], "en": book.sections[code][1],
+                                   "rules": [{"code": r.code, "zh": r.zh, "en": r.en, "kind": r.kind,
+                                              "points": figure(r.points), "points_high": figure(r.points_high),
+                                              "gbt": r.gbt} for r in rules]}
+                                  for code, rules in book.by_section().items()]}}

@@ -90,6 +90,7 @@ RULES: dict[str, Rule] = {
     "redraw_sample": Rule(OFFICE, reason=True),
     # no findings after the window closes, and reopening it: the office's, before publication
     "close_window": Rule(OFFICE),
+    "manage_rulebooks": Rule(OFFICE, month=None),
     "view_office": Rule(OFFICE, month=None),   # the office's pages: a month's draws and assignment, the audit log
     "set_first_admin": Rule(frozenset({"anonymous", "operator"}), month=None, first_run=True),
 }

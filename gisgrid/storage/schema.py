@@ -322,3 +322,16 @@ class AuditLog(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+
+
+class RulebookFile(Base):
+    """A district's own rulebook uploaded by the office: the TOML as given (parsed and checked
+    like a file in RULEBOOK_DIR), kept in the database so every app server scores with it."""
+
+    __tablename__ = "rulebook_file"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    effective_from: Mapped[str] = mapped_column(String(7), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(Instant)

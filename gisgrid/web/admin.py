@@ -13,6 +13,7 @@ from ..domain.months import parse_month
 from ..reports import office as office_reports
 from ..services import accounts as account_work
 from ..services import month as month_work
+from ..services import rulebooks as rulebook_work
 from ..services.policy import ANONYMOUS
 from . import get_store, translate
 from .auth import ROLE_HOME, actor, role_required
@@ -191,6 +192,33 @@ def window(month: str):
     except GisgridError as refused:
         return _month_page(month, translate(refused), refused.http_status, typed={"closes_on": closes_on})
     return redirect(url_for("admin.month", month=month, _anchor="window"))
+
+
+# rulebooks ------------------------------------------------------------------------------
+
+
+def _rulebooks_page(month: str | None, error: str | None = None, status: int = 200, uploaded: dict | None = None):
+    data = office_reports.rulebooks_data(get_store(), actor(), month)
+    return render_template("admin/rulebooks.html", data=data, error=error, uploaded=uploaded), status
+
+
+@bp.get("/admin/rulebooks")
+@role_required("admin")
+def rulebooks():
+    return _rulebooks_page(request.args.get("month") or None)
+
+
+@bp.post("/admin/rulebooks")
+@role_required("admin")
+def upload_rulebook():
+    upload = request.files.get("rulebook")
+    try:
+        if upload is None or not upload.filename:
+            raise GisgridError("Choose a rulebook file (TOML) to upload")
+        done = rulebook_work.upload(get_store(), actor(), upload.filename, upload.read(rulebook_work.MAX_BYTES + 1))
+    except GisgridError as refused:
+        return _rulebooks_page(request.form.get("month") or None, translate(refused), refused.http_status)
+    return _rulebooks_page(done["effective_from"], uploaded=done)
 
 
 # the audit log --------------------------------------------------------------------------

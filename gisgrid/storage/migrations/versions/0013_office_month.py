@@ -1,6 +1,7 @@
 """The office's month: the audit log records every change the office makes (accounts have no
 month, so its month may be empty, and `subject` names what was changed: an account, a road),
-and a month's inspection window can close (no new findings after a date).
+a month's inspection window can close (no new findings after a date), and a district's own
+rulebooks uploaded by the office are kept in the database.
 
 Revision ID: 0013
 Revises: 0010
@@ -22,9 +23,19 @@ def upgrade():
     with op.batch_alter_table("month_state") as batch:
         batch.add_column(sa.Column("closes_on", sa.Date, nullable=True))
         batch.add_column(sa.Column("closed_by", sa.String(100), nullable=True))
+    op.create_table(
+        "rulebook_file",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("effective_from", sa.String(7), nullable=False, unique=True),
+        sa.Column("filename", sa.String(200), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("uploaded_by", sa.String(100), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade():
+    op.drop_table("rulebook_file")
     with op.batch_alter_table("month_state") as batch:
         batch.drop_column("closed_by")
         batch.drop_column("closes_on")
