@@ -246,3 +246,15 @@ def test_user_errors_are_one_line(db, capsys, args, message):
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err
     with _store(db) as store:
         assert store.users() == [] and audit.entries(store) == []
+
+
+def test_serve_prints_where_the_office_starts_and_no_password(tmp_path):
+    """README's first command: `gisgrid serve` on a new installation points to the first-run
+    page and the admin's pages, and prints no password (it would be lost, or read by others)."""
+    from gisgrid.bench_serve import Server
+
+    with Server(tmp_path, workers=1) as server:
+        server.wait_ready()
+        printed = (tmp_path / "serve.log").read_text(encoding="utf-8", errors="replace")
+    assert f"{server.url}/setup" in printed and f"{server.url}/admin/" in printed
+    assert "password " not in printed.replace("administrator's password", "")
