@@ -283,3 +283,17 @@ def test_a_rulebook_may_not_reach_back_into_a_published_month(app, client, offic
     refused = upload(client, OWN_RULEBOOK.replace('"2027-01"', '"2026-11"'))
     assert refused.status_code == 409 and "2026-11 已发布" in refused.get_data(as_text=True)
     assert len(district.rulebooks()) == 1
+
+
+def test_the_reviewers_audit_shows_publishing_only_beside_the_offices_rows(app, client, office, district):
+    from gisgrid.reports import assessment
+    from gisgrid.services import Actor
+    from gisgrid.services import month as month_work
+
+    post(client, "/admin/month/2026-11/draw", how="seed", seed="1")
+    add(client, name="li", role="inspector")
+    post(client, "/admin/month/2026-11/propose", inspectors=["li"])
+    month_work.assign_roads(district, Actor(None, "chief", "admin"), "2026-11", ["li"])
+    month_work.publish(district, Actor(None, "zhao", "reviewer"), "2026-11")
+    assert [e["action"] for e in assessment.audit_report(district, "2026-11")] == ["publish"]
+    assert client.get("/review/2026-11").status_code == 200
