@@ -10,6 +10,7 @@ import unicodedata
 import click
 
 from .services import office
+from .domain import assignment
 from .domain.errors import GisgridError
 from .reports import scores
 from .services import OPERATOR, accounts
@@ -295,27 +296,32 @@ def user() -> None:
 
 @user.command("add", help="Add an account; its password is generated and printed once.")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["admin", "planner", "inspector", "reviewer"]))
+@click.option("--role", required=True, type=click.Choice(accounts.ACCOUNT_ROLES))
 @click.option("--lang", default="zh", show_default=True, type=click.Choice(["zh", "en"]))
+@click.option("--towns", help="The towns an inspector or a town office works for: TOWN,TOWN,...")
 @pass_context
-def user_add(ctx: Context, name: str, role: str, lang: str) -> None:
+def user_add(ctx: Context, name: str, role: str, lang: str, towns: str | None) -> None:
     ctx.store.migrate()
-    password = accounts.add_account(ctx.store, OPERATOR, name, role, lang=lang)
+    password = accounts.add_account(ctx.store, OPERATOR, name, role, lang=lang, towns=_names(towns))
     click.echo(f"{name} ({role}) password: {password}")
 
 
-@user.command("list", help="List the accounts: name, role, active, language.")
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+@user.command("list", help="List the accounts: name, role, active, language, towns.")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounts as JSON.")
 @pass_context
 def user_list(ctx: Context, as_json: bool) -> None:
-    ctx.store.require_schema()
-    rows = [{"name": u["name"], "role": u["role"], "active": bool(u["active"]), "lang": u["lang"]}
-            for u in ctx.store.users()]
+    rows = [{k: a[k] for k in ("name", "role", "active", "lang", "towns")}
+            for a in accounts.list_accounts(ctx.store, OPERATOR)]
     if as_json:
-        emit_json(rows)
+        emit_json({"users": rows})
     else:
-        click.echo(table(["name", "role", "active", "lang"],
-                         [[r["name"], r["role"], "yes" if r["active"] else "no", r["lang"]] for r in rows]))
+        click.echo(table(["name", "role", "active", "lang", "towns"],
+                         [[r["name"], r["role"], "yes" if r["active"] else "no", r["lang"], ",".join(r["towns"])]
+                          for r in rows]))
 
 
 @user.command("disable", help="Disable an account: it cannot log in, and every session of it ends now.")
@@ -345,6 +351,22 @@ def user_reset_password(ctx: Context, name: str) -> None:
     click.echo(f"{name} password: {password}")
 
 
+@cli.command(help="Share the month's sampled roads among inspectors: even shares, a grid's roads together.")
+@click.argument("month")
+@click.option("--inspectors", required=True, metavar="NAME,NAME,...", help="The inspectors' account names.")
+@click.option("--cross-town", is_flag=True, help="No inspector on the roads of a town they work for (交叉检查).")
+@click.option("--json", "as_json", is_flag=True, help="Print the assignment as JSON.")
+@pass_context
+def assign(ctx: Context, month: str, inspectors: str, cross_town: bool, as_json: bool) -> None:
+    ctx.store.require_schema()
+    given = month_work.assign_roads(ctx.store, OPERATOR, month, _names(inspectors), cross_town=cross_town)
+    if as_json:
+        emit_json({"month": month.strip(), "roads": dict(sorted(given.items()))})
+        return
+    click.echo(table(["道路 road", "督查 inspector"], [[road, name] for road, name in sorted(given.items())]))
+    log(", ".join(f"{name} {count}" for name, count in sorted(assignment.shares(given).items())))
+
+
 @cli.command(help="Run the web app under gunicorn (production WSGI server).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -356,17 +378,16 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> Non
     from gunicorn.app.base import BaseApplication
 
     from .web import create_app
-    from .web.auth import first_accounts
 
     app = create_app(settings=ctx.settings)
-    store = app.extensions["gisgrid.storage"]
-    made = first_accounts(store)
-    for role, password in made.items():
-        click.echo(f"account {role} / password {password}  (role {role}; shown once, change it soon)")
-    if "inspector" in made:  # first start: this month's sampled roads go to the first inspector
-        given = month_work.assign_roads(store, OPERATOR, scores.default_month(store), ["inspector"])
-        if given:
-            log(f"{len(given)} sampled roads of this month assigned to the account 'inspector'")
+    base = f"http://{host}:{port}"
+    # no passwords printed: output is lost, and whoever reads it first owns the installation;
+    # the first admin types their own on the first-run page, then adds the other accounts
+    if accounts.needs_first_admin(app.extensions["gisgrid.storage"]):
+        click.echo(f"no administrator yet: open {base}/setup to set the first administrator's password, "
+                   f"then {base}/admin/ to add accounts, draw and assign the month", err=True)
+    else:
+        click.echo(f"the office's pages (accounts, the month's draw and assignment): {base}/admin/", err=True)
 
     class Server(BaseApplication):
         def load_config(self):

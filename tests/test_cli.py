@@ -130,3 +130,131 @@ def test_validate_field_mapping_and_osm_draft(db_url, db, tmp_path, capsys, shar
     assert code == 0 and "draft grids added" in err
     code, out, _ = run(capsys, "--db", str(fresh), "validate", "--json")
     assert json.loads(out)["blocking"] == 0
+
+
+# accounts and the assignment (issue 15) --------------------------------------------------
+
+from contextlib import contextmanager  # noqa: E402
+
+from gisgrid.services import accounts  # noqa: E402
+from gisgrid.storage import audit  # noqa: E402
+
+
+def _inspectors(capsys, db, *names, role="inspector"):
+    for name in names:
+        code, out, _ = run(capsys, "--db", db, "user", "add", name, "--role", role)
+        assert code == 0 and f"{name} ({role}) password: " in out
+
+
+def _inspections(db):
+    from gisgrid.storage import inspections
+
+    with _store(db) as store:
+        return {row["code"]: row["inspector"] for row in inspections.inspections(store, "2026-11")}
+
+
+def test_assign_json_gives_every_sampled_road_once_in_even_shares(db, capsys):
+    _inspectors(capsys, db, "li", "wang")
+    code, out, _ = run(capsys, "--db", db, "sample", "2026-11", "--seed", "7", "--json")
+    sampled = sorted(road for roads in json.loads(out)["grids"].values() for road in roads)
+    code, out, err = run(capsys, "--db", db, "assign", "2026-11", "--inspectors", "li,wang", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert set(document) == {"month", "roads"} and document["month"] == "2026-11"
+    # the small district's sample: G1 two roads, G2 one, G4 two: five roads, each once
+    assert sorted(document["roads"]) == sampled and len(sampled) == 5
+    counts = sorted(list(document["roads"].values()).count(n) for n in ("li", "wang"))
+    assert counts == [2, 3]
+    assert _inspections(db) == document["roads"]          # written as printed
+    with _store(db) as store:
+        rows = audit.entries(store, what="assign")
+    assert [(r["actor"], r["month"]) for r in rows] == [("cli", "2026-11")] and rows[0]["after"] == document["roads"]
+
+
+@contextmanager
+def _store(db):
+    from gisgrid.storage import Store
+
+    store = Store(db)
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("names, message", [
+    ("li,nobody", "No inspector named 'nobody'"),
+    ("li,zhao", "No inspector named 'zhao'"),          # zhao is a reviewer
+    (" , ", "Name at least one inspector"),
+])
+def test_assign_refuses_unknown_or_non_inspector_names_and_writes_nothing(db, capsys, names, message):
+    _inspectors(capsys, db, "li")
+    _inspectors(capsys, db, "zhao", role="reviewer")
+    assert run(capsys, "--db", db, "sample", "2026-11", "--seed", "7")[0] == 0
+    code, out, err = run(capsys, "--db", db, "assign", "2026-11", "--inspectors", names, "--json")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("gisgrid: error: ") and message in err
+    assert set(_inspections(db).values()) == {None}                # nothing written
+
+
+def test_assign_cross_town_keeps_inspectors_off_their_own_towns(db, capsys):
+    # G1, G2 are 沙北街道's, G4 城关镇's
+    code, _, err = run(capsys, "--db", db, "user", "add", "li", "--role", "inspector", "--towns", "沙北街道")
+    assert code == 0, err
+    run(capsys, "--db", db, "user", "add", "wang", "--role", "inspector", "--towns", "城关镇")
+    run(capsys, "--db", db, "sample", "2026-11", "--roads", "R11,R12,R21,R41,R42")
+    code, out, _ = run(capsys, "--db", db, "assign", "2026-11", "--inspectors", "li,wang", "--cross-town", "--json")
+    roads = json.loads(out)["roads"]
+    assert code == 0
+    assert {r for r, n in roads.items() if n == "li"} == {"R41", "R42"}
+    assert {r for r, n in roads.items() if n == "wang"} == {"R11", "R12", "R21"}
+
+
+def test_user_list_json_disable_enable_reset_password(db, capsys):
+    run(capsys, "--db", db, "user", "add", "li", "--role", "inspector", "--towns", "沙北街道")
+    run(capsys, "--db", db, "user", "add", "zhao", "--role", "reviewer", "--lang", "en")
+    code, out, _ = run(capsys, "--db", db, "user", "list", "--json")
+    assert code == 0
+    assert json.loads(out) == {"users": [
+        {"name": "li", "role": "inspector", "active": True, "lang": "zh", "towns": ["沙北街道"]},
+        {"name": "zhao", "role": "reviewer", "active": True, "lang": "en", "towns": []}]}
+
+    code, out, err = run(capsys, "--db", db, "user", "disable", "li")
+    assert code == 0 and "li disabled" in err
+    assert json.loads(run(capsys, "--db", db, "user", "list", "--json")[1])["users"][0]["active"] is False
+    assert run(capsys, "--db", db, "user", "enable", "li")[0] == 0
+    assert json.loads(run(capsys, "--db", db, "user", "list", "--json")[1])["users"][0]["active"] is True
+
+    code, out, _ = run(capsys, "--db", db, "user", "reset-password", "li")
+    assert code == 0 and out.startswith("li password: ")
+    password = out.split(": ", 1)[1].strip()
+    with _store(db) as store:
+        assert accounts.authenticate(store, accounts.login_limits(store.config), "li", password, "127.0.0.1",
+                                     None)["name"] == "li"
+        done = [(e["action"], e["subject"]) for e in audit.entries(store, what="account")]
+    assert done == [("account_password", "li"), ("account_enable", "li"), ("account_disable", "li"),
+                    ("account_add", "zhao"), ("account_add", "li")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["user", "disable", "nobody"], "No account named 'nobody'"),
+    (["user", "reset-password", "nobody"], "No account named 'nobody'"),
+    (["user", "add", "li", "--role", "inspector", "--towns", "月球镇"], "No grid belongs to the town '月球镇'"),
+])
+def test_user_errors_are_one_line(db, capsys, args, message):
+    code, out, err = run(capsys, "--db", db, *args)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+    with _store(db) as store:
+        assert store.users() == [] and audit.entries(store) == []
+
+
+def test_serve_prints_where_the_office_starts_and_no_password(tmp_path):
+    """README's first command: `gisgrid serve` on a new installation points to the first-run
+    page and the admin's pages, and prints no password (it would be lost, or read by others)."""
+    from gisgrid.bench_serve import Server
+
+    with Server(tmp_path, workers=1) as server:
+        server.wait_ready()
+        printed = (tmp_path / "serve.log").read_text(encoding="utf-8", errors="replace")
+    assert f"{server.url}/setup" in printed and f"{server.url}/admin/" in printed
+    assert "password " not in printed.replace("administrator's password", "")

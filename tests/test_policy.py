@@ -30,6 +30,11 @@ BY_ROLE = {
     "import_layer":     ("ok", "ok", "403", "403", "403", "ok"),
     "edit_boundary":    ("ok", "ok", "403", "403", "403", "ok"),
     "manage_users":     ("ok", "403", "403", "403", "403", "ok"),
+    "redraw_sample":    ("400", "403", "403", "403", "403", "400"),  # a redraw always needs a reason
+    "close_window":     ("ok", "403", "403", "403", "403", "ok"),
+    "manage_rulebooks": ("ok", "403", "403", "403", "403", "ok"),
+    "view_office":      ("ok", "403", "403", "403", "403", "ok"),
+    "set_first_admin":  ("403", "403", "403", "403", "403", "ok"),   # and anyone not logged in, below
 }
 
 # the inspector's own work, by state: (facts, outcome per use case)
@@ -49,8 +54,16 @@ MONTH_STATES = [
     (Facts(month=PUBLISHED), {"import_findings": "409", "draw_sample": "409", "assign_roads": "409",
                               "publish_month": "409", "reopen_month": "400", "import_layer": "ok",
                               "edit_boundary": "ok", "manage_users": "ok"}),
-    (Facts(month=PUBLISHED, reason=True), {"reopen_month": "ok"}),
+    (Facts(month=PUBLISHED, reason=True), {"reopen_month": "ok", "redraw_sample": "409"}),
+    (Facts(month=PUBLISHED), {"redraw_sample": "409", "close_window": "409"}),
+    (Facts(reason=True), {"redraw_sample": "ok"}),
 ]
+
+
+@pytest.mark.parametrize("admin_exists, expected", [(False, "ok"), (True, "409")])
+def test_the_first_run_page_sets_an_admin_only_while_none_exists(admin_exists, expected):
+    assert outcome("set_first_admin", policy.ANONYMOUS, Facts(admin_exists=admin_exists)) == expected
+    assert outcome("manage_users", policy.ANONYMOUS, Facts()) == "403"
 
 
 def outcome(action: str, actor: Actor, facts: Facts) -> str:
@@ -104,3 +117,11 @@ def test_readme_shows_the_policy_as_it_is():
         submitted = {"refuse": "refused", "reason": "with a reason", "any": ""}[rule.submitted]
         row = f"| `{name}` | {roles} | {'yes' if rule.own else ''} | {month} | {submitted} |"
         assert row in readme, row
+
+
+def test_a_closed_window_refuses_new_findings_only():
+    inspector = Actor(1, "wang", "inspector")
+    closed = Facts(owner=True, closed_on="2026-11-24")
+    assert outcome("record_finding", inspector, closed) == "409"
+    assert {a: outcome(a, inspector, closed) for a in ("edit_finding", "delete_finding", "submit_road")} == \
+        {"edit_finding": "ok", "delete_finding": "ok", "submit_road": "ok"}

@@ -60,16 +60,6 @@ def test_language_switch_is_kept_per_user(app, client, auth):
     assert app.extensions["gisgrid.storage"].user(name="qian")["lang"] == "en"
 
 
-def test_first_start_makes_one_account_per_role_with_generated_passwords(app):
-    from gisgrid.web.auth import first_accounts
-
-    store = app.extensions["gisgrid.storage"]
-    made = first_accounts(store)
-    assert sorted(made) == ["admin", "inspector", "planner", "reviewer"]   # a town office needs its towns first
-    assert len(set(made.values())) == 4 and all(len(p) >= 12 for p in made.values())
-    assert first_accounts(store) == {}  # only on first start
-
-
 def test_session_cookie_is_secure_by_default(db_url, tmp_path):
     from gisgrid.web import create_app
 

@@ -178,7 +178,12 @@ def load_rulebooks(extra_dir: str | os.PathLike | None = None) -> list[Rulebook]
     paths = sorted(SHIPPED_DIR.glob("*.toml"))
     if extra_dir:
         paths += sorted(Path(extra_dir).glob("*.toml"))
-    books = sorted((load_rulebook(p) for p in paths), key=lambda b: b.effective_from)
+    return checked([load_rulebook(p) for p in paths])
+
+
+def checked(books: list[Rulebook]) -> list[Rulebook]:
+    """The rulebooks oldest first, refusing two that take effect from the same month."""
+    books = sorted(books, key=lambda b: b.effective_from)
     seen: dict[str, str] = {}
     for book in books:
         if book.effective_from in seen:
@@ -195,3 +200,13 @@ def rulebook_for(month: str, books: list[Rulebook]) -> Rulebook:
     if not in_force:
         raise RulebookError("No rulebook is in force in {month}", month=month)
     return max(in_force, key=lambda b: b.effective_from)
+
+
+def governs(books: list[Rulebook]) -> list[tuple[Rulebook, str, str | None]]:
+    """(rulebook, first month, last month or None: onward) for each rulebook, oldest first:
+    each governs from its effective month until the month before the next one takes effect."""
+    from .months import previous_month
+
+    books = sorted(books, key=lambda b: b.effective_from)
+    return [(book, book.effective_from, previous_month(books[n + 1].effective_from) if n + 1 < len(books) else None)
+            for n, book in enumerate(books)]

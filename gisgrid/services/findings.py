@@ -4,6 +4,7 @@ audit row; a retry with the same client-made id is answered with what was stored
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import shapely
@@ -52,7 +53,13 @@ def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> t
     with store.begin() as conn:
         stored = inspections.finding_in(conn, external_id=external)
         if stored is None:
-            decide("record_finding", actor, _facts(conn, actor, row["month"], road_id, road_code, None))
+            facts = _facts(conn, actor, row["month"], road_id, road_code, None)
+            # the window closes observations after its date; one observed before it and sent
+            # late (an offline tablet's queue) is still taken
+            closes = publishing.window_in(conn, row["month"])
+            if closes is not None and row["observed_at"].astimezone(store.timezone()).date() > closes:
+                facts = replace(facts, closed_on=closes.isoformat())
+            decide("record_finding", actor, facts)
             new_id = inspections.insert_finding(conn, {
                 **row, "external_id": external, "road_id": road_id, "snapped_m": snapped,
                 "geom": shapely.Point(lon, lat), "created_by": actor.name, "inspector_id": actor.id})

@@ -287,9 +287,11 @@ class SampleResult:
 
 def sample_month(store: Store, month: str, seed: int | None = None, roads: Iterable[str] = (),
                  force: bool = False, drawn_by: str = "cli", reason: str | None = None,
-                 log: Log = quiet) -> SampleResult:
+                 log: Log = quiet, replacing: Callable[[], None] | None = None,
+                 audited: bool = False) -> SampleResult:
     """Draw the month's sample (two roads per grid) from a seed, with any designated roads.
-    A sample that findings are scored against is changed only when forced; old draws are kept."""
+    A sample that findings are scored against is changed only when forced; old draws are kept.
+    `replacing()` is asked before a standing sample is replaced (the use case's policy check)."""
     month = parse_month(month)
     store.require_schema()
     publishing.require_open(store, month)
@@ -304,12 +306,14 @@ def sample_month(store: Store, month: str, seed: int | None = None, roads: Itera
     if current and current.sample == sample and current.seed == seed:
         return SampleResult(month, seed, current.method, sample, changed=False)
     if current:
+        if replacing is not None:
+            replacing()
         scored = store.findings_on_sample(current.id, month)
         if scored and not force:
             raise SampleError("The sample of {month} already has {n} findings scored against it; "
                               "redraw with --force (the old draw is kept)", month=month, n=scored)
         log(f"superseding the draw of {shown_time(current.drawn_at, store.timezone(), 'en')} by {current.drawn_by}")
-    store.save_draw(month, seed, method, sample, designated, drawn_by, reason)
+    store.save_draw(month, seed, method, sample, designated, drawn_by, reason, audited=audited)
     log(f"{month}: {sum(len(r) for r in sample.values())} roads drawn in {len(sample)} grids "
         f"({method}, seed {seed})")
     return SampleResult(month, seed, method, sample, changed=True)

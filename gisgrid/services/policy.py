@@ -27,6 +27,8 @@ class Actor:
 
 
 OPERATOR = Actor(None, "cli", "operator")
+# someone not logged in: on a new installation, the first-run page sets the first admin
+ANONYMOUS = Actor(None, "-", "anonymous")
 
 DRAFT, PUBLISHED = "draft", "published"
 OPEN, SUBMITTED = "open", "submitted"       # a sampled road's inspection
@@ -44,6 +46,8 @@ class Facts:
     reason: bool = False
     month_label: str = ""
     road_label: str = ""
+    admin_exists: bool = False   # an active admin account exists (the first-run page then closes)
+    closed_on: str = ""          # the finding is observed after the month's inspection window closed on this date
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Rule:
     month: str | None = DRAFT    # the state the month must be in; None: months do not matter
     submitted: str = "any"       # a submitted road: "refuse", "reason" (allowed with one) or "any"
     reason: bool = False         # the action always needs a reason
+    first_run: bool = False      # only while no active admin exists
 
 
 INSPECTING = frozenset({"inspector", "admin"})
@@ -81,6 +86,13 @@ RULES: dict[str, Rule] = {
     "import_layer": Rule(PLANNING, month=None),
     "edit_boundary": Rule(PLANNING, month=None),        # save, split, merge, retire, restore
     "manage_users": Rule(OFFICE, month=None),
+    # a sample that stands is replaced only with a reason (the old draw is kept)
+    "redraw_sample": Rule(OFFICE, reason=True),
+    # no findings after the window closes, and reopening it: the office's, before publication
+    "close_window": Rule(OFFICE),
+    "manage_rulebooks": Rule(OFFICE, month=None),
+    "view_office": Rule(OFFICE, month=None),   # the office's pages: a month's draws and assignment, the audit log
+    "set_first_admin": Rule(frozenset({"anonymous", "operator"}), month=None, first_run=True),
 }
 
 
@@ -102,6 +114,9 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
                        "re-open the month with a reason to change them", month=facts.month_label)
     if rule.month == PUBLISHED and facts.month != PUBLISHED:
         raise Conflict("{month} is not published", month=facts.month_label)
+    if facts.closed_on and action == "record_finding":
+        raise Conflict("The inspection of {month} closed on {date}: findings observed after it are not accepted",
+                       month=facts.month_label, date=facts.closed_on)
     if facts.road == SUBMITTED and rule.submitted == "refuse":
         if action == "add_photo":
             raise Conflict("The inspection of road {code} was submitted; no photos can be added",
@@ -113,7 +128,12 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
     if facts.road == SUBMITTED and rule.submitted == "reason" and not facts.reason:
         raise Conflict("The inspection of road {code} was submitted; give a reason for this change",
                        code=facts.road_label)
+    if rule.first_run and facts.admin_exists:
+        raise Conflict("An administrator account exists already; log in as an administrator to manage accounts")
     if rule.reason and not facts.reason:
+        if action == "redraw_sample":
+            raise GisgridError("{month} has a sample already; give a reason for drawing it again "
+                               "(the old draw is kept)", month=facts.month_label)
         raise GisgridError("Give a reason for re-opening {month}", month=facts.month_label)
 
 

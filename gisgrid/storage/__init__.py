@@ -115,10 +115,14 @@ class Store(SampleQueries, FindingQueries):
         return {**DEFAULT_SETTINGS, **stored}
 
     def rulebooks(self) -> list:
-        """The installation's rulebooks: the shipped ones and the district's own folder's."""
-        from ..domain.rulebook import load_rulebooks
+        """The installation's rulebooks: the shipped ones, the district's own folder's and the
+        ones the office uploaded (kept in the database)."""
+        from ..domain.rulebook import checked, load_rulebooks, parse_rulebook
+        from . import rulebooks
 
-        return load_rulebooks(self.config["RULEBOOK_DIR"])
+        with self.engine.connect() as conn:
+            uploaded = [parse_rulebook(r["source"], source=r["filename"]) for r in rulebooks.stored(conn)]
+        return checked(load_rulebooks(self.config["RULEBOOK_DIR"]) + uploaded)
 
     def timezone(self):
         return zone(self.settings()["timezone"])

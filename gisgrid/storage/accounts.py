@@ -7,14 +7,14 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 
-from ..domain.errors import NotFound
-from .schema import LoginAttempt, UserSession
+from ..domain.errors import Conflict, NotFound
+from .schema import AccountTown, LoginAttempt, UserSession
 from ..domain.throttle import Failures, Limits
 from . import Store, user_t
 
-session_t, attempt_t = UserSession.__table__, LoginAttempt.__table__
+session_t, attempt_t, town_t = UserSession.__table__, LoginAttempt.__table__, AccountTown.__table__
 FAILED = ("wrong", "inactive")  # what the throttle counts; a refused (throttled) attempt is not a guess
 # last_seen_at is written at most this often: a page's dozen requests are not a dozen writes
 SEEN_EVERY = timedelta(minutes=1)
@@ -134,20 +134,69 @@ def _account_id(conn, name: str) -> int:
     return account_id
 
 
+def account_in(conn, name: str) -> dict:
+    """The account (without its password hash) with its towns, read inside the caller's
+    transaction, or NotFound."""
+    row = conn.execute(select(user_t).where(user_t.c.name == name)).first()
+    if row is None:
+        raise NotFound("No account named {name!r}", name=name)
+    found = row._asdict()
+    found.pop("password_hash")
+    found["towns"] = list(conn.execute(select(town_t.c.town).where(town_t.c.account_id == found["id"])
+                                       .order_by(town_t.c.town)).scalars())
+    return found
+
+
+def accounts(store: Store) -> list[dict]:
+    """Every account with its towns, by name; no password hashes."""
+    with store.engine.connect() as conn:
+        towns: dict[int, list[str]] = {}
+        for account_id, town in conn.execute(select(town_t.c.account_id, town_t.c.town).order_by(town_t.c.town)):
+            towns.setdefault(account_id, []).append(town)
+        rows = [r._asdict() for r in conn.execute(select(user_t).order_by(user_t.c.name))]
+    for row in rows:
+        row.pop("password_hash")
+        row["towns"] = towns.get(row["id"], [])
+    return rows
+
+
+def insert_account(conn, name: str, password_hash: str, role: str, lang: str, now: datetime) -> int:
+    if conn.execute(select(user_t.c.id).where(user_t.c.name == name)).first():
+        raise Conflict("User {name!r} already exists", name=name)
+    return conn.execute(insert(user_t).values(name=name, password_hash=password_hash, role=role, lang=lang,
+                                              active=True, created_at=now)).inserted_primary_key[0]
+
+
+def set_role_in(conn, account_id: int, role: str) -> None:
+    conn.execute(update(user_t).where(user_t.c.id == account_id).values(role=role))
+
+
+def active_admins_in(conn) -> int:
+    return conn.execute(select(func.count()).select_from(user_t)
+                        .where(user_t.c.role == "admin", user_t.c.active.is_(True))).scalar_one()
+
+
+def set_password_in(conn, name: str, password_hash: str, reason: str, now: datetime, keep: int | None = None) -> int:
+    """A new password for the account; every session but `keep` ends with the old one, in the
+    caller's transaction (a session stolen with the old password must not outlive it)."""
+    account_id = _account_id(conn, name)
+    conn.execute(update(user_t).where(user_t.c.id == account_id).values(password_hash=password_hash))
+    return end_sessions(conn, account_id, reason, now, keep)
+
+
 def set_password(store: Store, name: str, password_hash: str, reason: str, now: datetime,
                  keep: int | None = None) -> int:
-    """A new password for the account; every session but `keep` ends with the old one, in the
-    same transaction (a session stolen with the old password must not outlive it)."""
     with store.begin() as conn:
-        account_id = _account_id(conn, name)
-        conn.execute(update(user_t).where(user_t.c.id == account_id).values(password_hash=password_hash))
-        return end_sessions(conn, account_id, reason, now, keep)
+        return set_password_in(conn, name, password_hash, reason, now, keep)
+
+
+def set_active_in(conn, name: str, active: bool, now: datetime) -> int:
+    """Enable or disable the account; disabling ends every session of it at once."""
+    account_id = _account_id(conn, name)
+    conn.execute(update(user_t).where(user_t.c.id == account_id).values(active=active))
+    return 0 if active else end_sessions(conn, account_id, "disabled", now)
 
 
 def set_active(store: Store, name: str, active: bool, now: datetime) -> int:
-    """Enable or disable the account; disabling ends every session of it at once."""
     with store.begin() as conn:
-        account_id = _account_id(conn, name)
-        conn.execute(update(user_t).where(user_t.c.id == account_id).values(active=active))
-        return 0 if active else end_sessions(conn, account_id, "disabled", now)
-
+        return set_active_in(conn, name, active, now)

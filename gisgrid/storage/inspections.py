@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, insert, select, update
 
-from ..domain.errors import NotFound
+from ..domain.errors import Conflict, NotFound
 from .schema import FindingChange, Inspection, Photo, utcnow
 from . import Store, finding_t, grid_t, ignoring_duplicates, road_t, sample_t, user_t
 
@@ -27,9 +27,13 @@ def assign(store: Store, month: str, road_code: str, inspector: str, assigned_by
     assign_many(store, month, {road_code: inspector}, assigned_by)
 
 
-def assign_many(store: Store, month: str, given: dict[str, str], assigned_by: str) -> None:
+def assign_many(store: Store, month: str, given: dict[str, str], assigned_by: str, audited: bool = False,
+                reason: str | None = None) -> None:
     """Give sampled roads of the month to inspectors ({road: inspector}), in one transaction:
-    every road is checked before any is assigned."""
+    every road is checked before any is assigned; with `audited`, the audit row (the roads
+    that changed hands, before and after) is written in that transaction."""
+    from . import audit
+
     draw = store.sample(month)
     sampled = {road for roads in (draw.sample.values() if draw else ()) for road in roads}
     for road_code in given:
@@ -40,9 +44,15 @@ def assign_many(store: Store, month: str, given: dict[str, str], assigned_by: st
         user = store.user(name=name)
         if user is None or user["role"] != "inspector":
             raise NotFound("No inspector named {name!r}", name=name)
+        if not user["active"]:
+            raise Conflict("The inspector {name} is disabled; enable the account first", name=name)
         users[name] = user["id"]
     now = utcnow()
     with store.begin() as conn:
+        before = dict(conn.execute(select(road_t.c.code, user_t.c.name)
+                                   .select_from(inspection_t.join(road_t, road_t.c.id == inspection_t.c.road_id)
+                                                .join(user_t, user_t.c.id == inspection_t.c.inspector_id))
+                                   .where(inspection_t.c.month == month, road_t.c.code.in_(list(given)))).all())
         for road_code, name in given.items():
             road_id = _road_id(conn, road_code)
             values = {"inspector_id": users[name], "assigned_at": now, "assigned_by": assigned_by}
@@ -50,6 +60,11 @@ def assign_many(store: Store, month: str, given: dict[str, str], assigned_by: st
                                                               inspection_t.c.road_id == road_id).values(**values))
             if changed.rowcount == 0:
                 conn.execute(insert(inspection_t).values(month=month, road_id=road_id, **values))
+        moved = {road: name for road, name in sorted(given.items()) if before.get(road) != name}
+        if audited and moved:
+            audit.record(conn, "assign", assigned_by, month=month, reason=reason,
+                         subject=next(iter(moved)) if len(moved) == 1 else f"{len(moved)} roads",
+                         before={road: before.get(road) for road in moved}, after=moved)
 
 
 def assign_round_robin(store: Store, month: str, inspectors: list[str], assigned_by: str = "system") -> dict[str, str]:

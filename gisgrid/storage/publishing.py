@@ -33,7 +33,8 @@ def month_state(store: Store, month: str) -> dict:
                 "scores": None}
     row = row._asdict()
     row["scores"] = _load(row["scores"])
-    row.pop("updated_at")
+    for key in ("updated_at", "closes_on", "closed_by"):      # the window is window()'s
+        row.pop(key)
     return row
 
 
@@ -42,6 +43,30 @@ def state_in(conn, month: str) -> str:
     publication on PostgreSQL until the transaction ends)."""
     state = conn.execute(select(state_t.c.state).where(state_t.c.month == month).with_for_update(read=True)).scalar()
     return state or DRAFT
+
+
+def window_in(conn, month: str):
+    """The date after which the month takes no new finding (its inspection window), or None."""
+    return conn.execute(select(state_t.c.closes_on).where(state_t.c.month == month)).scalar()
+
+
+def window(store: Store, month: str) -> dict:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(state_t.c.closes_on, state_t.c.closed_by).where(state_t.c.month == month)).first()
+    return {"closes_on": row.closes_on if row else None, "closed_by": row.closed_by if row else None}
+
+
+def set_window_in(conn, month: str, closes_on, by: str):
+    """Close the month's inspection window after `closes_on` (None: open it again), inside the
+    caller's transaction; returns the date it had before."""
+    row = conn.execute(select(state_t.c.closes_on).where(state_t.c.month == month).with_for_update()).first()
+    now = utcnow()
+    values = {"closes_on": closes_on, "closed_by": by if closes_on else None, "updated_at": now}
+    if row is None:
+        conn.execute(insert(state_t).values(month=month, state=DRAFT, **values))
+        return None
+    conn.execute(update(state_t).where(state_t.c.month == month).values(**values))
+    return row.closes_on
 
 
 def published_months(store: Store, year: int | None = None) -> list[str]:
@@ -100,7 +125,8 @@ def reopen(store: Store, month: str, by: str, reason: str | None) -> dict:
 
 
 def audit_log(store: Store, month: str | None = None) -> list[dict]:
-    query = select(audit_t).order_by(audit_t.c.id)
+    """Publications and re-openings (the office's other rows in the log are storage/audit.py's)."""
+    query = select(audit_t).where(audit_t.c.action.in_(("publish", "reopen"))).order_by(audit_t.c.id)
     if month is not None:
         query = query.where(audit_t.c.month == month)
     with store.engine.connect() as conn:

@@ -52,9 +52,15 @@ class SampleQueries:
             return list(conn.execute(query).scalars())
 
     def save_draw(self, month: str, seed: int | None, method: str, sample: dict[str, list[str]],
-                  designated: Iterable[str], drawn_by: str, reason: str | None = None) -> int:
-        """Record a draw as the month's sample, superseding (and keeping) the previous one."""
+                  designated: Iterable[str], drawn_by: str, reason: str | None = None,
+                  audited: bool = False) -> int:
+        """Record a draw as the month's sample, superseding (and keeping) the previous one; with
+        `audited`, its audit row (who drew how, the seed, the sample before and after) in the
+        same transaction."""
+        from . import audit
         designated = set(designated)
+        previous = self.sample(month) if audited else None
+        before = {"seed": previous.seed, "method": previous.method, "sample": previous.sample} if previous else None
         with self.begin() as conn:
             now = utcnow()
             conn.execute(update(draw_t).where(draw_t.c.month == month, draw_t.c.superseded_at.is_(None))
@@ -67,6 +73,9 @@ class SampleQueries:
                      "designated": grid in designated} for grid, roads in sample.items() for road in roads]
             if rows:
                 conn.execute(insert(sample_t), rows)
+            if audited:
+                audit.record(conn, "draw", drawn_by, month=month, subject=f"draw {draw_id}", reason=reason,
+                             before=before, after={"seed": seed, "method": method, "sample": sample})
         return draw_id
 
     def findings_on_sample(self, draw_id: int, month: str) -> int:

@@ -310,17 +310,36 @@ class MonthState(Base):
     published_by: Mapped[str | None] = mapped_column(String(100))
     scores: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(Instant)
+    # the inspection window: no finding observed after this district date (None: open)
+    closes_on: Mapped[date | None] = mapped_column(Date)
+    closed_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class AuditLog(Base):
-    """Who published or re-opened a month, when, why, and the scores before and after."""
+    """Every change the office makes, and who published or re-opened a month: who, when, why,
+    what it was done to (`subject`: an account, a road; `month` when it belongs to one) and
+    the state before and after."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), index=True)
+    month: Mapped[str | None] = mapped_column(String(7), index=True)
     action: Mapped[str] = mapped_column(String(20))
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str | None] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(Instant)
     reason: Mapped[str | None] = mapped_column(Text)
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+
+
+class RulebookFile(Base):
+    """A district's own rulebook uploaded by the office: the TOML as given (parsed and checked
+    like a file in RULEBOOK_DIR), kept in the database so every app server scores with it."""
+
+    __tablename__ = "rulebook_file"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    effective_from: Mapped[str] = mapped_column(String(7), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(Instant)

@@ -80,14 +80,6 @@ def add_account(store: Store, name: str, role: str, password: str | None = None,
     return account_work.add_account(store, OPERATOR, name, role, password, lang)
 
 
-def first_accounts(store: Store) -> dict[str, str]:
-    """On first start, one account per role with a generated password (printed once)."""
-    if store.users():
-        return {}
-    # a town office's account means nothing until it is given its towns: the admin adds those
-    return {role: add_account(store, role, role) for role in ROLES if role != "town"}
-
-
 def client_address() -> str:
     # behind reverse proxies, ProxyFix (GISGRID_TRUSTED_PROXIES) has put the client's address here
     return request.remote_addr or "-"
@@ -135,7 +127,8 @@ def login():
             if not target.startswith("/") or target.startswith("//"):
                 target = url_for("auth.home")
             return redirect(target)
-    return render_template("auth/login.html", form=form, error=error), status
+    return render_template("auth/login.html", form=form, error=error,
+                           first_run=account_work.needs_first_admin(get_store())), status
 
 
 @bp.post("/logout")
