@@ -164,6 +164,79 @@ def score_year(month_scores: Mapping[str, Mapping[str, Fraction | None]]) -> lis
                   key=lambda y: (y.rank, y.code))
 
 
+# towns and classes ------------------------------------------------------------------
+# Seed 002 assesses the town offices through their grids, and grids are classed A / B / C:
+# every month and year is ranked three ways (grids overall, within their class, towns).
+
+
+def class_ranks(scores: Mapping[str, Fraction | None], classes: Mapping[str, str | None]) -> dict[str, int | None]:
+    """Each grid's rank among the grids of its class (1, 1, 3 on ties); a grid with no class,
+    or not assessed, has none."""
+    by_class: dict[str, dict[str, Fraction | None]] = {}
+    for code, score in scores.items():
+        if classes.get(code):
+            by_class.setdefault(classes[code], {})[code] = score
+    ranks: dict[str, int | None] = {code: None for code in scores}
+    for members in by_class.values():
+        ranks.update(rank(members))
+    return ranks
+
+
+@dataclass(frozen=True)
+class TownMonth:
+    town: str
+    score: Fraction | None          # None: none of its grids assessed
+    rank: int | None
+    grids: int                      # how many of its grids were assessed (the mean's count)
+
+
+def score_towns(scores: Mapping[str, Fraction | None], towns: Mapping[str, str | None]) -> list[TownMonth]:
+    """Town month = mean of the month scores of its assessed grids, ranked with ties shared.
+    `scores` is grid -> month score (None: not assessed), `towns` grid -> its town; a grid
+    with no town counts for none."""
+    members: dict[str, list[Fraction]] = {}
+    for code, score in scores.items():
+        town = towns.get(code)
+        if town:
+            bucket = members.setdefault(town, [])
+            if score is not None:
+                bucket.append(score)
+    means = {town: (mean(values) if values else None) for town, values in members.items()}
+    ranks = rank(means)
+    return sorted((TownMonth(town=t, score=means[t], rank=ranks[t], grids=len(members[t])) for t in means),
+                  key=lambda m: (m.rank is None, m.rank or 0, m.town))
+
+
+def score_towns_year(month_scores: Mapping[str, Mapping[str, Fraction | None]]) -> list[GridYear]:
+    """Town year = mean of the town's assessed months (month -> town -> town month score): the
+    same arithmetic as a grid's year, so it is the same function."""
+    return score_year(month_scores)
+
+
+@dataclass(frozen=True)
+class YearEnd:
+    commended: list[GridYear]       # 通报表彰: the top `top` places (a tie at the last place is in)
+    criticised: list[GridYear]      # 通报批评: the lowest `lowest` places, ties included
+
+
+def year_end(years: Sequence[GridYear], top: int = 10, lowest: int = 1) -> YearEnd:
+    """Seed 002 第二篇 五.(三): the year's top 10 grids are commended, the lowest criticised.
+    Places are ranks, so grids sharing a rank share the outcome; a grid is never both."""
+    commended = [y for y in years if y.rank <= top]
+    if not years:
+        return YearEnd([], [])
+    positions = sorted({y.rank for y in years})
+    bottom = set(positions[-lowest:]) if lowest > 0 else set()
+    criticised = [y for y in years if y.rank in bottom and y not in commended]
+    return YearEnd(commended, sorted(criticised, key=lambda y: (-y.rank, y.code)))
+
+
+def exact(value: Fraction | None) -> float | None:
+    """A score for machines (JSON, XLSX cells): the float nearest the exact fraction, never
+    rounded to places (90.625 stays 90.625)."""
+    return None if value is None else float(value)
+
+
 def as_points(value: Fraction | None, places: int = 2) -> float | None:
     """A score for people and JSON: rounded half up to `places` decimals."""
     if value is None:
