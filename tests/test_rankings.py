@@ -124,3 +124,20 @@ def test_people_read_half_up_hundredths(two_months, capsys):
     assert "95.31" in town
     code, out, _ = run(capsys, "--db", two_months.url, "score", OCT)
     assert "镇办排名" in out and "95.38" in next(l for l in out.splitlines() if l.strip().startswith("2") and "沙北街道" in l)
+
+
+def test_xlsx_towns_sheet_holds_exact_scores_shown_to_the_hundredth(two_months):
+    import io
+
+    from openpyxl import load_workbook
+
+    from gisgrid.reports import assessment
+
+    book = load_workbook(io.BytesIO(assessment.xlsx_bytes(two_months, NOV)))
+    rows = {r[2].value: r for r in book["镇办排名"].iter_rows(min_row=2)}
+    town = rows["沙北街道"]
+    assert (town[1].value, town[3].value, town[4].value, town[5].value) == (2, 95.25, 2, 2)
+    assert town[3].number_format == "0.00" and town[6].value == -0.125      # 95.25 − 95.375, exact
+    grids = list(book["网格得分"].values)
+    assert grids[0][-1] == "等级内排名"
+    assert {r[2]: r[-1] for r in grids[1:]} == {"G2": 1, "G4": 1, "G1": 2, "G3": None}

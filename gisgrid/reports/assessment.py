@@ -262,7 +262,11 @@ def bulletin(store: Store, month: str) -> dict:
 GRID_COLUMNS = [Column("月份"), Column("排名", INTEGER), Column("网格编码", CODE), Column("网格名称"),
                 Column("镇办"), Column("网格等级", CODE), Column("得分", SCORE), Column("上月排名", INTEGER),
                 Column("排名变化", INTEGER), Column("上月得分", SCORE), Column("得分变化", SCORE),
-                Column("抽查道路", CODE)]
+                Column("抽查道路", CODE), Column("等级内排名", INTEGER)]
+
+
+TOWN_COLUMNS = [Column("月份"), Column("镇办排名", INTEGER), Column("镇办"), Column("镇办得分", SCORE),
+                Column("考核网格数", INTEGER), Column("上月镇办排名", INTEGER), Column("镇办得分变化", SCORE)]
 
 
 ROAD_COLUMNS = [Column("月份"), Column("网格编码", CODE), Column("网格名称"), Column("镇办"),
@@ -286,14 +290,14 @@ ROAD_HEADERS = [c.header for c in ROAD_COLUMNS]
 FINDING_HEADERS = [c.header for c in FINDING_COLUMNS]
 
 
-LEVELS = ("grids", "roads", "findings")
+LEVELS = ("grids", "roads", "findings", "towns")
 
 
-SHEETS = {"grids": "网格得分", "roads": "道路得分", "findings": "问题明细"}
+SHEETS = {"grids": "网格得分", "roads": "道路得分", "findings": "问题明细", "towns": "镇办排名"}
 
 
 # a header means the same column at every level (月份, 网格编码 ...), so a header names its kind
-_COLUMNS = {c.header: c for c in GRID_COLUMNS + ROAD_COLUMNS + FINDING_COLUMNS}
+_COLUMNS = {c.header: c for c in GRID_COLUMNS + ROAD_COLUMNS + FINDING_COLUMNS + TOWN_COLUMNS}
 
 
 def _difference(a: Fraction | None, b: Fraction | None) -> Fraction | None:
@@ -308,8 +312,16 @@ def export_table(store: Store, month: str, level: str) -> Table:
         rows = [[month, g["rank"], g["code"], g["name"], g["town"], g["class"], exact[g["code"]]["score"],
                  g["previous_rank"], g["rank_change"], exact_before.get(g["code"]),
                  _difference(exact[g["code"]]["score"], exact_before.get(g["code"])),
-                 "、".join(r["code"] for r in g["roads"])] for g in report["grids"]]
+                 "、".join(r["code"] for r in g["roads"]), g.get("class_rank")] for g in report["grids"]]
         return Table(SHEETS[level], GRID_COLUMNS, rows)
+    if level == "towns":
+        document = month_scores(store, month)
+        before = _scores_or_none(store, previous_month(month))
+        prior = {t["town"]: t for t in before["towns"]} if before else {}
+        rows = [[month, t["rank"], t["town"], _exact(t), t["grids"], prior.get(t["town"], {}).get("rank"),
+                 _difference(_exact(t), _exact(prior[t["town"]]) if t["town"] in prior else None)]
+                for t in document["towns"]]
+        return Table(SHEETS[level], TOWN_COLUMNS, rows)
     if level == "roads":
         names = dict(zip(*[store.roads_frame()[c] for c in ("code", "name")]))
         rows = []
