@@ -232,21 +232,34 @@ def export(ctx: Context, what: str, path: str) -> None:
     scores.export(ctx.store, what, path, log=log)
 
 
-@cli.command(help="Print the month's bulletin (通报) to an A4 PDF with headless Chromium.")
-@click.argument("month")
-@click.option("--pdf", "pdf_path", required=True, type=click.Path(dir_okay=False), help="Where to write the PDF.")
+@cli.command(help="Write the bulletin (通报) of a month (YYYY-MM) or the year-end one (YYYY): an A4 PDF "
+                  "(headless Chromium) and/or a DOCX to edit in Word or WPS.")
+@click.argument("period", metavar="MONTH_OR_YEAR")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Where to write the PDF.")
+@click.option("--docx", "docx_path", type=click.Path(dir_okay=False), help="Where to write the DOCX.")
+@click.option("--number", help="The document number (default: from the BULLETIN_NUMBER setting).")
+@click.option("--remark", "remarks", multiple=True, help="A remark printed under 备注 (repeatable).")
+@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), help="The issuing date (default: today).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @pass_context
-def bulletin(ctx: Context, month: str, pdf_path: str, lang: str) -> None:
+def bulletin(ctx: Context, period: str, pdf_path: str | None, docx_path: str | None, number: str | None,
+             remarks: tuple[str, ...], issued, lang: str) -> None:
     from .web import create_app
-    from .web.review import bulletin_pdf
+    from .web.review import bulletin_docx_file, bulletin_pdf
 
+    if not pdf_path and not docx_path:
+        raise click.UsageError("give --pdf PATH, --docx PATH or both")
+    options = {"number": number, "remarks": list(remarks), "issued": issued.date() if issued else None}
     app = create_app(settings=ctx.settings)
     try:
-        size = bulletin_pdf(app, month, pdf_path, lang=lang)
+        if docx_path:
+            size = bulletin_docx_file(app, period, docx_path, **options)
+            log(f"bulletin of {period} written to {docx_path} ({size} bytes)")
+        if pdf_path:
+            size = bulletin_pdf(app, period, pdf_path, lang=lang, **options)
+            log(f"bulletin of {period} written to {pdf_path} ({size} bytes)")
     finally:
         app.extensions["gisgrid.storage"].dispose()
-    log(f"bulletin of {month} written to {pdf_path} ({size} bytes)")
 
 
 @cli.command(help="Load the demo district, draw this month, generate findings and print the ranking.")

@@ -279,6 +279,10 @@ def year_charts(report: dict) -> dict:
 
 # PDF ----------------------------------------------------------------------------------
 
+PAGE_FOOTER = ('<div style="width:100%;text-align:center;font-size:9pt;font-family:serif">— '
+               '<span class="pageNumber"></span> / <span class="totalPages"></span> —</div>')
+
+
 def html_to_pdf(html: str, path, browser=None, executable: str = "/usr/bin/chromium") -> int:
     """A4 PDF of a self-contained page, printed by headless Chromium (Playwright); a caller
     that already drives a browser passes it."""
@@ -292,7 +296,10 @@ def html_to_pdf(html: str, path, browser=None, executable: str = "/usr/bin/chrom
                        else route.abort())
             page.set_content(html, wait_until="load")
             page.emulate_media(media="print")
-            return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+            # page numbers in the footer, as a document an office issues carries them ("— 1 / 3 —")
+            return page.pdf(format="A4", print_background=True, prefer_css_page_size=True,
+                            display_header_footer=True, header_template="<span></span>",
+                            footer_template=PAGE_FOOTER)
         finally:
             page.close()
 

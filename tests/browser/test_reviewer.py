@@ -189,7 +189,7 @@ def test_bulletin_command_writes_a_pdf_without_a_server(tmp_path):
     assert done.returncode == 0, done.stderr
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "b.pdf"), "-"], capture_output=True, text=True,
                           check=True).stdout
-    assert "关于 2026-11 网格化管理考核情况的通报" in text and "沙北街道第1网格" in text and "97.50" in text
+    assert "关于2026年11月份网格化管理考核情况的通报" in text.replace(" ", "") and "沙北街道第1网格" in text and "97.50" in text
     bad = subprocess.run(command[:5] + ["2026-13", "--pdf", str(tmp_path / "c.pdf")], capture_output=True, text=True,
                          env=env, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
