@@ -110,8 +110,44 @@ def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
         "draw": document.get("draw"), "sections": _sections(rulebook),
         "summary": {"grids": len(grids), "assessed": len(assessed), "unassessed": len(grids) - len(assessed),
                     "mean": shown(scoring.mean(assessed)) if assessed else None},
-        "grids": grids, "towns": towns,
+        "grids": grids, "towns": towns, "tiles": _tiles(grids, assessed, rulebook, document),
     }, exact, exact_before
+
+
+def _tiles(grids: list[dict], assessed: list[Fraction], rulebook: Rulebook, document: dict) -> dict:
+    """The dashboard's figures: grids assessed, the mean, the lowest grid, points lost by rule
+    section over the sampled roads, and the rectification rate once the month has one."""
+    scored = [g for g in grids if g["score"] is not None]
+    lowest = min(scored, key=lambda g: (g["score"], g["code"])) if scored else None
+    lost: dict[str, float] = {}
+    for grid in grids:
+        for section, points in grid["by_section"].items():
+            lost[section] = round(lost.get(section, 0) + points, 2)
+    rectification = document.get("rectification")
+    return {"assessed": len(assessed), "grids": len(grids),
+            "mean": shown(scoring.mean(assessed)) if assessed else None,
+            "lowest": {k: lowest[k] for k in ("code", "name", "town", "score")} if lowest else None,
+            "lost_by_section": dict(sorted(lost.items(), key=lambda kv: (-kv[1], _section_key(kv[0])))),
+            "lost_total": round(sum(lost.values()), 2),
+            # until rectification notices exist (issue 16) a month has no rate: shown as "—"
+            "rectification_rate": rectification.get("rate") if rectification else None}
+
+
+SORTS = {"rank": lambda g: (g["rank"] is None, g["rank"] or 0, g["code"]),
+         "-rank": lambda g: (g["rank"] is None, -(g["rank"] or 0), g["code"]),
+         "score": lambda g: (g["score"] is None, g["score"] or 0, g["code"]),
+         "-score": lambda g: (g["score"] is None, -(g["score"] or 0), g["code"]),
+         "name": lambda g: (g["name"] or g["code"], g["code"]),
+         "town": lambda g: (g["town"] or "", g["rank"] or 10**9, g["code"]),
+         "class_rank": lambda g: (g["class"] or "~", g["class_rank"] is None, g["class_rank"] or 0, g["code"]),
+         "change": lambda g: (g["rank_change"] is None, -(g["rank_change"] or 0), g["code"])}
+
+
+def ranking(report: dict, town: str | None = None, grid_class: str | None = None, sort: str = "rank") -> list[dict]:
+    """The month's grid ranking filtered by town and class and sorted by one of SORTS (an
+    unknown sort is the rank): the dashboard's table, for a district or a 20,000-grid city."""
+    rows = [g for g in report["grids"] if (not town or g["town"] == town) and (not grid_class or g["class"] == grid_class)]
+    return sorted(rows, key=SORTS.get(sort, SORTS["rank"]))
 
 
 def _iso(value) -> str | None:

@@ -79,14 +79,18 @@ def month(month: str):
     if compare:
         compared = assessment.month_report(store, parse_month(compare))
         maps.append(_month_map(compared, "compare"))
-    ranked = report["grids"]
+    filters = {"town": request.args.get("town") or None, "grid_class": request.args.get("class") or None,
+               "sort": request.args.get("sort") if request.args.get("sort") in assessment.SORTS else "rank"}
+    ranked = assessment.ranking(report, **filters)
     page = max(1, request.args.get("page", 1, type=int))
     pages = max(1, -(-len(ranked) // ROWS_PER_PAGE))
     page = min(page, pages)
     return render_template("review/month.html", data=report, maps=maps, compared=compared,
                            rows=ranked[(page - 1) * ROWS_PER_PAGE:page * ROWS_PER_PAGE], page=page, pages=pages,
+                           total=len(ranked),
                            audit=assessment.audit_report(store, report["month"]), legend=review.legend(),
-                           months=store.months_drawn())
+                           months=store.months_drawn(), filters=filters, sorts=list(assessment.SORTS),
+                           classes=bulletin_data.CLASSES)
 
 
 @bp.post("/review/<month>/publish")
