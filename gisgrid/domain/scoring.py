@@ -98,6 +98,40 @@ def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook) -> Ro
     for finding, times in Counter(findings).items():
         rule = rulebook.rule(finding.rule)
         units[rule.code] = units.get(rule.code, 0) + _units(rule, finding, rulebook) * times
+    return _road(code, units, rulebook)
+
+
+class FindingCount(NamedTuple):
+    """Alike findings of a road counted by the database: one rule, one side of the area
+    threshold, no deadline. `count` is the sum of their counts; `area_m2` and `smallest` are
+    the smallest area and count among them (what validation needs: the largest are valid if
+    the smallest are)."""
+
+    rule: str
+    count: int
+    area_m2: float | None
+    smallest: int
+
+
+def score_road_counts(code: str, counts: Iterable[FindingCount], rulebook: Rulebook,
+                      findings: Iterable[Finding] = ()) -> RoadScore:
+    """score_road from counts (and the findings with a deadline, which need their dates): the
+    same figures, exactly, with the database doing the counting of a city's million findings."""
+    units: dict[str, int] = {}
+    for group in counts:
+        rule = rulebook.rule(group.rule)
+        one = Finding(rule=group.rule, count=group.smallest, area_m2=group.area_m2)
+        check_finding(rule, one)               # refuses the group as it would its first bad finding
+        per_item = _units(rule, one._replace(count=1), rulebook)
+        units[rule.code] = units.get(rule.code, 0) + per_item * group.count
+    for finding, times in Counter(findings).items():
+        rule = rulebook.rule(finding.rule)
+        units[rule.code] = units.get(rule.code, 0) + _units(rule, finding, rulebook) * times
+    return _road(code, units, rulebook)
+
+
+def _road(code: str, units: dict[str, int], rulebook: Rulebook) -> RoadScore:
+    """A road's score from its deductions in whole units per rule ("once" rules capped)."""
     for rule_code, total in units.items():
         if rulebook.rules[rule_code].kind == "once":
             units[rule_code] = min(total, rulebook.units[rule_code][0])
@@ -130,8 +164,22 @@ def score_month(
 ) -> list[GridMonth]:
     """Score every grid of the month. `sample` maps grid code -> its sampled road codes;
     grids listed in `grids` but absent from the sample are reported as not assessed."""
-    roads_of = {grid: [score_road(r, findings_by_road.get(r, ()), rulebook) for r in roads]
-                for grid, roads in sample.items()}
+    return month_of_roads({grid: [score_road(r, findings_by_road.get(r, ()), rulebook) for r in roads]
+                           for grid, roads in sample.items()}, grids)
+
+
+def score_month_counts(sample: Mapping[str, Sequence[str]], counts_by_road: Mapping[str, Iterable[FindingCount]],
+                       findings_by_road: Mapping[str, Iterable[Finding]], rulebook: Rulebook,
+                       grids: Iterable[str] = ()) -> list[GridMonth]:
+    """score_month from the database's counts (plus the findings with a deadline)."""
+    return month_of_roads({grid: [score_road_counts(r, counts_by_road.get(r, ()), rulebook,
+                                                    findings_by_road.get(r, ())) for r in roads]
+                           for grid, roads in sample.items()}, grids)
+
+
+def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = ()) -> list[GridMonth]:
+    """Grid month = mean of its sampled roads' scores, ranked; grids in `grids` without a
+    sampled road are listed as not assessed. (The one place a grid's month score is made.)"""
     scores = {grid: (mean([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
     for grid in grids:
         scores.setdefault(grid, None)

@@ -16,6 +16,7 @@ from ..domain.errors import GisgridError, NotFound
 from ..domain.months import months_of_year, parse_month, parse_year
 from ..domain.rulebook import rulebook_for
 from ..storage import Draw, Store, as_of
+from ..storage.cache import RevisionCache
 
 
 def _require_sample(store: Store, month: str) -> Draw:
@@ -34,12 +35,30 @@ def _month(store: Store, month: str):
     # names, towns and classes as they were when the sample was drawn: an edit since never
     # rewrites the month (its ranking, its bulletin, its exports)
     details = as_of.grid_details_as_of(store, draw.drawn_at)
+    return draw, rulebook, details, _score(store, draw, month, rulebook, details)
+
+
+def _score(store: Store, draw: Draw, month: str, rulebook, grids, counted: bool = True) -> list[scoring.GridMonth]:
+    """The month's grids scored: the database counts alike findings (per road, rule and side
+    of the area threshold) and the core prices the counts; findings with a deadline (5.4) come
+    one by one, for their dates. `counted=False` is the finding-by-finding way, kept for the
+    benchmark's comparison and for a threshold a float cannot hold exactly."""
+    threshold = rulebook.area_threshold
+    if counted and float(threshold) == threshold:
+        counts = store.finding_counts_for_scoring(draw.id, month, float(threshold))
+        dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True)
+        return scoring.score_month_counts(draw.sample, counts, dated, rulebook, grids=grids)
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
-    return draw, rulebook, details, scoring.score_month(draw.sample, findings, rulebook, grids=details)
+    return scoring.score_month(draw.sample, findings, rulebook, grids=grids)
 
 
-def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
-    return _month(store, month)[3]
+def score_month(store: Store, month: str, counted: bool = True) -> list[scoring.GridMonth]:
+    """The month's grid scores now (see _score for `counted`)."""
+    month = parse_month(month)
+    store.require_schema()
+    draw = _require_sample(store, month)
+    rulebook = rulebook_for(month, store.rulebooks())
+    return _score(store, draw, month, rulebook, as_of.grid_details_as_of(store, draw.drawn_at), counted)
 
 
 def exact_score(row: dict) -> Fraction | None:
@@ -101,11 +120,26 @@ def draw_record(draw: Draw | None) -> dict | None:
             "reason": draw.reason}
 
 
+# A draft month's scores, kept until a finding of the month, its draw, a grid or the rulebook
+# changes (read from the database on every use, so a change made through another app server
+# counts at once): the reviewer's month page stops rescoring a city on every view.
+_DRAFTS = RevisionCache("draft month scores", maxsize=4)
+
+
 def live_document(store: Store, month: str) -> dict:
-    """month_json's document with exact fractions and the draw record, scored now: what
-    publishing freezes."""
+    """month_json's document with exact fractions and the draw record, scored now (or as kept
+    since nothing it comes from changed): what publishing freezes."""
+    from ..storage import grid_t
+
     month = parse_month(month)
-    return {**month_json(store, month, exact=True), "draw": draw_record(store.sample(month))}
+    store.require_schema()
+    draw = _require_sample(store, month)
+    rulebook = rulebook_for(month, store.rulebooks())
+    revision = (draw.id, store.month_findings_revision(month), store.revision(grid_t), rulebook.id,
+                tuple(sorted(rulebook.units.items())), rulebook.area_threshold)
+    document = _DRAFTS.get(store, month, revision,
+                           lambda: {**month_json(store, month, exact=True), "draw": draw_record(draw)})
+    return dict(document)        # callers add keys to their copy, never to the kept one
 
 
 def month_document(store: Store, month: str) -> dict:

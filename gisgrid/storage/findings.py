@@ -52,25 +52,54 @@ class FindingQueries:
         with self.engine.connect() as conn:
             return dict(conn.execute(select(road_t.c.code, road_t.c.id)).all())
 
-    def findings_for_scoring(self, draw_id: int, month: str, tz) -> dict[str, list[scoring.Finding]]:
-        """The month's findings on the sampled roads, as the pure scorer wants them."""
-        # A plain DB-API fetch: this is the hot path of scoring a whole city's month.
-        query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
-                 "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline "
-                 # sample roads first (SQLite keeps CROSS JOIN order): a few index look-ups per road
-                 "FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id "
-                 "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
-                 "AND f.deleted_at IS NULL")
+    def _fetch(self, query: str, params: dict) -> list[tuple]:
+        """A plain DB-API fetch (the hot path of scoring a whole city's month), in either
+        driver's parameter style."""
         if self.engine.dialect.paramstyle == "qmark":
-            query, params = query.replace("%(draw)s", "?").replace("%(month)s", "?"), (draw_id, month)
+            names = [n for n in ("draw", "month", "threshold") if f"%({n})s" in query]
+            ordered = sorted(names, key=lambda n: query.index(f"%({n})s"))
+            for name in names:
+                query = query.replace(f"%({name})s", "?")
+            args = tuple(params[n] for n in ordered)
         else:
-            params = {"draw": draw_id, "month": month}
-        by_road: dict[str, list[scoring.Finding]] = {}
+            args = params
         with self.engine.connect() as conn:
             cursor = conn.connection.dbapi_connection.cursor()
-            cursor.execute(query, params)
+            cursor.execute(query, args)
             rows = cursor.fetchall()
             cursor.close()
+        return rows
+
+    # sample roads first (SQLite keeps CROSS JOIN order): a few index look-ups per road
+    _SAMPLED = ("FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id "
+                "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
+                "AND f.deleted_at IS NULL")
+
+    def finding_counts_for_scoring(self, draw_id: int, month: str, threshold: float
+                                   ) -> dict[str, list[scoring.FindingCount]]:
+        """The month's findings without a deadline on the sampled roads, counted by the database
+        per road, rule and side of the area threshold (≤ / > `threshold` m², or no area): what
+        scoring.score_road_counts prices exactly. A city's million findings become a few
+        hundred thousand rows, and no Python object per finding."""
+        query = ("SELECT r.code, f.rule, SUM(f.count), MIN(f.area_m2), MIN(f.count) " + self._SAMPLED +
+                 " AND f.deadline IS NULL GROUP BY r.code, f.rule, "
+                 "CASE WHEN f.area_m2 IS NULL THEN 0 WHEN f.area_m2 > %(threshold)s THEN 2 ELSE 1 END")
+        by_road: dict[str, list[scoring.FindingCount]] = {}
+        make = tuple.__new__
+        for road, rule, total, area, smallest in self._fetch(query, {"draw": draw_id, "month": month,
+                                                                      "threshold": threshold}):
+            by_road.setdefault(road, []).append(make(scoring.FindingCount, (rule, int(total), area, smallest)))
+        return by_road
+
+    def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False
+                             ) -> dict[str, list[scoring.Finding]]:
+        """The month's findings on the sampled roads, as the pure scorer wants them (only those
+        with a deadline, when the others are counted by finding_counts_for_scoring)."""
+        query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
+                 "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline " + self._SAMPLED +
+                 (" AND f.deadline IS NOT NULL" if with_deadline_only else ""))
+        by_road: dict[str, list[scoring.Finding]] = {}
+        rows = self._fetch(query, {"draw": draw_id, "month": month})
         make = tuple.__new__  # a Finding straight from its fields: the hot loop of a city's month
         for road, rule, count, area, observed, deadline in rows:
             observed_on = None
@@ -81,6 +110,14 @@ class FindingQueries:
                 observed_on = observed.astimezone(tz).date()
             by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
         return by_road
+
+    def month_findings_revision(self, month: str) -> tuple:
+        """Changes whenever a finding of the month is added, edited or deleted: the key of the
+        month's kept scores (with the draw and the grids' revision)."""
+        with self.engine.connect() as conn:
+            return tuple(conn.execute(select(func.count(), func.max(finding_t.c.id), func.max(finding_t.c.updated_at),
+                                             func.max(finding_t.c.deleted_at), func.count(finding_t.c.deleted_at))
+                                      .where(finding_t.c.month == month)).one())
 
     def grid_codes(self) -> list[str]:
         with self.engine.connect() as conn:
