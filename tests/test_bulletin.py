@@ -157,3 +157,20 @@ def test_the_page_and_its_docx_for_the_reviewer(reviewer, client, auth):
     auth.logout()
     auth.login("li", "inspector")
     assert client.get(f"/review/{NOV}/bulletin.docx").status_code == 403
+
+
+def test_the_docx_carries_the_photo_of_a_large_deduction(app, reviewer, client):
+    from PIL import Image
+
+    from gisgrid.services import findings
+    from gisgrid.storage import inspections
+
+    raw = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 60, 40)).save(raw, "JPEG")
+    stored = inspections.finding(reviewer, external_id="n1")
+    settings = app.extensions["gisgrid.settings"]
+    findings.add_photo(reviewer, Actor(None, "office", "admin"), settings.photo_dir, stored["id"], "p1",
+                       raw.getvalue(), 10 * 1024 * 1024, 3)
+    doc = Document(io.BytesIO(client.get(f"/review/{NOV}/bulletin.docx").data))
+    assert len(doc.inline_shapes) == 1
+    assert any("沙北街道第1网格，R11：5.1" in p.text for p in doc.paragraphs)

@@ -141,3 +141,17 @@ def test_xlsx_towns_sheet_holds_exact_scores_shown_to_the_hundredth(two_months):
     grids = list(book["网格得分"].values)
     assert grids[0][-1] == "等级内排名"
     assert {r[2]: r[-1] for r in grids[1:]} == {"G2": 1, "G4": 1, "G1": 2, "G3": None}
+
+
+def test_a_month_frozen_before_towns_were_kept_gets_its_rankings_from_its_rows():
+    from gisgrid.reports import scores
+
+    frozen = {"month": NOV, "rulebook": "x", "grids": [
+        {"code": "G1", "town": "甲", "class": "A", "score": 90.63, "exact": "725/8", "rank": 2, "roads": []},
+        {"code": "G2", "town": "甲", "class": "A", "score": 95.0, "exact": "95", "rank": 1, "roads": []},
+        {"code": "G3", "town": "乙", "class": "B", "score": None, "exact": None, "rank": None, "roads": []}]}
+    done = scores.with_rankings(frozen)
+    assert [g["class_rank"] for g in done["grids"]] == [2, 1, None]
+    assert [(t["town"], t["exact"], t["rank"], t["grids"]) for t in done["towns"]] == [
+        ("甲", "1485/16", 1, 2), ("乙", None, None, 0)]
+    assert "towns" not in frozen                     # the stored document is not changed
