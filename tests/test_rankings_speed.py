@@ -5,6 +5,7 @@ draft month's scores are kept until something they come from changes."""
 
 from collections import defaultdict
 from datetime import date
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -20,16 +21,13 @@ BOOK = rulebook_for("2026-11", load_rulebooks())
 RULES = [c for c, r in BOOK.rules.items() if r.kind != "overdue"]
 
 
-def _grouped(findings):
-    """What the database's GROUP BY makes of a road's findings (rule, side of 4 m²)."""
-    groups = defaultdict(list)
+def _summed(findings):
+    """What the database's SUM(count × CASE …) makes of a road's findings, per rule."""
+    tariff, units = scoring.tariff(BOOK), defaultdict(int)
     for f in findings:
-        side = 0 if f.area_m2 is None else (2 if f.area_m2 > BOOK.area_threshold else 1)
-        groups[(f.rule, side)].append(f)
-    return [scoring.FindingCount(rule, sum(f.count for f in members),
-                                 min((f.area_m2 for f in members if f.area_m2 is not None), default=None),
-                                 min(f.count for f in members))
-            for (rule, _side), members in groups.items()]
+        low, high = tariff[f.rule]
+        units[f.rule] += f.count * (high if f.area_m2 is not None and f.area_m2 > BOOK.area_threshold else low)
+    return units
 
 
 finding_st = st.builds(
@@ -39,15 +37,13 @@ finding_st = st.builds(
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(finding_st, max_size=40))
-def test_counts_score_exactly_as_findings_do(findings):
-    assert scoring.score_road_counts("R", _grouped(findings), BOOK) == scoring.score_road("R", findings, BOOK)
+def test_summed_units_score_exactly_as_findings_do(findings):
+    assert scoring.score_road_units("R", _summed(findings), BOOK) == scoring.score_road("R", findings, BOOK)
 
 
-def test_a_bad_group_is_refused_as_its_bad_finding_is():
-    with pytest.raises(Exception, match="needs the area"):
-        scoring.score_road_counts("R", [scoring.FindingCount("4.1", 2, None, 1)], BOOK)
-    with pytest.raises(Exception, match="needs the notice's deadline"):
-        scoring.score_road_counts("R", [scoring.FindingCount("5.4", 1, None, 1)], BOOK)
+def test_the_tariff_leaves_out_what_needs_dates():
+    assert "5.4" not in scoring.tariff(BOOK) and scoring.tariff(BOOK)["4.1"] == (4, 8)   # half points: unit 1/2
+    assert scoring._mean_of_scores([Fraction(163, 2), Fraction(100)]) == Fraction(363, 4)
 
 
 R11, R21, R41 = (114.035, 33.5951), (114.045, 33.5951), (114.035, 33.5851)
@@ -104,3 +100,16 @@ def test_a_draft_months_scores_are_kept_until_what_they_come_from_changes(distri
     # a redraw changes the draw
     office.sample_month(district, "2026-11", roads=["R13", "R21"], force=True, reason="redraw")
     assert [r["code"] for r in g1(scores.live_document(district, "2026-11"))["roads"]] == ["R13"]
+
+
+def test_a_finding_the_sums_cannot_price_is_named_as_one_by_one_names_it(district):
+    from sqlalchemy import text
+
+    from gisgrid.domain.errors import FindingError
+
+    office.sample_month(district, "2026-11", roads=["R11", "R12", "R21", "R41", "R42"])
+    office.record_findings(district, [finding("a", *R11, "4.1", area_m2=3)])
+    with district.begin() as conn:      # as a finding stored before area rules were checked would be
+        conn.execute(text("UPDATE finding SET area_m2 = NULL"))
+    with pytest.raises(FindingError, match="needs the area"):
+        scores.score_month(district, "2026-11")

@@ -11,6 +11,7 @@ from typing import NamedTuple
 from datetime import date
 from fractions import Fraction
 from functools import lru_cache
+import math
 
 from .errors import FindingError
 from .months import one_month_after
@@ -101,33 +102,22 @@ def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook) -> Ro
     return _road(code, units, rulebook)
 
 
-class FindingCount(NamedTuple):
-    """Alike findings of a road counted by the database: one rule, one side of the area
-    threshold, no deadline. `count` is the sum of their counts; `area_m2` and `smallest` are
-    the smallest area and count among them (what validation needs: the largest are valid if
-    the smallest are)."""
-
-    rule: str
-    count: int
-    area_m2: float | None
-    smallest: int
+def tariff(rulebook: Rulebook) -> dict[str, tuple[int, int]]:
+    """What one counted item of each rule deducts, in the rulebook's whole units: (low, high),
+    high for an area rule's item above the threshold. Rules that need a deadline (5.4) are not
+    in it: their figure depends on the dates, so those findings are scored one by one."""
+    return {code: rulebook.units[code] for code, rule in rulebook.rules.items() if not rule.needs_deadline}
 
 
-def score_road_counts(code: str, counts: Iterable[FindingCount], rulebook: Rulebook,
-                      findings: Iterable[Finding] = ()) -> RoadScore:
-    """score_road from counts (and the findings with a deadline, which need their dates): the
-    same figures, exactly, with the database doing the counting of a city's million findings."""
-    units: dict[str, int] = {}
-    for group in counts:
-        rule = rulebook.rule(group.rule)
-        one = Finding(rule=group.rule, count=group.smallest, area_m2=group.area_m2)
-        check_finding(rule, one)               # refuses the group as it would its first bad finding
-        per_item = _units(rule, one._replace(count=1), rulebook)
-        units[rule.code] = units.get(rule.code, 0) + per_item * group.count
-    for finding, times in Counter(findings).items():
+def score_road_units(code: str, units: Mapping[str, int], rulebook: Rulebook,
+                     findings: Iterable[Finding] = ()) -> RoadScore:
+    """score_road from what the database summed per rule with the tariff (plus the findings
+    with a deadline, scored one by one): the same figures, exactly."""
+    total = dict(units)
+    for finding, times in (Counter(findings).items() if findings else ()):
         rule = rulebook.rule(finding.rule)
-        units[rule.code] = units.get(rule.code, 0) + _units(rule, finding, rulebook) * times
-    return _road(code, units, rulebook)
+        total[rule.code] = total.get(rule.code, 0) + _units(rule, finding, rulebook) * times
+    return _road(code, total, rulebook)
 
 
 def _road(code: str, units: dict[str, int], rulebook: Rulebook) -> RoadScore:
@@ -168,19 +158,30 @@ def score_month(
                            for grid, roads in sample.items()}, grids)
 
 
-def score_month_counts(sample: Mapping[str, Sequence[str]], counts_by_road: Mapping[str, Iterable[FindingCount]],
-                       findings_by_road: Mapping[str, Iterable[Finding]], rulebook: Rulebook,
-                       grids: Iterable[str] = ()) -> list[GridMonth]:
-    """score_month from the database's counts (plus the findings with a deadline)."""
-    return month_of_roads({grid: [score_road_counts(r, counts_by_road.get(r, ()), rulebook,
-                                                    findings_by_road.get(r, ())) for r in roads]
+def score_month_units(sample: Mapping[str, Sequence[str]], units_by_road: Mapping[str, Mapping[str, int]],
+                      findings_by_road: Mapping[str, Iterable[Finding]], rulebook: Rulebook,
+                      grids: Iterable[str] = ()) -> list[GridMonth]:
+    """score_month from the database's sums per road and rule (plus the findings with a deadline)."""
+    empty: dict[str, int] = {}
+    return month_of_roads({grid: [score_road_units(r, units_by_road.get(r, empty), rulebook,
+                                                   findings_by_road.get(r, ())) for r in roads]
                            for grid, roads in sample.items()}, grids)
+
+
+def _mean_of_scores(values: list[Fraction]) -> Fraction:
+    """mean(), with one Fraction made instead of one per addition (a city has 20,000 grids)."""
+    if len(values) == 1:
+        return values[0]
+    common = 1
+    for v in values:
+        common = common * v.denominator // math.gcd(common, v.denominator)
+    return Fraction(sum(v.numerator * (common // v.denominator) for v in values), common * len(values))
 
 
 def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = ()) -> list[GridMonth]:
     """Grid month = mean of its sampled roads' scores, ranked; grids in `grids` without a
     sampled road are listed as not assessed. (The one place a grid's month score is made.)"""
-    scores = {grid: (mean([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
+    scores = {grid: (_mean_of_scores([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
     for grid in grids:
         scores.setdefault(grid, None)
         roads_of.setdefault(grid, [])
@@ -286,8 +287,12 @@ def exact(value: Fraction | None) -> float | None:
 
 
 def as_points(value: Fraction | None, places: int = 2) -> float | None:
-    """A score for people and JSON: rounded half up to `places` decimals."""
+    """A score for people: rounded half up to `places` decimals (integer arithmetic: a city's
+    month rounds a hundred thousand figures)."""
     if value is None:
         return None
-    scaled = value * 10**places
-    return float(Fraction(int(scaled + Fraction(1, 2)) if scaled >= 0 else -int(-scaled + Fraction(1, 2)), 10**places))
+    value = Fraction(value)
+    n, d, scale = value.numerator, value.denominator, 10**places
+    # floor(x·scale + 1/2) for x ≥ 0, and its mirror for x < 0 (half away from zero)
+    steps = (2 * n * scale + d) // (2 * d) if n >= 0 else -((2 * -n * scale + d) // (2 * d))
+    return steps / scale        # int / int is correctly rounded to the nearest float

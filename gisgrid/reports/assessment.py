@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 from fractions import Fraction
+from functools import lru_cache
 
 import shapely
 
@@ -33,11 +34,14 @@ def _by_section(by_rule: dict[str, float], rulebook: Rulebook) -> dict[str, floa
     for code, points in by_rule.items():
         section = rulebook.rules[code].section if code in rulebook.rules else code.split(".")[0]
         totals[section] = round(totals.get(section, 0) + points, 2)
+    if len(totals) < 2:
+        return totals
     return dict(sorted(totals.items(), key=lambda kv: _section_key(kv[0])))
 
 
+@lru_cache(maxsize=4096)
 def _section_key(code: str):
-    return [int(p) if p.isdigit() else p for p in code.split(".")]
+    return tuple(int(p) if p.isdigit() else p for p in code.split("."))
 
 
 def live_scores(store: Store, month: str) -> dict:

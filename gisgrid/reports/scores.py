@@ -5,6 +5,7 @@ GIS exports of layers, findings and scores."""
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -39,15 +40,17 @@ def _month(store: Store, month: str):
 
 
 def _score(store: Store, draw: Draw, month: str, rulebook, grids, counted: bool = True) -> list[scoring.GridMonth]:
-    """The month's grids scored: the database counts alike findings (per road, rule and side
-    of the area threshold) and the core prices the counts; findings with a deadline (5.4) come
-    one by one, for their dates. `counted=False` is the finding-by-finding way, kept for the
+    """The month's grids scored: the database sums each sampled road's deductions per rule in
+    the rulebook's whole units (count × the rule's figure for its side of the area threshold)
+    and the core makes the scores of those sums; findings with a deadline (5.4) come one by
+    one, for their dates. `counted=False` is the finding-by-finding way, kept for the
     benchmark's comparison and for a threshold a float cannot hold exactly."""
     threshold = rulebook.area_threshold
     if counted and float(threshold) == threshold:
-        counts = store.finding_counts_for_scoring(draw.id, month, float(threshold))
-        dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True)
-        return scoring.score_month_counts(draw.sample, counts, dated, rulebook, grids=grids)
+        units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold))
+        if clean:    # else a finding the tariff cannot price: scored one by one, which names it
+            dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True)
+            return scoring.score_month_units(draw.sample, units, dated, rulebook, grids=grids)
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
     return scoring.score_month(draw.sample, findings, rulebook, grids=grids)
 
@@ -65,8 +68,14 @@ def exact_score(row: dict) -> Fraction | None:
     """A grid's, road's or town's exact score from a month's document: its "exact" fraction,
     else (a month published before exact scores were kept) the number it carries."""
     if row.get("exact"):
-        return Fraction(row["exact"])
-    return Fraction(str(row["score"])) if row.get("score") is not None else None
+        return _fraction_of(row["exact"])
+    return _fraction_of(str(row["score"])) if row.get("score") is not None else None
+
+
+@lru_cache(maxsize=65536)
+def _fraction_of(text: str) -> Fraction:
+    """Fractions are immutable and a city's month has few distinct scores: parse each once."""
+    return Fraction(text)
 
 
 def _town_rows(towns: list[scoring.TownMonth], exact: bool) -> list[dict]:
@@ -132,14 +141,23 @@ def live_document(store: Store, month: str) -> dict:
     from ..storage import grid_t
 
     month = parse_month(month)
-    store.require_schema()
-    draw = _require_sample(store, month)
-    rulebook = rulebook_for(month, store.rulebooks())
-    revision = (draw.id, store.month_findings_revision(month), store.revision(grid_t), rulebook.id,
-                tuple(sorted(rulebook.units.items())), rulebook.area_threshold)
-    document = _DRAFTS.get(store, month, revision,
-                           lambda: {**month_json(store, month, exact=True), "draw": draw_record(draw)})
+    document = _DRAFTS.get(store, month, document_revision(store, month),
+                           lambda: {**month_json(store, month, exact=True), "draw": draw_record(store.sample(month))})
     return dict(document)        # callers add keys to their copy, never to the kept one
+
+
+def document_revision(store: Store, month: str) -> tuple:
+    """What a drafted month's scores come from, in a few primary-key look-ups: its draw, the
+    findings, the grids and the rulebook in force."""
+    from ..storage import grid_t
+
+    store.require_schema()
+    draw_id = store.draw_id(month)
+    if draw_id is None:
+        _require_sample(store, month)            # the user's error: the month is not drawn
+    rulebook = rulebook_for(month, store.rulebooks())
+    return (draw_id, store.findings_revision(), store.revision(grid_t), rulebook.id,
+            tuple(sorted(rulebook.units.items())), rulebook.area_threshold)
 
 
 def month_document(store: Store, month: str) -> dict:

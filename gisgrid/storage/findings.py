@@ -3,6 +3,7 @@ findings for the scorer (the hot path of a city) and for export."""
 
 from __future__ import annotations
 
+import re
 
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
@@ -56,11 +57,8 @@ class FindingQueries:
         """A plain DB-API fetch (the hot path of scoring a whole city's month), in either
         driver's parameter style."""
         if self.engine.dialect.paramstyle == "qmark":
-            names = [n for n in ("draw", "month", "threshold") if f"%({n})s" in query]
-            ordered = sorted(names, key=lambda n: query.index(f"%({n})s"))
-            for name in names:
-                query = query.replace(f"%({name})s", "?")
-            args = tuple(params[n] for n in ordered)
+            names = re.findall(r"%\((\w+)\)s", query)      # one "?" per occurrence, in order
+            query, args = re.sub(r"%\(\w+\)s", "?", query), tuple(params[n] for n in names)
         else:
             args = params
         with self.engine.connect() as conn:
@@ -75,26 +73,38 @@ class FindingQueries:
                 "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
                 "AND f.deleted_at IS NULL")
 
-    def finding_counts_for_scoring(self, draw_id: int, month: str, threshold: float
-                                   ) -> dict[str, list[scoring.FindingCount]]:
-        """The month's findings without a deadline on the sampled roads, counted by the database
-        per road, rule and side of the area threshold (≤ / > `threshold` m², or no area): what
-        scoring.score_road_counts prices exactly. A city's million findings become a few
-        hundred thousand rows, and no Python object per finding."""
-        query = ("SELECT r.code, f.rule, SUM(f.count), MIN(f.area_m2), MIN(f.count) " + self._SAMPLED +
-                 " AND f.deadline IS NULL GROUP BY r.code, f.rule, "
-                 "CASE WHEN f.area_m2 IS NULL THEN 0 WHEN f.area_m2 > %(threshold)s THEN 2 ELSE 1 END")
-        by_road: dict[str, list[scoring.FindingCount]] = {}
-        make = tuple.__new__
-        for road, rule, total, area, smallest in self._fetch(query, {"draw": draw_id, "month": month,
-                                                                      "threshold": threshold}):
-            by_road.setdefault(road, []).append(make(scoring.FindingCount, (rule, int(total), area, smallest)))
-        return by_road
+    def deduction_units_for_scoring(self, draw_id: int, month: str, tariff: dict[str, tuple[int, int]],
+                                    threshold: float) -> tuple[dict[str, dict[str, int]], bool]:
+        """What each sampled road's findings without a deadline deduct, per rule, in the
+        rulebook's whole units, summed by the database: count × the rule's low figure, or its
+        high one above the area threshold (`tariff`: rule -> (low, high) units). Returns
+        ({road: {rule: units}}, clean); `clean` is False when a finding the tariff cannot price
+        was met (an unknown rule, a count below 1, an area rule without an area > 0, a rule that
+        needs a deadline): the caller then scores finding by finding, which names the finding."""
+        def literal(code: str) -> str:
+            return "'" + code.replace("'", "''") + "'"
+
+        # integers and the rulebook's own codes only: the tariff is built into the statement
+        price = " ".join(f"WHEN {literal(code)} THEN " + (str(low) if low == high else
+                                                          f"CASE WHEN f.area_m2 > %(threshold)s THEN {high} ELSE {low} END")
+                         for code, (low, high) in tariff.items())
+        query = (f"SELECT r.code, f.rule, SUM(f.count * (CASE f.rule {price} END)), MIN(f.count), "
+                 "SUM(CASE WHEN f.area_m2 IS NULL OR f.area_m2 <= 0 THEN 1 ELSE 0 END) " + self._SAMPLED +
+                 " AND f.deadline IS NULL GROUP BY r.code, f.rule")
+        by_road: dict[str, dict[str, int]] = {}
+        clean = True
+        for road, rule, units, smallest, no_area in self._fetch(query, {"draw": draw_id, "month": month,
+                                                                        "threshold": threshold}):
+            if units is None or smallest < 1 or (no_area and tariff[rule][0] != tariff[rule][1]):
+                clean = False
+                continue
+            by_road.setdefault(road, {})[rule] = int(units)
+        return by_road, clean
 
     def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False
                              ) -> dict[str, list[scoring.Finding]]:
         """The month's findings on the sampled roads, as the pure scorer wants them (only those
-        with a deadline, when the others are counted by finding_counts_for_scoring)."""
+        with a deadline, when the others are summed by deduction_units_for_scoring)."""
         query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
                  "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline " + self._SAMPLED +
                  (" AND f.deadline IS NOT NULL" if with_deadline_only else ""))
@@ -111,13 +121,16 @@ class FindingQueries:
             by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
         return by_road
 
-    def month_findings_revision(self, month: str) -> tuple:
-        """Changes whenever a finding of the month is added, edited or deleted: the key of the
-        month's kept scores (with the draw and the grids' revision)."""
+    def findings_revision(self) -> tuple:
+        """Changes whenever a finding is added (a new id), edited, moved or deleted (each change
+        writes its audit row in the same transaction, a new id there): two look-ups of a
+        primary key, not a scan of a city's million findings."""
+        from .schema import FindingChange
+
+        change_t = FindingChange.__table__
         with self.engine.connect() as conn:
-            return tuple(conn.execute(select(func.count(), func.max(finding_t.c.id), func.max(finding_t.c.updated_at),
-                                             func.max(finding_t.c.deleted_at), func.count(finding_t.c.deleted_at))
-                                      .where(finding_t.c.month == month)).one())
+            return (conn.execute(select(func.max(finding_t.c.id))).scalar(),
+                    conn.execute(select(func.max(change_t.c.id))).scalar())
 
     def grid_codes(self) -> list[str]:
         with self.engine.connect() as conn:
