@@ -47,6 +47,17 @@ def _store_findings(store: Store, lon: np.ndarray, lat: np.ndarray, log) -> int:
     return store.add_findings(rows)
 
 
+def _draft_month_page(store: Store, log) -> dict:
+    """The reviewer's draft month (its report: scores, the month before, the ranking) the first
+    time and again with nothing changed, when it comes from the scores kept by revision."""
+    from .reports import assessment
+
+    log(f"the reviewer's draft month {MONTH}: first view, then a second one")
+    _, first_s = _timed(lambda: assessment.month_report(store, MONTH))
+    _, again_s = _timed(lambda: assessment.month_report(store, MONTH))
+    return {"draft_month_report_first_s": round(first_s, 3), "draft_month_report_again_s": round(again_s, 3)}
+
+
 def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> dict:
     with tempfile.TemporaryDirectory(prefix="gisgrid-bench-") as folder:
         folder = Path(folder)
@@ -68,8 +79,10 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         defects, validate_s = _timed(lambda: validate(grids, roads))
         _store_findings(store, lon, lat, log)
         office.sample_month(store, MONTH, seed=1)
-        log(f"scoring {MONTH} from the database")
-        _, score_month_s = _timed(lambda: scores.score_month(store, MONTH))
+        log(f"scoring {MONTH} from the database: finding by finding, then from the database's counts")
+        one_by_one, score_month_findings_s = _timed(lambda: scores.score_month(store, MONTH, counted=False))
+        counted, score_month_s = _timed(lambda: scores.score_month(store, MONTH))
+        draft = _draft_month_page(store, log)
         store.dispose()
     return {
         "grids": n_grids,
@@ -82,6 +95,9 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         "index_build_s": round(assign["index_build_s"], 2),
         "assign_agrees_with_sjoin": assign["agree"],
         "score_month_s": round(score_month_s, 3),
+        "score_month_findings_s": round(score_month_findings_s, 3),
+        "score_month_agree": counted == one_by_one,
+        **draft,
         "import_roads_s": round(import_roads_s, 2),
         "validate_s": round(validate_s, 2),
         "validate_defects": len(defects),

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
+from fractions import Fraction
 
 import click
 
 from .services import office
-from .domain import assignment
+from .domain import assignment, scoring
 from .domain.errors import GisgridError
 from .reports import scores
 from .services import OPERATOR, accounts
@@ -48,14 +49,27 @@ def table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -
     return "\n".join(lines)
 
 
+def shown(value) -> str:
+    """A score as people read it: rounded half up to 0.01 (from the exact value)."""
+    return "-" if value is None else f"{scoring.as_points(Fraction(str(value))):.2f}"
+
+
 def show_month(document: dict) -> None:
+    """The month's ranking tables: grids (overall and within their class), then towns; the
+    document carries exact scores (their fractions' texts), rounded here for people."""
     rows = []
     for grid in document["grids"]:
-        roads = "  ".join(f"{r['code']} {r['score']:g}" for r in grid["roads"]) or "未考核 not assessed"
-        rows.append([grid["rank"] or "-", grid["code"], grid["name"], grid["town"],
-                     "-" if grid["score"] is None else f"{grid['score']:.2f}", roads])
+        roads = "  ".join(f"{r['code']} {shown(r.get('exact', r['score']))}" for r in grid["roads"]) \
+            or "未考核 not assessed"
+        rows.append([grid["rank"] or "-", grid.get("class_rank") or "-", grid["code"], grid["name"], grid["town"],
+                     grid["class"], shown(grid.get("exact", grid["score"])), roads])
     click.echo(f"{document['month']} 网格考核排名 grid ranking (rulebook {document['rulebook']})")
-    click.echo(table(["排名", "网格", "名称", "镇办", "得分", "道路 roads"], rows, right={0, 4}))
+    click.echo(table(["排名", "类内", "网格", "名称", "镇办", "等级", "得分", "道路 roads"], rows, right={0, 1, 6}))
+    click.echo("")
+    click.echo(f"{document['month']} 镇办排名 town ranking")
+    click.echo(table(["排名", "镇办", "得分", "考核网格"],
+                     [[t["rank"] or "-", t["town"], shown(t.get("exact", t["score"])), t["grids"]]
+                      for t in document["towns"]], right={0, 2, 3}))
 
 
 class Context:
@@ -221,8 +235,8 @@ def sample(ctx: Context, month: str, seed: int | None, roads: str | None, force:
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @pass_context
 def score(ctx: Context, month: str, as_json: bool) -> None:
-    document = scores.month_json(ctx.store, month)
-    emit_json(document) if as_json else show_month(document)
+    document = scores.month_json(ctx.store, month, exact=True)
+    emit_json(scores.public(document)) if as_json else show_month(document)
 
 
 @cli.command(help="Year scores: the mean of each grid's assessed months, ranked.")
@@ -234,11 +248,14 @@ def annual(ctx: Context, year: str, as_json: bool) -> None:
     if as_json:
         emit_json(document)
         return
-    names = ctx.store.grid_details()
     click.echo(f"{document['year']} 年度排名 year ranking")
-    click.echo(table(["排名", "网格", "名称", "得分", "月数"],
-                     [[g["rank"], g["code"], names.get(g["code"], {}).get("name"), f"{g['score']:.2f}",
-                       len(g["months"])] for g in document["grids"]], right={0, 3, 4}))
+    click.echo(table(["排名", "类内", "网格", "名称", "镇办", "等级", "得分", "月数"],
+                     [[g["rank"], g["class_rank"] or "-", g["code"], g.get("name"), g.get("town"), g.get("class"),
+                       shown(g["score"]), len(g["months"])] for g in document["grids"]], right={0, 1, 6, 7}))
+    click.echo("")
+    click.echo(f"{document['year']} 镇办年度排名 town year ranking")
+    click.echo(table(["排名", "镇办", "得分", "月数"], [[t["rank"], t["town"], shown(t["score"]), len(t["months"])]
+                                                     for t in document["towns"]], right={0, 2, 3}))
 
 
 @cli.command(help="Export grids, roads, findings or scores (.gpkg, .geojson, .shp).")
@@ -249,21 +266,34 @@ def export(ctx: Context, what: str, path: str) -> None:
     scores.export(ctx.store, what, path, log=log)
 
 
-@cli.command(help="Print the month's bulletin (通报) to an A4 PDF with headless Chromium.")
-@click.argument("month")
-@click.option("--pdf", "pdf_path", required=True, type=click.Path(dir_okay=False), help="Where to write the PDF.")
+@cli.command(help="Write the bulletin (通报) of a month (YYYY-MM) or the year-end one (YYYY): an A4 PDF "
+                  "(headless Chromium) and/or a DOCX to edit in Word or WPS.")
+@click.argument("period", metavar="MONTH_OR_YEAR")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Where to write the PDF.")
+@click.option("--docx", "docx_path", type=click.Path(dir_okay=False), help="Where to write the DOCX.")
+@click.option("--number", help="The document number (default: from the BULLETIN_NUMBER setting).")
+@click.option("--remark", "remarks", multiple=True, help="A remark printed under 备注 (repeatable).")
+@click.option("--issued", type=click.DateTime(formats=["%Y-%m-%d"]), help="The issuing date (default: today).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @pass_context
-def bulletin(ctx: Context, month: str, pdf_path: str, lang: str) -> None:
+def bulletin(ctx: Context, period: str, pdf_path: str | None, docx_path: str | None, number: str | None,
+             remarks: tuple[str, ...], issued, lang: str) -> None:
     from .web import create_app
-    from .web.review import bulletin_pdf
+    from .web.review import bulletin_docx_file, bulletin_pdf
 
+    if not pdf_path and not docx_path:
+        raise click.UsageError("give --pdf PATH, --docx PATH or both")
+    options = {"number": number, "remarks": list(remarks), "issued": issued.date() if issued else None}
     app = create_app(settings=ctx.settings)
     try:
-        size = bulletin_pdf(app, month, pdf_path, lang=lang)
+        if docx_path:
+            size = bulletin_docx_file(app, period, docx_path, **options)
+            log(f"bulletin of {period} written to {docx_path} ({size} bytes)")
+        if pdf_path:
+            size = bulletin_pdf(app, period, pdf_path, lang=lang, **options)
+            log(f"bulletin of {period} written to {pdf_path} ({size} bytes)")
     finally:
         app.extensions["gisgrid.storage"].dispose()
-    log(f"bulletin of {month} written to {pdf_path} ({size} bytes)")
 
 
 @cli.command(help="Load the demo district, draw this month, generate findings and print the ranking.")
@@ -272,7 +302,7 @@ def demo(ctx: Context) -> None:
     from .services.demo import load_demo
 
     month = load_demo(ctx.store, log=log)
-    show_month(scores.month_json(ctx.store, month))
+    show_month(scores.month_json(ctx.store, month, exact=True))
 
 
 @cli.command(help="Benchmark on a synthetic city: assignment vs geopandas.sjoin, scoring, import.")

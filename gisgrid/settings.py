@@ -54,6 +54,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("UPLOAD_DIR", None, "where layer files a planner uploads wait to be imported (default: `uploads/` in "
                                "the instance folder); shared storage when several app servers run"),
     Option("CHROMIUM", "/usr/bin/chromium", "the Chromium that prints bulletins to PDF"),
+    Option("BULLETIN_OFFICE", "区网格化管理领导小组办公室", "the office that issues the bulletin (通报), printed at its "
+                                                       "head and over its date", str),
+    Option("BULLETIN_NUMBER", "网办〔{year}〕{month}号", "the month bulletin's document number; `{year}` and `{month}` "
+                                                   "are filled in (e.g. `郾网办〔{year}〕{month}号`)", str),
+    Option("BULLETIN_YEAR_NUMBER", "网办〔{year}〕年终号", "the year-end bulletin's document number; `{year}` is "
+                                                     "filled in", str),
+    Option("BULLETIN_CC", "区委、区政府领导，各镇人民政府、街道办事处", "the bulletin's 抄送 (copies to) line", str),
     Option("SECRET_KEY", None, "signs sessions and CSRF tokens (default: generated once into "
                                "`instance/secret_key`)"),
     Option("MAX_CONTENT_LENGTH", 32 * 1024 * 1024, "largest request the app accepts, in bytes", int),

@@ -53,7 +53,8 @@ def test_import_sample_score_annual_json(db, tmp_path, capsys):
     code, out, _ = run(capsys, "--db", db, "annual", "2026", "--json")
     year = json.loads(out)
     assert year["year"] == 2026 and {g["code"] for g in year["grids"]} == {"G1", "G2", "G4"}
-    assert all(set(g) == {"code", "score", "months", "rank"} for g in year["grids"])
+    assert all(set(g) == {"code", "name", "town", "class", "score", "months", "rank", "class_rank"}
+               for g in year["grids"])
 
 
 def test_human_output_shows_the_ranking_in_chinese(db, capsys):

@@ -159,7 +159,7 @@ def test_xlsx_opens_with_three_sheets(months):
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(assessment.xlsx_bytes(months, NOV)))
-    assert book.sheetnames == ["网格得分", "道路得分", "问题明细"]
+    assert book.sheetnames == ["网格得分", "道路得分", "问题明细", "镇办排名"]
     roads = list(book["道路得分"].values)
     assert roads[0][:5] == ("月份", "网格编码", "网格名称", "镇办", "道路编码")
     assert ("G1", "R11", "人民路", 89, 11) in {(r[1], r[4], r[5], r[6], r[7]) for r in roads[1:]}

@@ -11,6 +11,7 @@ from typing import NamedTuple
 from datetime import date
 from fractions import Fraction
 from functools import lru_cache
+import math
 
 from .errors import FindingError
 from .months import one_month_after
@@ -98,6 +99,29 @@ def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook) -> Ro
     for finding, times in Counter(findings).items():
         rule = rulebook.rule(finding.rule)
         units[rule.code] = units.get(rule.code, 0) + _units(rule, finding, rulebook) * times
+    return _road(code, units, rulebook)
+
+
+def tariff(rulebook: Rulebook) -> dict[str, tuple[int, int]]:
+    """What one counted item of each rule deducts, in the rulebook's whole units: (low, high),
+    high for an area rule's item above the threshold. Rules that need a deadline (5.4) are not
+    in it: their figure depends on the dates, so those findings are scored one by one."""
+    return {code: rulebook.units[code] for code, rule in rulebook.rules.items() if not rule.needs_deadline}
+
+
+def score_road_units(code: str, units: Mapping[str, int], rulebook: Rulebook,
+                     findings: Iterable[Finding] = ()) -> RoadScore:
+    """score_road from what the database summed per rule with the tariff (plus the findings
+    with a deadline, scored one by one): the same figures, exactly."""
+    total = dict(units)
+    for finding, times in (Counter(findings).items() if findings else ()):
+        rule = rulebook.rule(finding.rule)
+        total[rule.code] = total.get(rule.code, 0) + _units(rule, finding, rulebook) * times
+    return _road(code, total, rulebook)
+
+
+def _road(code: str, units: dict[str, int], rulebook: Rulebook) -> RoadScore:
+    """A road's score from its deductions in whole units per rule ("once" rules capped)."""
     for rule_code, total in units.items():
         if rulebook.rules[rule_code].kind == "once":
             units[rule_code] = min(total, rulebook.units[rule_code][0])
@@ -130,9 +154,34 @@ def score_month(
 ) -> list[GridMonth]:
     """Score every grid of the month. `sample` maps grid code -> its sampled road codes;
     grids listed in `grids` but absent from the sample are reported as not assessed."""
-    roads_of = {grid: [score_road(r, findings_by_road.get(r, ()), rulebook) for r in roads]
-                for grid, roads in sample.items()}
-    scores = {grid: (mean([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
+    return month_of_roads({grid: [score_road(r, findings_by_road.get(r, ()), rulebook) for r in roads]
+                           for grid, roads in sample.items()}, grids)
+
+
+def score_month_units(sample: Mapping[str, Sequence[str]], units_by_road: Mapping[str, Mapping[str, int]],
+                      findings_by_road: Mapping[str, Iterable[Finding]], rulebook: Rulebook,
+                      grids: Iterable[str] = ()) -> list[GridMonth]:
+    """score_month from the database's sums per road and rule (plus the findings with a deadline)."""
+    empty: dict[str, int] = {}
+    return month_of_roads({grid: [score_road_units(r, units_by_road.get(r, empty), rulebook,
+                                                   findings_by_road.get(r, ())) for r in roads]
+                           for grid, roads in sample.items()}, grids)
+
+
+def _mean_of_scores(values: list[Fraction]) -> Fraction:
+    """mean(), with one Fraction made instead of one per addition (a city has 20,000 grids)."""
+    if len(values) == 1:
+        return values[0]
+    common = 1
+    for v in values:
+        common = common * v.denominator // math.gcd(common, v.denominator)
+    return Fraction(sum(v.numerator * (common // v.denominator) for v in values), common * len(values))
+
+
+def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = ()) -> list[GridMonth]:
+    """Grid month = mean of its sampled roads' scores, ranked; grids in `grids` without a
+    sampled road are listed as not assessed. (The one place a grid's month score is made.)"""
+    scores = {grid: (_mean_of_scores([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
     for grid in grids:
         scores.setdefault(grid, None)
         roads_of.setdefault(grid, [])
@@ -164,9 +213,86 @@ def score_year(month_scores: Mapping[str, Mapping[str, Fraction | None]]) -> lis
                   key=lambda y: (y.rank, y.code))
 
 
+# towns and classes ------------------------------------------------------------------
+# Seed 002 assesses the town offices through their grids, and grids are classed A / B / C:
+# every month and year is ranked three ways (grids overall, within their class, towns).
+
+
+def class_ranks(scores: Mapping[str, Fraction | None], classes: Mapping[str, str | None]) -> dict[str, int | None]:
+    """Each grid's rank among the grids of its class (1, 1, 3 on ties); a grid with no class,
+    or not assessed, has none."""
+    by_class: dict[str, dict[str, Fraction | None]] = {}
+    for code, score in scores.items():
+        if classes.get(code):
+            by_class.setdefault(classes[code], {})[code] = score
+    ranks: dict[str, int | None] = {code: None for code in scores}
+    for members in by_class.values():
+        ranks.update(rank(members))
+    return ranks
+
+
+@dataclass(frozen=True)
+class TownMonth:
+    town: str
+    score: Fraction | None          # None: none of its grids assessed
+    rank: int | None
+    grids: int                      # how many of its grids were assessed (the mean's count)
+
+
+def score_towns(scores: Mapping[str, Fraction | None], towns: Mapping[str, str | None]) -> list[TownMonth]:
+    """Town month = mean of the month scores of its assessed grids, ranked with ties shared.
+    `scores` is grid -> month score (None: not assessed), `towns` grid -> its town; a grid
+    with no town counts for none."""
+    members: dict[str, list[Fraction]] = {}
+    for code, score in scores.items():
+        town = towns.get(code)
+        if town:
+            bucket = members.setdefault(town, [])
+            if score is not None:
+                bucket.append(score)
+    means = {town: (mean(values) if values else None) for town, values in members.items()}
+    ranks = rank(means)
+    return sorted((TownMonth(town=t, score=means[t], rank=ranks[t], grids=len(members[t])) for t in means),
+                  key=lambda m: (m.rank is None, m.rank or 0, m.town))
+
+
+def score_towns_year(month_scores: Mapping[str, Mapping[str, Fraction | None]]) -> list[GridYear]:
+    """Town year = mean of the town's assessed months (month -> town -> town month score): the
+    same arithmetic as a grid's year, so it is the same function."""
+    return score_year(month_scores)
+
+
+@dataclass(frozen=True)
+class YearEnd:
+    commended: list[GridYear]       # 通报表彰: the top `top` places (a tie at the last place is in)
+    criticised: list[GridYear]      # 通报批评: the lowest `lowest` places, ties included
+
+
+def year_end(years: Sequence[GridYear], top: int = 10, lowest: int = 1) -> YearEnd:
+    """Seed 002 第二篇 五.(三): the year's top 10 grids are commended, the lowest criticised.
+    Places are ranks, so grids sharing a rank share the outcome; a grid is never both."""
+    commended = [y for y in years if y.rank <= top]
+    if not years:
+        return YearEnd([], [])
+    positions = sorted({y.rank for y in years})
+    bottom = set(positions[-lowest:]) if lowest > 0 else set()
+    criticised = [y for y in years if y.rank in bottom and y not in commended]
+    return YearEnd(commended, sorted(criticised, key=lambda y: (-y.rank, y.code)))
+
+
+def exact(value: Fraction | None) -> float | None:
+    """A score for machines (JSON, XLSX cells): the float nearest the exact fraction, never
+    rounded to places (90.625 stays 90.625)."""
+    return None if value is None else float(value)
+
+
 def as_points(value: Fraction | None, places: int = 2) -> float | None:
-    """A score for people and JSON: rounded half up to `places` decimals."""
+    """A score for people: rounded half up to `places` decimals (integer arithmetic: a city's
+    month rounds a hundred thousand figures)."""
     if value is None:
         return None
-    scaled = value * 10**places
-    return float(Fraction(int(scaled + Fraction(1, 2)) if scaled >= 0 else -int(-scaled + Fraction(1, 2)), 10**places))
+    value = Fraction(value)
+    n, d, scale = value.numerator, value.denominator, 10**places
+    # floor(x·scale + 1/2) for x ≥ 0, and its mirror for x < 0 (half away from zero)
+    steps = (2 * n * scale + d) // (2 * d) if n >= 0 else -((2 * -n * scale + d) // (2 * d))
+    return steps / scale        # int / int is correctly rounded to the nearest float

@@ -90,6 +90,7 @@ def choropleth_of(frame, report: dict, precision: int = 5) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
+LABELS_UP_TO = 300   # grids named on the month map itself; beyond, names come with hover and click
 NAMES_UP_TO = 5000   # above this many grids (a city, not a district) names come with a click, not in the map
 
 
@@ -184,7 +185,8 @@ def _folium_map(static: str, extra_js: list[str] = (), extra_css: list[str] = ()
     """A folium map on vendored assets only (per instance; folium's class-level lists stay as they are)."""
     import folium
 
-    m = folium.Map(location=[33.59, 114.03], zoom_start=13, tiles=None, control_scale=True,
+    # the scale bar is added by review_map.js, metric only (folium's shows feet too)
+    m = folium.Map(location=[33.59, 114.03], zoom_start=13, tiles=None, control_scale=False,
                    prefer_canvas=False, width="100%", height="100%")
     m.default_js = [("leaflet", f"{static}/vendor/leaflet-1.9.4/leaflet.js"),
                     *[(f"js{i}", url) for i, url in enumerate(extra_js)]]
@@ -216,7 +218,8 @@ def month_map(layer: dict, static: str = "/static", tiles: dict | None = None, o
     a canvas, which paints tens of thousands of polygons faster than SVG."""
     m = _folium_map(static, [f"{static}/js/review_map.js"])
     _layer("gisgridChoropleth", layer, {"classes": CLASSES, "unassessed": UNASSESSED, "tiles": tiles,
-                                         "canvas": len(layer["codes"]) > NAMES_UP_TO, **(options or {})}).add_to(m)
+                                         "canvas": len(layer["codes"]) > NAMES_UP_TO, "label_up_to": LABELS_UP_TO,
+                                         **(options or {})}).add_to(m)
     return m
 
 
@@ -272,12 +275,21 @@ def year_charts(report: dict) -> dict:
                               for i, (m, v) in enumerate(zip(months, district)) if v is not None]},
         "grids": {g["code"]: _polyline([g["months"].get(m) for m in months], 160, 36, low, 100)
                   for g in report["grids"]},
+        # each month's point of a sparkline, to show its value on hover (an SVG <title>)
+        "grid_dots": {g["code"]: [{"x": round(i * 160 / max(len(months) - 1, 1), 1),
+                                   "y": round(36 - (v - low) / max(100 - low, 1e-9) * 36, 1), "month": m, "score": v}
+                                  for i, (m, v) in enumerate((m, g["months"].get(m)) for m in months) if v is not None]
+                      for g in report["grids"]},
         "sections": [{"code": code, "points": points, "share": round(100 * points / total, 1)}
                      for code, points in sorted(report["lost_by_section"].items(), key=lambda kv: -kv[1])],
     }
 
 
 # PDF ----------------------------------------------------------------------------------
+
+PAGE_FOOTER = ('<div style="width:100%;text-align:center;font-size:9pt;font-family:serif">— '
+               '<span class="pageNumber"></span> / <span class="totalPages"></span> —</div>')
+
 
 def html_to_pdf(html: str, path, browser=None, executable: str = "/usr/bin/chromium") -> int:
     """A4 PDF of a self-contained page, printed by headless Chromium (Playwright); a caller
@@ -292,7 +304,10 @@ def html_to_pdf(html: str, path, browser=None, executable: str = "/usr/bin/chrom
                        else route.abort())
             page.set_content(html, wait_until="load")
             page.emulate_media(media="print")
-            return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+            # page numbers in the footer, as a document an office issues carries them ("— 1 / 3 —")
+            return page.pdf(format="A4", print_background=True, prefer_css_page_size=True,
+                            display_header_footer=True, header_template="<span></span>",
+                            footer_template=PAGE_FOOTER)
         finally:
             page.close()
 

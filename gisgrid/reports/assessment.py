@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 from fractions import Fraction
+from functools import lru_cache
 
 import shapely
 
@@ -17,7 +18,7 @@ from ..render import sheets
 from ..render.sheets import CODE, DATE, DATETIME, INTEGER, NUMBER, SCORE, Column, Table
 from ..domain.rulebook import Rulebook, rulebook_for
 from ..storage import Store, publishing
-from .scores import month_json
+from . import scores
 
 
 def _rulebook(store: Store, month: str) -> Rulebook:
@@ -33,34 +34,24 @@ def _by_section(by_rule: dict[str, float], rulebook: Rulebook) -> dict[str, floa
     for code, points in by_rule.items():
         section = rulebook.rules[code].section if code in rulebook.rules else code.split(".")[0]
         totals[section] = round(totals.get(section, 0) + points, 2)
+    if len(totals) < 2:
+        return totals
     return dict(sorted(totals.items(), key=lambda kv: _section_key(kv[0])))
 
 
+@lru_cache(maxsize=4096)
 def _section_key(code: str):
-    return [int(p) if p.isdigit() else p for p in code.split(".")]
-
-
-def _draw_record(draw) -> dict | None:
-    if draw is None:
-        return None
-    return {"id": draw.id, "seed": draw.seed, "method": draw.method, "drawn_by": draw.drawn_by,
-            "drawn_at": draw.drawn_at.isoformat(timespec="seconds") if draw.drawn_at else None,
-            "reason": draw.reason}
+    return tuple(int(p) if p.isdigit() else p for p in code.split("."))
 
 
 def live_scores(store: Store, month: str) -> dict:
-    """month_json's document, plus exact scores (for year means) and the draw record."""
-    month = parse_month(month)
-    return {**month_json(store, month, exact=True), "draw": _draw_record(store.sample(month))}
+    """The month scored now, with exact scores and the draw record (what publishing freezes)."""
+    return scores.live_document(store, month)
 
 
 def month_scores(store: Store, month: str) -> dict:
     """The month's scores: frozen at publication for a published month, computed now for a draft."""
-    month = parse_month(month)
-    state = publishing.month_state(store, month)
-    if state["state"] == publishing.PUBLISHED and state["scores"]:
-        return state["scores"]
-    return live_scores(store, month)
+    return scores.month_document(store, month)
 
 
 def _scores_or_none(store: Store, month: str) -> dict | None:
@@ -75,51 +66,92 @@ def month_report(store: Store, month: str) -> dict:
     return _month_report(store, month)[0]
 
 
-def _exact(row: dict) -> Fraction | None:
-    """A grid's or road's exact score; a month published before exact scores were kept has the rounded one."""
-    if row.get("exact"):
-        return Fraction(row["exact"])
-    return Fraction(str(row["score"])) if row.get("score") is not None else None
+_exact = scores.exact_score
+shown = scoring.as_points      # what people read: half up to 0.01
 
 
 def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
     """month_report, and the exact grid scores of the month and of the month before (the
     report rounds them for people; the exports carry them whole)."""
     month = parse_month(month)
-    scores = month_scores(store, month)
+    document = month_scores(store, month)
     rulebook = _rulebook(store, month)
     before_month = previous_month(month)
     before = _scores_or_none(store, before_month)
     before_by_code = {g["code"]: g for g in before["grids"]} if before else {}
     grids = []
-    for grid in scores["grids"]:
+    for grid in document["grids"]:
         prior = before_by_code.get(grid["code"], {})
+        now_exact, prior_exact = _exact(grid), (_exact(prior) if prior else None)
         rank_change = (prior["rank"] - grid["rank"]) if prior.get("rank") and grid["rank"] else None
-        score_change = (round(grid["score"] - prior["score"], 2)
-                        if prior.get("score") is not None and grid["score"] is not None else None)
         by_rule: dict[str, float] = {}
         for road in grid["roads"]:
             for code, points in road["by_rule"].items():
                 by_rule[code] = round(by_rule.get(code, 0) + points, 2)
-        grids.append({**{k: v for k, v in grid.items() if k != "exact"},
+        grids.append({**{k: v for k, v in grid.items() if k != "exact"}, "score": shown(now_exact),
                       "roads": [{**{k: v for k, v in r.items() if not k.startswith("exact")},
-                                 "by_section": _by_section(r["by_rule"], rulebook)} for r in grid["roads"]],
+                                 "score": shown(_exact(r)), "by_section": _by_section(r["by_rule"], rulebook)}
+                                for r in grid["roads"]],
                       "by_section": _by_section(by_rule, rulebook),
-                      "previous_score": prior.get("score"), "previous_rank": prior.get("rank"),
-                      "rank_change": rank_change, "score_change": score_change})
-    assessed = [g["score"] for g in grids if g["score"] is not None]
+                      "previous_score": shown(prior_exact), "previous_rank": prior.get("rank"),
+                      "rank_change": rank_change, "score_change": shown(_difference(now_exact, prior_exact))})
+    assessed = [_exact(g) for g in document["grids"] if g["score"] is not None]
     state = publishing.month_state(store, month)
-    exact = {g["code"]: {"score": _exact(g), "roads": {r["code"]: r for r in g["roads"]}} for g in scores["grids"]}
+    exact = {g["code"]: {"score": _exact(g), "roads": {r["code"]: r for r in g["roads"]}} for g in document["grids"]}
     exact_before = {g["code"]: _exact(g) for g in before["grids"]} if before else {}
+    towns_before = {t["town"]: t for t in before["towns"]} if before else {}
+    towns = []
+    for town in document["towns"]:
+        prior = towns_before.get(town["town"], {})
+        towns.append({"town": town["town"], "score": shown(_exact(town)), "rank": town["rank"],
+                      "grids": town["grids"], "previous_rank": prior.get("rank"),
+                      "rank_change": (prior["rank"] - town["rank"]) if prior.get("rank") and town["rank"] else None,
+                      "score_change": shown(_difference(_exact(town), _exact(prior) if prior else None))})
     return {
-        "month": month, "rulebook": scores["rulebook"], "previous_month": before_month if before else None,
+        "month": month, "rulebook": document["rulebook"], "previous_month": before_month if before else None,
         "state": {"state": state["state"], "published_at": _iso(state["published_at"]),
                   "published_by": state["published_by"]},
-        "draw": scores.get("draw"), "sections": _sections(rulebook),
+        "draw": document.get("draw"), "sections": _sections(rulebook),
         "summary": {"grids": len(grids), "assessed": len(assessed), "unassessed": len(grids) - len(assessed),
-                    "mean": round(sum(assessed) / len(assessed), 2) if assessed else None},
-        "grids": grids,
+                    "mean": shown(scoring.mean(assessed)) if assessed else None},
+        "grids": grids, "towns": towns, "tiles": _tiles(grids, assessed, rulebook, document),
     }, exact, exact_before
+
+
+def _tiles(grids: list[dict], assessed: list[Fraction], rulebook: Rulebook, document: dict) -> dict:
+    """The dashboard's figures: grids assessed, the mean, the lowest grid, points lost by rule
+    section over the sampled roads, and the rectification rate once the month has one."""
+    scored = [g for g in grids if g["score"] is not None]
+    lowest = min(scored, key=lambda g: (g["score"], g["code"])) if scored else None
+    lost: dict[str, float] = {}
+    for grid in grids:
+        for section, points in grid["by_section"].items():
+            lost[section] = round(lost.get(section, 0) + points, 2)
+    rectification = document.get("rectification")
+    return {"assessed": len(assessed), "grids": len(grids),
+            "mean": shown(scoring.mean(assessed)) if assessed else None,
+            "lowest": {k: lowest[k] for k in ("code", "name", "town", "score")} if lowest else None,
+            "lost_by_section": dict(sorted(lost.items(), key=lambda kv: (-kv[1], _section_key(kv[0])))),
+            "lost_total": round(sum(lost.values()), 2),
+            # until rectification notices exist (issue 16) a month has no rate: shown as "—"
+            "rectification_rate": rectification.get("rate") if rectification else None}
+
+
+SORTS = {"rank": lambda g: (g["rank"] is None, g["rank"] or 0, g["code"]),
+         "-rank": lambda g: (g["rank"] is None, -(g["rank"] or 0), g["code"]),
+         "score": lambda g: (g["score"] is None, g["score"] or 0, g["code"]),
+         "-score": lambda g: (g["score"] is None, -(g["score"] or 0), g["code"]),
+         "name": lambda g: (g["name"] or g["code"], g["code"]),
+         "town": lambda g: (g["town"] or "", g["rank"] or 10**9, g["code"]),
+         "class_rank": lambda g: (g["class"] or "~", g["class_rank"] is None, g["class_rank"] or 0, g["code"]),
+         "change": lambda g: (g["rank_change"] is None, -(g["rank_change"] or 0), g["code"])}
+
+
+def ranking(report: dict, town: str | None = None, grid_class: str | None = None, sort: str = "rank") -> list[dict]:
+    """The month's grid ranking filtered by town and class and sorted by one of SORTS (an
+    unknown sort is the rank): the dashboard's table, for a district or a 20,000-grid city."""
+    rows = [g for g in report["grids"] if (not town or g["town"] == town) and (not grid_class or g["class"] == grid_class)]
+    return sorted(rows, key=SORTS.get(sort, SORTS["rank"]))
 
 
 def _iso(value) -> str | None:
@@ -167,8 +199,8 @@ def grid_report(store: Store, month: str, code: str) -> dict:
     details = store.grid_details()
     if code not in details:
         raise NotFound("Unknown grid code {code!r}", code=code)
-    scores = month_scores(store, month)
-    grid = next((g for g in scores["grids"] if g["code"] == code), None) or {"score": None, "rank": None, "roads": []}
+    document = month_scores(store, month)
+    grid = next((g for g in document["grids"] if g["code"] == code), None) or {"score": None, "rank": None, "roads": []}
     rulebook = _rulebook(store, month)
     roads = store.roads_frame()
     roads = roads[roads["grid"] == code]
@@ -180,11 +212,13 @@ def grid_report(store: Store, month: str, code: str) -> dict:
     grids = store.grids_frame()
     shape = grids.loc[grids["code"] == code, "geometry"].iloc[0]
     return {
-        "month": month, "code": code, "name": details[code]["name"], "town": details[code]["town"],
-        "class": details[code]["grid_class"], "score": grid["score"], "rank": grid["rank"],
-        "state": publishing.month_state(store, month)["state"], "draw": scores.get("draw"),
+        # the name, town and class the month knew the grid by
+        "month": month, "code": code, "name": grid.get("name", details[code]["name"]),
+        "town": grid.get("town", details[code]["town"]), "class": grid.get("class", details[code]["grid_class"]),
+        "score": shown(_exact(grid)), "rank": grid["rank"], "class_rank": grid.get("class_rank"),
+        "state": publishing.month_state(store, month)["state"], "draw": document.get("draw"),
         "roads": [{"code": r.code, "name": r.name, "grade": r.grade, "sampled": r.code in sampled,
-                   "score": sampled.get(r.code, {}).get("score"),
+                   "score": shown(_exact(sampled[r.code])) if r.code in sampled else None,
                    "deductions": sampled.get(r.code, {}).get("deductions"),
                    "geometry": shapely.geometry.mapping(r.geometry)} for r in roads.itertuples()],
         "by_rule": [{"rule": k, "zh": rulebook.rules[k].zh if k in rulebook.rules else k,
@@ -196,15 +230,13 @@ def grid_report(store: Store, month: str, code: str) -> dict:
 
 
 def year_report(store: Store, year, published_only: bool = True) -> dict:
-    """Year scores (mean of assessed months) and ranks, trends per grid and for the district,
-    and the points lost by rule section. Published months only unless asked otherwise."""
+    """Year scores (mean of assessed months) and ranks (overall, within the class, towns), the
+    year-end commendations and criticisms, trends per grid and for the district, and the points
+    lost by rule section. Published months only unless asked otherwise."""
     year = parse_year(year)
     months = (publishing.published_months(store, year) if published_only else store.months_drawn(year))
-    documents = {m: month_scores(store, m) for m in months}
-    exact = {m: {g["code"]: (Fraction(g["exact"]) if g.get("exact") else
-                             (Fraction(str(g["score"])) if g["score"] is not None else None))
-                 for g in doc["grids"]} for m, doc in documents.items()}
-    details = store.grid_details()
+    documents, years, town_years = scores._year(store, year, months)
+    details = scores.latest_details(documents)
     lost_total: dict[str, float] = defaultdict(float)
     lost_by_grid: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     district = {}
@@ -212,31 +244,38 @@ def year_report(store: Store, year, published_only: bool = True) -> dict:
     for m, doc in documents.items():
         rulebook = _rulebook(store, m)
         sections.update(_sections(rulebook))
-        assessed = [s for s in exact[m].values() if s is not None]
-        district[m] = scoring.as_points(scoring.mean(assessed)) if assessed else None
+        assessed = [_exact(g) for g in doc["grids"] if g["score"] is not None]
+        district[m] = shown(scoring.mean(assessed)) if assessed else None
         for grid in doc["grids"]:
             for road in grid["roads"]:
                 for section, points in _by_section(road["by_rule"], rulebook).items():
                     lost_total[section] += points
                     lost_by_grid[grid["code"]][section] += points
+    classes = scoring.class_ranks({g.code: g.score for g in years},
+                                  {g.code: details.get(g.code, {}).get("class") for g in years})
     rows = []
-    for g in scoring.score_year(exact):
-        rows.append({"code": g.code, "name": details.get(g.code, {}).get("name"),
-                     "town": details.get(g.code, {}).get("town"), "score": scoring.as_points(g.score),
-                     "rank": g.rank, "months": {m: scoring.as_points(s) for m, s in g.months.items()},
+    for g in years:
+        rows.append({"code": g.code, **details.get(g.code, {}), "score": shown(g.score), "rank": g.rank,
+                     "class_rank": classes[g.code], "months": {m: shown(s) for m, s in g.months.items()},
                      "lost_by_section": {k: round(v, 2) for k, v in sorted(lost_by_grid[g.code].items(),
                                                                            key=lambda kv: _section_key(kv[0]))}})
+    ends = scoring.year_end(years)
+    by_code = {r["code"]: r for r in rows}
     return {"year": year, "published_only": published_only, "months": months, "district": district,
             "sections": dict(sorted(sections.items(), key=lambda kv: _section_key(kv[0]))),
             "lost_by_section": {k: round(v, 2) for k, v in sorted(lost_total.items(),
                                                                   key=lambda kv: _section_key(kv[0]))},
-            "grids": rows}
+            "grids": rows,
+            "towns": [{"town": t.code, "score": shown(t.score), "rank": t.rank,
+                       "months": {m: shown(s) for m, s in t.months.items()}} for t in town_years],
+            "commended": [by_code[y.code] for y in ends.commended],
+            "criticised": [by_code[y.code] for y in ends.criticised]}
 
 
 def audit_report(store: Store, month: str) -> list[dict]:
     """The month's audit log, with the scores before and after summarised per grid."""
     def summary(doc):
-        return {g["code"]: {"score": g["score"], "rank": g["rank"]} for g in doc["grids"]} if doc else None
+        return {g["code"]: {"score": shown(_exact(g)), "rank": g["rank"]} for g in doc["grids"]} if doc else None
     return [{"action": e["action"], "actor": e["actor"], "at": _iso(e["at"]), "reason": e["reason"],
              "before": summary(e["before"]), "after": summary(e["after"])}
             for e in publishing.audit_log(store, parse_month(month))]
@@ -263,7 +302,11 @@ def bulletin(store: Store, month: str) -> dict:
 GRID_COLUMNS = [Column("月份"), Column("排名", INTEGER), Column("网格编码", CODE), Column("网格名称"),
                 Column("镇办"), Column("网格等级", CODE), Column("得分", SCORE), Column("上月排名", INTEGER),
                 Column("排名变化", INTEGER), Column("上月得分", SCORE), Column("得分变化", SCORE),
-                Column("抽查道路", CODE)]
+                Column("抽查道路", CODE), Column("等级内排名", INTEGER)]
+
+
+TOWN_COLUMNS = [Column("月份"), Column("镇办排名", INTEGER), Column("镇办"), Column("镇办得分", SCORE),
+                Column("考核网格数", INTEGER), Column("上月镇办排名", INTEGER), Column("镇办得分变化", SCORE)]
 
 
 ROAD_COLUMNS = [Column("月份"), Column("网格编码", CODE), Column("网格名称"), Column("镇办"),
@@ -287,14 +330,14 @@ ROAD_HEADERS = [c.header for c in ROAD_COLUMNS]
 FINDING_HEADERS = [c.header for c in FINDING_COLUMNS]
 
 
-LEVELS = ("grids", "roads", "findings")
+LEVELS = ("grids", "roads", "findings", "towns")
 
 
-SHEETS = {"grids": "网格得分", "roads": "道路得分", "findings": "问题明细"}
+SHEETS = {"grids": "网格得分", "roads": "道路得分", "findings": "问题明细", "towns": "镇办排名"}
 
 
 # a header means the same column at every level (月份, 网格编码 ...), so a header names its kind
-_COLUMNS = {c.header: c for c in GRID_COLUMNS + ROAD_COLUMNS + FINDING_COLUMNS}
+_COLUMNS = {c.header: c for c in GRID_COLUMNS + ROAD_COLUMNS + FINDING_COLUMNS + TOWN_COLUMNS}
 
 
 def _difference(a: Fraction | None, b: Fraction | None) -> Fraction | None:
@@ -309,8 +352,16 @@ def export_table(store: Store, month: str, level: str) -> Table:
         rows = [[month, g["rank"], g["code"], g["name"], g["town"], g["class"], exact[g["code"]]["score"],
                  g["previous_rank"], g["rank_change"], exact_before.get(g["code"]),
                  _difference(exact[g["code"]]["score"], exact_before.get(g["code"])),
-                 "、".join(r["code"] for r in g["roads"])] for g in report["grids"]]
+                 "、".join(r["code"] for r in g["roads"]), g.get("class_rank")] for g in report["grids"]]
         return Table(SHEETS[level], GRID_COLUMNS, rows)
+    if level == "towns":
+        document = month_scores(store, month)
+        before = _scores_or_none(store, previous_month(month))
+        prior = {t["town"]: t for t in before["towns"]} if before else {}
+        rows = [[month, t["rank"], t["town"], _exact(t), t["grids"], prior.get(t["town"], {}).get("rank"),
+                 _difference(_exact(t), _exact(prior[t["town"]]) if t["town"] in prior else None)]
+                for t in document["towns"]]
+        return Table(SHEETS[level], TOWN_COLUMNS, rows)
     if level == "roads":
         names = dict(zip(*[store.roads_frame()[c] for c in ("code", "name")]))
         rows = []

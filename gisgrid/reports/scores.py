@@ -4,6 +4,8 @@ GIS exports of layers, findings and scores."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,7 +16,8 @@ from ..domain import scoring
 from ..domain.errors import GisgridError, NotFound
 from ..domain.months import months_of_year, parse_month, parse_year
 from ..domain.rulebook import rulebook_for
-from ..storage import Draw, Store
+from ..storage import Draw, Store, as_of
+from ..storage.cache import RevisionCache
 
 
 def _require_sample(store: Store, month: str) -> Draw:
@@ -24,49 +27,200 @@ def _require_sample(store: Store, month: str) -> Draw:
     return draw
 
 
-def score_month(store: Store, month: str) -> list[scoring.GridMonth]:
+def _month(store: Store, month: str):
+    """(draw, rulebook, grids as of the draw, results) of a drawn month, scored now."""
     month = parse_month(month)
     store.require_schema()
     draw = _require_sample(store, month)
     rulebook = rulebook_for(month, store.rulebooks())
+    # names, towns and classes as they were when the sample was drawn: an edit since never
+    # rewrites the month (its ranking, its bulletin, its exports)
+    details = as_of.grid_details_as_of(store, draw.drawn_at)
+    return draw, rulebook, details, _score(store, draw, month, rulebook, details)
+
+
+def _score(store: Store, draw: Draw, month: str, rulebook, grids, counted: bool = True) -> list[scoring.GridMonth]:
+    """The month's grids scored: the database sums each sampled road's deductions per rule in
+    the rulebook's whole units (count × the rule's figure for its side of the area threshold)
+    and the core makes the scores of those sums; findings with a deadline (5.4) come one by
+    one, for their dates. `counted=False` is the finding-by-finding way, kept for the
+    benchmark's comparison and for a threshold a float cannot hold exactly."""
+    threshold = rulebook.area_threshold
+    if counted and float(threshold) == threshold:
+        units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold))
+        if clean:    # else a finding the tariff cannot price: scored one by one, which names it
+            dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True)
+            return scoring.score_month_units(draw.sample, units, dated, rulebook, grids=grids)
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
-    return scoring.score_month(draw.sample, findings, rulebook, grids=store.grid_codes())
+    return scoring.score_month(draw.sample, findings, rulebook, grids=grids)
+
+
+def score_month(store: Store, month: str, counted: bool = True) -> list[scoring.GridMonth]:
+    """The month's grid scores now (see _score for `counted`)."""
+    month = parse_month(month)
+    store.require_schema()
+    draw = _require_sample(store, month)
+    rulebook = rulebook_for(month, store.rulebooks())
+    return _score(store, draw, month, rulebook, as_of.grid_details_as_of(store, draw.drawn_at), counted)
+
+
+def exact_score(row: dict) -> Fraction | None:
+    """A grid's, road's or town's exact score from a month's document: its "exact" fraction,
+    else (a month published before exact scores were kept) the number it carries."""
+    if row.get("exact"):
+        return _fraction_of(row["exact"])
+    return _fraction_of(str(row["score"])) if row.get("score") is not None else None
+
+
+@lru_cache(maxsize=65536)
+def _fraction_of(text: str) -> Fraction:
+    """Fractions are immutable and a city's month has few distinct scores: parse each once."""
+    return Fraction(text)
+
+
+def _town_rows(towns: list[scoring.TownMonth], exact: bool) -> list[dict]:
+    return [{"town": t.town, "score": scoring.exact(t.score), "rank": t.rank, "grids": t.grids,
+             **({"exact": str(t.score) if t.score is not None else None} if exact else {})} for t in towns]
+
+
+def with_rankings(document: dict) -> dict:
+    """The month's document with the class ranks and the town ranking, computed from its grid
+    rows (their exact scores, and the town and class each had that month) when it was frozen
+    before they were kept."""
+    if "towns" in document and all("class_rank" in g for g in document["grids"]):
+        return document
+    grid_scores = {g["code"]: exact_score(g) for g in document["grids"]}
+    classes = scoring.class_ranks(grid_scores, {g["code"]: g.get("class") for g in document["grids"]})
+    towns = scoring.score_towns(grid_scores, {g["code"]: g.get("town") for g in document["grids"]})
+    grids = [{**g, "class_rank": classes[g["code"]]} for g in document["grids"]]
+    return {**document, "grids": grids, "towns": _town_rows(towns, exact=True)}
 
 
 def month_json(store: Store, month: str, exact: bool = False) -> dict:
-    """The month's scores as `gisgrid score --json` prints them; `exact` adds each grid's and
-    road's score as an exact fraction (for means over months, and for the XLSX export)."""
-    results = score_month(store, month)
-    details = store.grid_details()
+    """The month's scores as `gisgrid score --json` prints them: each number the exact value
+    (the float of its fraction, 90.625 not 90.63); `exact` adds each score as a fraction's text
+    too (kept with a published month, for means over months)."""
+    _draw, rulebook, details, results = _month(store, month)
+    grid_scores = {r.code: r.score for r in results}
+    classes = scoring.class_ranks(grid_scores, {c: d["grid_class"] for c, d in details.items()})
+    towns = scoring.score_towns(grid_scores, {c: d["town"] for c, d in details.items()})
     grids = []
     for result in results:
         grid = details.get(result.code, {})
         row = {"code": result.code, "name": grid.get("name"), "town": grid.get("town"),
-               "class": grid.get("grid_class"), "score": scoring.as_points(result.score), "rank": result.rank}
+               "class": grid.get("grid_class"), "score": scoring.exact(result.score), "rank": result.rank,
+               "class_rank": classes.get(result.code)}
         if exact:
             row["exact"] = str(result.score) if result.score is not None else None
-        row["roads"] = [{"code": r.code, "score": scoring.as_points(r.score),
-                         "deductions": scoring.as_points(r.deductions),
-                         "by_rule": {k: scoring.as_points(v) for k, v in r.by_rule.items()},
+        row["roads"] = [{"code": r.code, "score": scoring.exact(r.score), "deductions": scoring.exact(r.deductions),
+                         "by_rule": {k: scoring.exact(v) for k, v in r.by_rule.items()},
                          **({"exact": str(r.score), "exact_deductions": str(r.deductions)} if exact else {})}
                         for r in result.roads]
         grids.append(row)
-    return {"month": parse_month(month), "rulebook": rulebook_for(month, store.rulebooks()).id, "grids": grids}
+    return {"month": parse_month(month), "rulebook": rulebook.id, "grids": grids,
+            "towns": _town_rows(towns, exact)}
+
+
+def draw_record(draw: Draw | None) -> dict | None:
+    if draw is None:
+        return None
+    return {"id": draw.id, "seed": draw.seed, "method": draw.method, "drawn_by": draw.drawn_by,
+            "drawn_at": draw.drawn_at.isoformat(timespec="seconds") if draw.drawn_at else None,
+            "reason": draw.reason}
+
+
+# A draft month's scores, kept until a finding of the month, its draw, a grid or the rulebook
+# changes (read from the database on every use, so a change made through another app server
+# counts at once): the reviewer's month page stops rescoring a city on every view.
+_DRAFTS = RevisionCache("draft month scores", maxsize=4)
+
+
+def live_document(store: Store, month: str) -> dict:
+    """month_json's document with exact fractions and the draw record, scored now (or as kept
+    since nothing it comes from changed): what publishing freezes."""
+    from ..storage import grid_t
+
+    month = parse_month(month)
+    document = _DRAFTS.get(store, month, document_revision(store, month),
+                           lambda: {**month_json(store, month, exact=True), "draw": draw_record(store.sample(month))})
+    return dict(document)        # callers add keys to their copy, never to the kept one
+
+
+def document_revision(store: Store, month: str) -> tuple:
+    """What a drafted month's scores come from, in a few primary-key look-ups: its draw, the
+    findings, the grids and the rulebook in force."""
+    from ..storage import grid_t
+
+    store.require_schema()
+    draw_id = store.draw_id(month)
+    if draw_id is None:
+        _require_sample(store, month)            # the user's error: the month is not drawn
+    rulebook = rulebook_for(month, store.rulebooks())
+    return (draw_id, store.findings_revision(), store.revision(grid_t), rulebook.id,
+            tuple(sorted(rulebook.units.items())), rulebook.area_threshold)
+
+
+def month_document(store: Store, month: str) -> dict:
+    """The month's scores with exact fractions: frozen at publication for a published month
+    (its names, towns and scores as published), scored now for a draft."""
+    from ..storage import publishing
+
+    month = parse_month(month)
+    state = publishing.month_state(store, month)
+    if state["state"] == publishing.PUBLISHED and state["scores"]:
+        return with_rankings(state["scores"])
+    return live_document(store, month)
+
+
+def public(document: dict) -> dict:
+    """A month's document without the fractions' texts: what machines are given."""
+    def strip(row: dict) -> dict:
+        return {k: ([strip(r) for r in v] if k == "roads" else v) for k, v in row.items()
+                if not k.startswith("exact")}
+    return {**{k: v for k, v in document.items() if k not in ("grids", "towns", "draw")},
+            "grids": [strip(g) for g in document["grids"]], "towns": [strip(t) for t in document["towns"]]}
 
 
 def score_year(store: Store, year) -> list[scoring.GridYear]:
+    return _year(store, year)[1]
+
+
+def _year(store: Store, year, months: list[str] | None = None):
+    """(documents by month, grid years, town years) over the year's drawn months (or `months`)."""
     year = parse_year(year)
     store.require_schema()
-    drawn = set(store.months_drawn(year))
-    months = {m: {g.code: g.score for g in score_month(store, m)} for m in months_of_year(year) if m in drawn}
-    return scoring.score_year(months)
+    if months is None:
+        drawn = set(store.months_drawn(year))
+        months = [m for m in months_of_year(year) if m in drawn]
+    documents = {m: month_document(store, m) for m in months}
+    grids = scoring.score_year({m: {g["code"]: exact_score(g) for g in d["grids"]} for m, d in documents.items()})
+    towns = scoring.score_towns_year({m: {t["town"]: exact_score(t) for t in d["towns"]}
+                                      for m, d in documents.items()})
+    return documents, grids, towns
+
+
+def latest_details(documents: dict[str, dict]) -> dict[str, dict]:
+    """Each grid's name, town and class in the last month of `documents` that has it."""
+    details: dict[str, dict] = {}
+    for month in sorted(documents):
+        for g in documents[month]["grids"]:
+            details[g["code"]] = {"name": g.get("name"), "town": g.get("town"), "class": g.get("class")}
+    return details
 
 
 def year_json(store: Store, year) -> dict:
+    """`gisgrid annual --json`: grids and towns ranked by the mean of their assessed months,
+    grids also within their class (the class of their last month); exact values."""
+    documents, grids, towns = _year(store, year)
+    details = latest_details(documents)
+    classes = scoring.class_ranks({g.code: g.score for g in grids},
+                                  {g.code: details.get(g.code, {}).get("class") for g in grids})
     return {"year": parse_year(year), "grids": [
-        {"code": g.code, "score": scoring.as_points(g.score),
-         "months": {m: scoring.as_points(s) for m, s in g.months.items()}, "rank": g.rank}
-        for g in score_year(store, year)]}
+        {"code": g.code, **details.get(g.code, {}), "score": scoring.exact(g.score),
+         "months": {m: scoring.exact(s) for m, s in g.months.items()}, "rank": g.rank,
+         "class_rank": classes[g.code]} for g in grids],
+        "towns": [{"town": t.code, "score": scoring.exact(t.score),
+                   "months": {m: scoring.exact(s) for m, s in t.months.items()}, "rank": t.rank} for t in towns]}
 
 
 EXPORTS = ("grids", "roads", "findings", "scores")
@@ -95,15 +249,17 @@ def export(store: Store, what: str, path, log=lambda _message: None) -> int:
 
 
 def scores_frame(store: Store):
-    grids = store.grids_frame().set_index("code")
+    """Every drawn month's grid scores on the grids' shapes: names and towns as that month had
+    them, scores exact (a GIS user rounds for a label, not for a sum)."""
+    shapes = dict(zip(*[store.grids_frame()[c] for c in ("code", "geometry")]))
     rows = []
     for month in store.months_drawn():
-        for result in score_month(store, month):
-            rows.append({"grid": result.code, "name": grids.at[result.code, "name"],
-                         "town": grids.at[result.code, "town"], "month": month,
-                         "score": scoring.as_points(result.score), "rank": result.rank,
-                         "roads": ",".join(r.code for r in result.roads),
-                         "geometry": grids.at[result.code, "geometry"]})
+        for grid in month_document(store, month)["grids"]:
+            if grid["code"] not in shapes:       # retired since: no current shape to put it on
+                continue
+            rows.append({"grid": grid["code"], "name": grid["name"], "town": grid["town"], "month": month,
+                         "score": scoring.exact(exact_score(grid)), "rank": grid["rank"],
+                         "roads": ",".join(r["code"] for r in grid["roads"]), "geometry": shapes[grid["code"]]})
     frame = gpd.GeoDataFrame(rows, columns=["grid", "name", "town", "month", "score", "rank", "roads", "geometry"],
                              geometry="geometry", crs=4326)
     # an unranked grid's rank is None: without a nullable integer type pandas makes the column 1.0, 2.0 …

@@ -3,6 +3,7 @@ findings for the scorer (the hot path of a city) and for export."""
 
 from __future__ import annotations
 
+import re
 
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
@@ -52,25 +53,63 @@ class FindingQueries:
         with self.engine.connect() as conn:
             return dict(conn.execute(select(road_t.c.code, road_t.c.id)).all())
 
-    def findings_for_scoring(self, draw_id: int, month: str, tz) -> dict[str, list[scoring.Finding]]:
-        """The month's findings on the sampled roads, as the pure scorer wants them."""
-        # A plain DB-API fetch: this is the hot path of scoring a whole city's month.
-        query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
-                 "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline "
-                 # sample roads first (SQLite keeps CROSS JOIN order): a few index look-ups per road
-                 "FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id "
-                 "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
-                 "AND f.deleted_at IS NULL")
+    def _fetch(self, query: str, params: dict) -> list[tuple]:
+        """A plain DB-API fetch (the hot path of scoring a whole city's month), in either
+        driver's parameter style."""
         if self.engine.dialect.paramstyle == "qmark":
-            query, params = query.replace("%(draw)s", "?").replace("%(month)s", "?"), (draw_id, month)
+            names = re.findall(r"%\((\w+)\)s", query)      # one "?" per occurrence, in order
+            query, args = re.sub(r"%\(\w+\)s", "?", query), tuple(params[n] for n in names)
         else:
-            params = {"draw": draw_id, "month": month}
-        by_road: dict[str, list[scoring.Finding]] = {}
+            args = params
         with self.engine.connect() as conn:
             cursor = conn.connection.dbapi_connection.cursor()
-            cursor.execute(query, params)
+            cursor.execute(query, args)
             rows = cursor.fetchall()
             cursor.close()
+        return rows
+
+    # sample roads first (SQLite keeps CROSS JOIN order): a few index look-ups per road
+    _SAMPLED = ("FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id "
+                "WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
+                "AND f.deleted_at IS NULL")
+
+    def deduction_units_for_scoring(self, draw_id: int, month: str, tariff: dict[str, tuple[int, int]],
+                                    threshold: float) -> tuple[dict[str, dict[str, int]], bool]:
+        """What each sampled road's findings without a deadline deduct, per rule, in the
+        rulebook's whole units, summed by the database: count × the rule's low figure, or its
+        high one above the area threshold (`tariff`: rule -> (low, high) units). Returns
+        ({road: {rule: units}}, clean); `clean` is False when a finding the tariff cannot price
+        was met (an unknown rule, a count below 1, an area rule without an area > 0, a rule that
+        needs a deadline): the caller then scores finding by finding, which names the finding."""
+        def literal(code: str) -> str:
+            return "'" + code.replace("'", "''") + "'"
+
+        # integers and the rulebook's own codes only: the tariff is built into the statement
+        price = " ".join(f"WHEN {literal(code)} THEN " + (str(low) if low == high else
+                                                          f"CASE WHEN f.area_m2 > %(threshold)s THEN {high} ELSE {low} END")
+                         for code, (low, high) in tariff.items())
+        query = (f"SELECT r.code, f.rule, SUM(f.count * (CASE f.rule {price} END)), MIN(f.count), "
+                 "SUM(CASE WHEN f.area_m2 IS NULL OR f.area_m2 <= 0 THEN 1 ELSE 0 END) " + self._SAMPLED +
+                 " AND f.deadline IS NULL GROUP BY r.code, f.rule")
+        by_road: dict[str, dict[str, int]] = {}
+        clean = True
+        for road, rule, units, smallest, no_area in self._fetch(query, {"draw": draw_id, "month": month,
+                                                                        "threshold": threshold}):
+            if units is None or smallest < 1 or (no_area and tariff[rule][0] != tariff[rule][1]):
+                clean = False
+                continue
+            by_road.setdefault(road, {})[rule] = int(units)
+        return by_road, clean
+
+    def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False
+                             ) -> dict[str, list[scoring.Finding]]:
+        """The month's findings on the sampled roads, as the pure scorer wants them (only those
+        with a deadline, when the others are summed by deduction_units_for_scoring)."""
+        query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
+                 "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline " + self._SAMPLED +
+                 (" AND f.deadline IS NOT NULL" if with_deadline_only else ""))
+        by_road: dict[str, list[scoring.Finding]] = {}
+        rows = self._fetch(query, {"draw": draw_id, "month": month})
         make = tuple.__new__  # a Finding straight from its fields: the hot loop of a city's month
         for road, rule, count, area, observed, deadline in rows:
             observed_on = None
@@ -81,6 +120,17 @@ class FindingQueries:
                 observed_on = observed.astimezone(tz).date()
             by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
         return by_road
+
+    def findings_revision(self) -> tuple:
+        """Changes whenever a finding is added (a new id), edited, moved or deleted (each change
+        writes its audit row in the same transaction, a new id there): two look-ups of a
+        primary key, not a scan of a city's million findings."""
+        from .schema import FindingChange
+
+        change_t = FindingChange.__table__
+        with self.engine.connect() as conn:
+            return (conn.execute(select(func.max(finding_t.c.id))).scalar(),
+                    conn.execute(select(func.max(change_t.c.id))).scalar())
 
     def grid_codes(self) -> list[str]:
         with self.engine.connect() as conn:

@@ -40,6 +40,12 @@ class SampleQueries:
             return conn.execute(select(draw_t.c.drawn_at).where(draw_t.c.month == month,
                                                                 draw_t.c.superseded_at.is_(None))).scalar()
 
+    def draw_id(self, month: str) -> int | None:
+        """The id of the month's sample (its draw not superseded), without its 40,000 roads."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(draw_t.c.id).where(draw_t.c.month == month,
+                                                          draw_t.c.superseded_at.is_(None))).scalar()
+
     def sample(self, month: str) -> Draw | None:
         return next((d for d in self.draws(month) if d.superseded_at is None), None)
 

@@ -13,6 +13,8 @@ from ..render import maps as review
 from ..domain.errors import GisgridError
 from ..domain.months import parse_month, parse_year
 from ..reports import assessment
+from ..reports import bulletin as bulletin_data
+from ..render import bulletin_docx as word
 from ..services import month as month_work
 from . import get_store, shown_time, tile_layer, wants_json
 from .auth import ROLE_HOME, actor, role_required
@@ -77,14 +79,18 @@ def month(month: str):
     if compare:
         compared = assessment.month_report(store, parse_month(compare))
         maps.append(_month_map(compared, "compare"))
-    ranked = report["grids"]
+    filters = {"town": request.args.get("town") or None, "grid_class": request.args.get("class") or None,
+               "sort": request.args.get("sort") if request.args.get("sort") in assessment.SORTS else "rank"}
+    ranked = assessment.ranking(report, **filters)
     page = max(1, request.args.get("page", 1, type=int))
     pages = max(1, -(-len(ranked) // ROWS_PER_PAGE))
     page = min(page, pages)
     return render_template("review/month.html", data=report, maps=maps, compared=compared,
                            rows=ranked[(page - 1) * ROWS_PER_PAGE:page * ROWS_PER_PAGE], page=page, pages=pages,
+                           total=len(ranked),
                            audit=assessment.audit_report(store, report["month"]), legend=review.legend(),
-                           months=store.months_drawn())
+                           months=store.months_drawn(), filters=filters, sorts=list(assessment.SORTS),
+                           classes=bulletin_data.CLASSES)
 
 
 @bp.post("/review/<month>/publish")
@@ -154,10 +160,39 @@ def year(year: str):
 # the bulletin and exports -------------------------------------------------------------
 
 
+def _bulletin_data(period: str, number: str | None = None, remarks=None, issued=None) -> dict:
+    """A month's bulletin (YYYY-MM) or the year-end one (YYYY)."""
+    store = get_store()
+    if len(str(period)) == 4:
+        return bulletin_data.year_bulletin(store, period, number=number, remarks=remarks, issued=issued)
+    data = bulletin_data.month_bulletin(store, parse_month(period), number=number, remarks=remarks, issued=issued)
+    data.update(map=review.svg_map(store, data["report"]), legend=review.legend())
+    return data
+
+
+def _without_report(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "report"}
+
+
+def _photo_bytes(who):
+    """A bulletin photo's thumbnail bytes, for `who` (the reviewer on the web; the office on the
+    command line, who may see every photo of it); None when the file is gone."""
+    from ..reports import inspection
+    from .api import photo_folder
+
+    store = get_store()
+
+    def read(photo: dict) -> bytes | None:
+        path = photo_folder() / inspection.photo_file(store, who, photo["id"], thumb=True)
+        return path.read_bytes() if path.is_file() else None
+
+    return read
+
+
 @bp.get("/review/<month>/bulletin.json")
 @role_required("reviewer")
 def bulletin_json(month: str):
-    return jsonify({**assessment.bulletin(get_store(), month), "legend": review.legend()})
+    return jsonify({**_without_report(_bulletin_data(month)), "legend": review.legend()})
 
 
 @bp.get("/review/<month>/bulletin")
@@ -168,39 +203,75 @@ def bulletin(month: str):
     return render_bulletin(month)
 
 
-def render_bulletin(month: str, inline_photos: bool = False) -> str:
+@bp.get("/review/year/<year>/bulletin")
+@role_required("reviewer")
+def year_bulletin(year: str):
+    if wants_json():
+        return jsonify(_without_report(_bulletin_data(str(parse_year(year)))))
+    return render_bulletin(str(parse_year(year)))
+
+
+@bp.get("/review/<month>/bulletin.docx")
+@role_required("reviewer")
+def bulletin_docx(month: str):
+    return _docx_response(parse_month(month), actor())
+
+
+@bp.get("/review/year/<year>/bulletin.docx")
+@role_required("reviewer")
+def year_bulletin_docx(year: str):
+    return _docx_response(str(parse_year(year)), actor())
+
+
+def _docx_response(period: str, who) -> Response:
+    body = word.bulletin_docx(_bulletin_data(period), _photo_bytes(who))
+    return Response(body, mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    headers={"Content-Disposition": f'attachment; filename="bulletin-{period}.docx"'})
+
+
+def render_bulletin(period: str, inline_photos: bool = False, **options) -> str:
     """The bulletin page, self-contained but for photos (inlined too when asked: the PDF
     command renders it with no server to fetch them from)."""
     import base64
 
-    from ..reports import inspection
     from ..services import OPERATOR
-    from . import select_locale
 
-    store = get_store()
-    data = assessment.bulletin(store, month)
-    data.update(map=review.svg_map(store, data), legend=review.legend())
-    today = clock.today(store.timezone())
-    issued = f"{today.year}年{today.month}月{today.day}日" if select_locale() == "zh" else today.isoformat()
+    data = _bulletin_data(period, **options)
+    read = _photo_bytes(OPERATOR)
 
     def photo_src(photo: dict) -> str:
         if not inline_photos:
             return photo["thumb"]
-        from .api import photo_folder
-
-        # the bulletin printed by the office (the command line): every photo of it may be shown
-        path = photo_folder() / inspection.photo_file(store, OPERATOR, photo["id"], thumb=True)
-        return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+        raw = read(photo) or b""
+        return "data:image/jpeg;base64," + base64.b64encode(raw).decode("ascii")
 
     css = (Path(current_app.static_folder) / "css" / "review.css").read_text(encoding="utf-8")
-    return render_template("review/bulletin.html", data=data, css=css, issued=issued, photo_src=photo_src)
+    docx_url = url_for("review.bulletin_docx", month=period) if data["kind"] == "month" else None
+    return render_template("review/bulletin.html", data=data, css=css, photo_src=photo_src, docx_url=docx_url)
 
 
-def bulletin_pdf(app, month: str, path, lang: str = "zh", browser=None) -> int:
-    """Write the month's bulletin as an A4 PDF with headless Chromium; returns its size in bytes."""
+def bulletin_pdf(app, period: str, path, lang: str = "zh", browser=None, **options) -> int:
+    """Write a month's (YYYY-MM) or the year's (YYYY) bulletin as an A4 PDF with headless
+    Chromium, page numbers in the footer; returns its size in bytes. `options`: number,
+    remarks, issued (reports/bulletin.py)."""
     with app.test_request_context("/", headers={"Accept-Language": lang}):
-        html = render_bulletin(parse_month(month), inline_photos=True)
+        html = render_bulletin(_period(period), inline_photos=True, **options)
     return review.html_to_pdf(html, path, browser, app.config["CHROMIUM"])
+
+
+def bulletin_docx_file(app, period: str, path, **options) -> int:
+    """Write the bulletin as DOCX (for Word or WPS); returns its size in bytes."""
+    from ..services import OPERATOR
+
+    with app.test_request_context("/"):
+        body = word.bulletin_docx(_bulletin_data(_period(period), **options), _photo_bytes(OPERATOR))
+    Path(path).write_bytes(body)
+    return len(body)
+
+
+def _period(text: str) -> str:
+    text = str(text).strip()
+    return str(parse_year(text)) if len(text) == 4 else parse_month(text)
 
 
 @bp.get("/review/<month>/scores.xlsx")

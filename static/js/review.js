@@ -15,6 +15,13 @@
         (compare ? "?compare=" + encodeURIComponent(compare) : "");
     });
   }
+  // the ranking's filters apply at once (the button stays for a page without scripts)
+  var filter = document.getElementById("ranking-filter");
+  if (filter) {
+    ["town", "class"].forEach(function (name) {
+      filter.elements[name].addEventListener("change", function () { filter.submit(); });
+    });
+  }
   var panel = document.getElementById("grid-detail");
   if (!panel) return;
   var labels = JSON.parse(document.getElementById("review-labels").textContent);

@@ -11,6 +11,8 @@
   }
 
   function baseLayer(map, tiles) {
+    // a metric scale bar only: Chinese offices measure in metres, never in feet
+    L.control.scale({ metric: true, imperial: false }).addTo(map);
     // without a tile layer Leaflet knows no maximum zoom, and clustering needs one
     map.setMaxZoom(tiles && tiles.max_zoom ? tiles.max_zoom : 19);
     if (!tiles) return;
@@ -85,6 +87,20 @@
     }).addTo(map);
     if (data.features.length) map.fitBounds(layer.getBounds(), { padding: [8, 8] });
     map.gisgridLayer = layer;
+    // names on the map for a district-sized month (the server says up to how many grids)
+    if (light.names && data.features.length <= (options.label_up_to || 0)) {
+      var labelLayer = L.layerGroup().addTo(map);
+      layer.eachLayer(function (lyr) {
+        var p = lyr.feature.properties;
+        var text = el("span", "grid-label-text", (p.n || p.c) + (p.s === null ? "" : " " + points(p.s)));
+        var marker = L.marker(lyr.getBounds().getCenter(), {
+          interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "grid-label", html: text.outerHTML, iconSize: null })
+        });
+        marker.on("add", function () { if (marker.getElement()) marker.getElement().setAttribute("data-code", p.c); });
+        marker.addTo(labelLayer);
+      });
+    }
     // two months side by side move together
     window.gisgridMaps = window.gisgridMaps || {};
     window.gisgridMaps[options.id || "main"] = map;

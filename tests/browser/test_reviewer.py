@@ -189,7 +189,63 @@ def test_bulletin_command_writes_a_pdf_without_a_server(tmp_path):
     assert done.returncode == 0, done.stderr
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "b.pdf"), "-"], capture_output=True, text=True,
                           check=True).stdout
-    assert "关于 2026-11 网格化管理考核情况的通报" in text and "沙北街道第1网格" in text and "97.50" in text
+    assert "关于2026年11月份网格化管理考核情况的通报" in text.replace(" ", "") and "沙北街道第1网格" in text and "97.50" in text
     bad = subprocess.run(command[:5] + ["2026-13", "--pdf", str(tmp_path / "c.pdf")], capture_output=True, text=True,
                          env=env, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def _shown(value) -> str:
+    from fractions import Fraction
+
+    from gisgrid.domain.scoring import as_points
+
+    return "—" if value is None else f"{as_points(Fraction(str(value))):.2f}"
+
+
+def test_dashboard_tiles_and_a_sorted_filtered_ranking_equal_the_core(tablet, demo):
+    from fractions import Fraction
+
+    from gisgrid.domain.scoring import mean
+
+    month, core = demo
+    page = tablet.page
+    page.goto(f"{tablet.server.url}/review/{month}")
+    page.wait_for_selector(".folium-map[data-drawn]")
+    assessed = [g for g in core["grids"] if g["score"] is not None]
+    tile = lambda name: page.locator(f'[data-tile="{name}"] .tile-value').inner_text().strip()  # noqa: E731
+    assert tile("assessed") == str(len(assessed))
+    assert tile("mean") == _shown(float(mean([Fraction(str(g["score"])) for g in assessed])))
+    lowest = min(assessed, key=lambda g: (g["score"], g["code"]))
+    assert tile("lowest") == _shown(lowest["score"])
+    assert page.locator('[data-tile="lowest"] a').get_attribute("data-code") == lowest["code"]
+    lost = sum(d for g in core["grids"] for r in g["roads"] for d in r["by_rule"].values())
+    assert float(tile("lost")) == pytest.approx(lost)
+    assert tile("rectification") == "—"
+    # a metric scale bar only, and the grids named on the map
+    scale = page.locator(".leaflet-control-scale-line")
+    assert scale.count() == 1 and scale.inner_text().strip().endswith(("m", "km")) and "ft" not in scale.inner_text()
+    tablet.until("(n) => document.querySelectorAll('.grid-label[data-code]').length === n", len(core["grids"]))
+
+    town = core["towns"][-1]["town"]
+    page.select_option("#ranking-filter select[name=town]", town)
+    page.wait_for_url(f"**town=*")
+    page.select_option("#ranking-filter select[name=class]", "B")
+    page.wait_for_url(f"**class=B*")
+    page.click('#ranking a[data-sort="score"]')
+    page.wait_for_url("**sort=score*")
+    wanted = sorted((g for g in core["grids"] if g["town"] == town and g["class"] == "B"),
+                    key=lambda g: (g["score"] is None, g["score"] or 0, g["code"]))
+    assert wanted, "the demo has class B grids in every town"
+    rows = page.locator("#ranking tbody tr")
+    shown = [(rows.nth(i).get_attribute("data-code"), rows.nth(i).locator("td.score").inner_text().strip())
+             for i in range(rows.count())]
+    assert shown == [(g["code"], _shown(g["score"]) if g["score"] is not None else "未考核") for g in wanted]
+    # highest first on a second click, still filtered
+    page.click('#ranking a[data-sort="score"]')
+    page.wait_for_url("**sort=-score*")
+    first = page.locator("#ranking tbody tr").first.get_attribute("data-code")
+    assert first == sorted(wanted, key=lambda g: (g["score"] is None, -(g["score"] or 0), g["code"]))[0]["code"]
+    tablet.screenshot("review-dashboard.png")
+    page.click(f'#ranking tr[data-code="{first}"] a')
+    page.wait_for_url(f"**/grid/{first}")

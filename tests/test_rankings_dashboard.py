@@ -1,0 +1,79 @@
+"""The reviewer's month as a dashboard, without a browser: the tiles' figures, the ranking
+filtered by town and class and sorted (on the server, so a 20,000-grid city pages the same),
+the town ranking, and the year's charts carrying their values for hover."""
+
+import re
+
+import pytest
+from fixtures import finding
+
+from gisgrid.reports import assessment
+from gisgrid.services import Actor, office
+from gisgrid.services import month as month_work
+
+OCT, NOV = "2026-10", "2026-11"
+SAMPLE = ["R11", "R12", "R21", "R41", "R42"]
+
+
+@pytest.fixture
+def reviewer(app, client, auth, district_files):
+    store = app.extensions["gisgrid.storage"]
+    office.import_layer(store, "grids", district_files[0])
+    office.import_layer(store, "roads", district_files[1])
+    for month in (OCT, NOV):
+        office.sample_month(store, month, roads=SAMPLE)
+    office.record_findings(store, [
+        finding("o1", 114.045, 33.5951, "8.3.1", observed_at="2026-10-20T10:00:00+08:00", count=3),   # G2 91 in Oct
+        finding("n1", 114.035, 33.5951, "5.1", count=2),                                           # G1 95
+        finding("n2", 114.035, 33.5851, "4.1", area_m2=6),                                         # G4 98
+    ])
+    auth.login("zhao", "reviewer")
+    return store
+
+
+def test_tiles_hold_the_months_figures(reviewer):
+    tiles = assessment.month_report(reviewer, NOV)["tiles"]
+    assert (tiles["assessed"], tiles["grids"], tiles["mean"]) == (3, 4, 97.67)      # (95 + 100 + 98) / 3
+    assert tiles["lowest"] == {"code": "G1", "name": "沙北街道第1网格", "town": "沙北街道", "score": 95.0}
+    assert tiles["lost_by_section"] == {"5": 10.0, "4": 4.0} and tiles["lost_total"] == 14.0
+    assert tiles["rectification_rate"] is None
+
+
+def _rows(page: str) -> list[str]:
+    body = page.split('id="ranking"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<tr data-code="([^"]+)"', body)
+
+
+def test_the_ranking_filters_by_town_and_class_and_sorts(reviewer, client):
+    page = client.get(f"/review/{NOV}").get_data(as_text=True)
+    assert _rows(page) == ["G2", "G4", "G1", "G3"]
+    assert 'data-tile="rectification"' in page and "—" in page
+    assert _rows(client.get(f"/review/{NOV}?town=沙北街道").get_data(as_text=True)) == ["G2", "G1"]
+    assert _rows(client.get(f"/review/{NOV}?class=A").get_data(as_text=True)) == ["G4", "G1"]
+    assert _rows(client.get(f"/review/{NOV}?town=城关镇&class=A").get_data(as_text=True)) == ["G4"]
+    assert _rows(client.get(f"/review/{NOV}?sort=score").get_data(as_text=True)) == ["G1", "G4", "G2", "G3"]
+    assert _rows(client.get(f"/review/{NOV}?sort=-score").get_data(as_text=True)) == ["G2", "G4", "G1", "G3"]
+    assert _rows(client.get(f"/review/{NOV}?sort=class_rank").get_data(as_text=True)) == ["G4", "G1", "G2", "G3"]
+    # G2 was third in October and is first now: the biggest climber first
+    assert _rows(client.get(f"/review/{NOV}?sort=change").get_data(as_text=True))[0] == "G2"
+    assert _rows(client.get(f"/review/{NOV}?sort=nonsense").get_data(as_text=True)) == ["G2", "G4", "G1", "G3"]
+    town_table = page.split('id="town-ranking"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r'data-town="([^"]+)"', town_table) == ["城关镇", "沙北街道"]
+
+
+def test_the_map_asks_for_a_metric_scale_and_names(reviewer, client):
+    page = client.get(f"/review/{NOV}").get_data(as_text=True)
+    assert '"label_up_to":300' in page
+    with client.get("/static/js/review_map.js") as response:      # closed: the file is streamed
+        script = response.get_data(as_text=True)
+    assert "L.control.scale({ metric: true, imperial: false })" in script
+    assert "control.scale()" not in page       # folium's own bar, with feet, is gone
+
+
+def test_year_charts_carry_their_values_for_hover(reviewer, client):
+    for month in (OCT, NOV):
+        month_work.publish(reviewer, Actor(None, "zhao", "reviewer"), month)
+    page = client.get("/review/year/2026").get_data(as_text=True)
+    assert '<circle class="spark-dot"' in page and "<title>2026-10: 91.00</title>" in page
+    assert "<title>2026-11: 97.67</title>" in page          # the district mean's dot
+    assert 'id="town-year-ranking"' in page and 'href="/review/year/2026/bulletin.docx"' in page
