@@ -138,8 +138,6 @@ _DRAFTS = RevisionCache("draft month scores", maxsize=4)
 def live_document(store: Store, month: str) -> dict:
     """month_json's document with exact fractions and the draw record, scored now (or as kept
     since nothing it comes from changed): what publishing freezes."""
-    from ..storage import grid_t
-
     month = parse_month(month)
     document = _DRAFTS.get(store, month, document_revision(store, month),
                            lambda: {**month_json(store, month, exact=True), "draw": draw_record(store.sample(month))})

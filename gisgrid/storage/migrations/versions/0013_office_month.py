@@ -4,13 +4,13 @@ a month's inspection window can close (no new findings after a date), and a dist
 rulebooks uploaded by the office are kept in the database.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
