@@ -160,3 +160,29 @@ def test_another_inspector_may_not_remove_a_photo(app, client, wang, district):
     assert refused.value.http_status == 403
     assert inspections.finding(district, id=finding_id)["photos"] == [stored]
     assert inspections.client_write(district, "unphoto-li-01") is None
+
+
+def test_rules_that_are_no_spot_in_the_street_are_not_pinned(client, wang, district):
+    """6.3.2 and 8.1 come from the rectification and patrol records (DOMAIN.md): the tablet's
+    use case refuses them as pins, as a new finding and as an edit, with the reason."""
+    for rule in ("6.3.2", "8.1"):
+        refused = send(client, wang, "/api/findings", new(id=f"tablet-{rule}", rule=rule))
+        assert refused.status_code == 422 and "不是街面上的点位" in refused.json["message"], rule
+    finding_id = send(client, wang, "/api/findings", new()).json["finding"]["id"]
+    assert send(client, wang, f"/api/findings/{finding_id}", {"rule": "8.1"}, "PATCH").status_code == 422
+    assert inspections.road_findings(district, MONTH, "R11")[0]["rule"] == "5.1"
+
+
+def test_another_rule_drops_what_the_old_one_needed(client, wang, district):
+    """An area rule changed to a count rule keeps no area ("×2 · 4 m²" was the bug); a count
+    rule changed to 5.4 needs its deadline, which the next change away from 5.4 drops."""
+    finding_id = send(client, wang, "/api/findings", new(rule="4.1", area_m2=4)).json["finding"]["id"]
+    counted = send(client, wang, f"/api/findings/{finding_id}", {"rule": "6.1.2", "count": 2}, "PATCH")
+    assert counted.status_code == 200 and counted.json["finding"]["properties"]["area_m2"] is None
+    assert send(client, wang, f"/api/findings/{finding_id}", {"rule": "5.4"}, "PATCH").status_code == 422
+    overdue = send(client, wang, f"/api/findings/{finding_id}", {"rule": "5.4", "deadline": "2026-10-20"}, "PATCH")
+    assert overdue.status_code == 200 and overdue.json["finding"]["properties"]["deadline"] == "2026-10-20"
+    again = send(client, wang, f"/api/findings/{finding_id}", {"rule": "5.1"}, "PATCH")
+    assert again.json["finding"]["properties"]["deadline"] is None
+    stored = inspections.finding(district, id=finding_id)
+    assert (stored["rule"], stored["area_m2"], stored["deadline"]) == ("5.1", None, None)
