@@ -186,7 +186,8 @@
   setInterval(function () { if (current.waiting > 0) { flush(); } }, 5000);
 
   function queue(kind, finding, spec) {
-    return Outbox.queue(Object.assign({ scope: scope, about: Object.assign({ kind: kind, finding: finding }, spec.about || {}) }, spec));
+    return Outbox.queue(Object.assign({}, spec, { scope: scope,
+                                                  about: Object.assign({ kind: kind, finding: finding }, spec.about || {}) }));
   }
 
   // the form -----------------------------------------------------------------------------
