@@ -21,6 +21,7 @@ BY_ROLE = {
     "move_finding":     ("ok", "403", "ok", "403", "403", "403"),
     "delete_finding":   ("ok", "403", "ok", "403", "403", "403"),
     "add_photo":        ("ok", "403", "ok", "403", "403", "403"),
+    "remove_photo":     ("ok", "403", "ok", "403", "403", "403"),
     "submit_road":      ("ok", "403", "ok", "403", "403", "403"),
     "import_findings":  ("ok", "403", "403", "403", "403", "ok"),
     "draw_sample":      ("ok", "403", "403", "403", "403", "ok"),
@@ -40,14 +41,14 @@ BY_ROLE = {
 # the inspector's own work, by state: (facts, outcome per use case)
 STATES = [
     (THEIRS, {"view_road": "403", "view_photo": "403", "record_finding": "403", "edit_finding": "403", "move_finding": "403", "delete_finding": "403",
-              "add_photo": "403", "submit_road": "403"}),
+              "add_photo": "403", "remove_photo": "403", "submit_road": "403"}),
     (Facts(owner=True, month=PUBLISHED), {"record_finding": "409", "edit_finding": "409", "move_finding": "409",
-                                          "delete_finding": "409", "add_photo": "409", "submit_road": "409"}),
+                                          "delete_finding": "409", "add_photo": "409", "remove_photo": "409", "submit_road": "409"}),
     (Facts(owner=True, road=SUBMITTED), {"record_finding": "409", "edit_finding": "409", "move_finding": "409",
-                                         "delete_finding": "409", "add_photo": "409", "submit_road": "409"}),
+                                         "delete_finding": "409", "add_photo": "409", "remove_photo": "409", "submit_road": "409"}),
     (Facts(owner=True, road=SUBMITTED, reason=True), {"record_finding": "409", "edit_finding": "ok",
                                                       "move_finding": "ok", "delete_finding": "ok",
-                                                      "add_photo": "409", "submit_road": "409"}),
+                                                      "add_photo": "409", "remove_photo": "409", "submit_road": "409"}),
 ]
 # the office's and the reviewer's, by the month's state (any role allowed to act)
 MONTH_STATES = [

@@ -83,3 +83,11 @@ def test_two_rulebooks_from_the_same_month_are_refused(tmp_path):
 
 def test_shipped_rulebooks_are_package_data():
     assert sorted(p.name for p in SHIPPED_DIR.glob("*.toml")) == ["yancheng-2012.toml"]
+
+
+def test_rules_that_are_no_spot_say_so_in_the_data():
+    text = (SHIPPED_DIR / "yancheng-2012.toml").read_text(encoding="utf-8")
+    book = parse_rulebook(text)
+    assert {code for code, rule in book.rules.items() if not rule.pinned} == {"6.3.2", "8.1"}
+    with pytest.raises(RulebookError, match="pinned"):
+        parse_rulebook(text.replace("\npinned = false", '\npinned = "no"', 1))

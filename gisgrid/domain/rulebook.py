@@ -28,6 +28,9 @@ class Rule:
     points: Fraction
     points_high: Fraction | None = None
     gbt: str | None = None
+    # False for a rule that describes the grid's work rather than a spot in the street (6.3.2's
+    # rectification rate, 8.1's patrols): it comes from those records and is never pinned
+    pinned: bool = True
 
     def label(self, lang: str = "zh") -> str:
         return self.en if lang == "en" else self.zh
@@ -118,13 +121,17 @@ def _rule(code: str, entry, sections: dict, source: str) -> Rule:
         if "points_high" not in entry:
             raise RulebookError("{source}: {where} is an area rule and needs 'points_high'", source=source, where=where)
         high = _number(entry["points_high"], f"{where} points_high", source)
-    unknown = set(entry) - {"zh", "en", "kind", "points", "points_high", "gbt"}
+    pinned = entry.get("pinned", True)
+    if not isinstance(pinned, bool):
+        raise RulebookError("{source}: {where} has pinned = {value!r}; expected true or false",
+                            source=source, where=where, value=pinned)
+    unknown = set(entry) - {"zh", "en", "kind", "points", "points_high", "gbt", "pinned"}
     if unknown:
         raise RulebookError("{source}: {where} has unknown keys {keys}", source=source, where=where,
                             keys=", ".join(sorted(unknown)))
     gbt = entry.get("gbt")
     return Rule(code=code, section=section, zh=_text(entry, "zh", where, source), en=_text(entry, "en", where, source),
-                kind=kind, points=points, points_high=high, gbt=str(gbt) if gbt is not None else None)
+                kind=kind, points=points, points_high=high, gbt=str(gbt) if gbt is not None else None, pinned=pinned)
 
 
 def parse_rulebook(text: str, source: str = "rulebook") -> Rulebook:

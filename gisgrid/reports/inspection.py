@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from shapely.geometry import mapping
 
+from .. import clock
 from ..domain import scoring
 from ..domain.errors import NotFound
 from ..domain.rulebook import rulebook_for
 from ..services.policy import Actor, Facts, decide
-from ..storage import Store, inspections
+from ..storage import Store, inspections, publishing
 from .scores import road_score
 
 
@@ -35,7 +36,7 @@ def roads_data(store: Store, actor: Actor, month: str) -> dict:
     for road in roads:
         road["score"] = score_json(road_score(store, month, road["code"]))["score"]
         road["submitted_at"] = road["submitted_at"].isoformat() if road["submitted_at"] else None
-    return {"month": month, "roads": roads}
+    return {"month": month, "as_of": clock.now().isoformat(), "roads": roads}
 
 
 def finding_feature(row: dict, tz, actor: Actor) -> dict:
@@ -55,8 +56,16 @@ def road_data(store: Store, actor: Actor, month: str, code: str) -> dict:
     found = may_see_road(store, actor, month, code)
     tz = store.timezone()
     road = inspections.road(store, code)
+    state = publishing.month_state(store, month)
     return {
         "month": month,
+        # when the server said this: the tablet keeps the newest state it saw, page or API
+        "as_of": clock.now().isoformat(),
+        # the month's state before any work starts: a published month takes no findings
+        "month_state": {"state": state["state"], "published_at": state["published_at"].isoformat()
+                        if state["published_at"] else None},
+        # how far outside the road a pin may be and still count (the tablet checks before queueing)
+        "snap_tolerance_m": store.snap_tolerance_m(),
         "road": {"type": "Feature", "geometry": mapping(road["geom"]),
                  "properties": {"code": road["code"], "name": road["name"], "grade": road["grade"],
                                 "grid": road["grid"], "grid_name": road["grid_name"]}},
@@ -78,7 +87,10 @@ def rulebook_data(store: Store, month: str, lang: str) -> dict:
         zh, en = book.sections[section]
         sections.append({"code": section, "label": en if lang == "en" else zh, "rules": [
             {"code": r.code, "label": r.label(lang), "kind": r.kind, "points": float(r.points),
-             "points_high": float(r.points_high) if r.points_high is not None else None} for r in rules]})
+             "points_high": float(r.points_high) if r.points_high is not None else None,
+             # what the tablet's form asks for this rule, and whether it is offered as a pin at all
+             "pinned": r.pinned, "needs_area": r.needs_area, "needs_deadline": r.needs_deadline,
+             "needs_count": r.kind != "once"} for r in rules]})
     return {"id": book.id, "month": month, "area_threshold_m2": float(book.area_threshold_m2), "sections": sections}
 
 

@@ -1,9 +1,12 @@
-"""The inspector's work: record, edit, move and delete findings, add photos, submit a road.
-Each runs in one transaction that reads what the policy needs, writes the change and its
-audit row; a retry with the same client-made id is answered with what was stored."""
+"""The inspector's work: record, edit, move and delete findings, add and remove photos, submit
+a road. Each runs in one transaction that reads what the policy needs, writes the change and its
+audit row; a retry with the same client-made id is answered with what was stored and writes
+nothing again (the tablet's outbox re-sends whatever it did not hear back about)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import shapely
 
 from . import office
 from ..domain.errors import Conflict, FindingError, Gone, NotFound
+from ..domain.rulebook import Rule, rulebook_for
 from ..storage.photos import process_photo
 from ..storage import Store, inspections, publishing
 from .policy import OPEN, SUBMITTED, Actor, Facts, decide
@@ -40,6 +44,49 @@ def _road_id(conn, code: str) -> int:
     return inspections._road_id(conn, code)
 
 
+def _spot_rule(books, month: str, code: str) -> Rule:
+    """The rule of a finding pinned on the tablet: one that is a spot in the street."""
+    rule = rulebook_for(month, books).rule(code)
+    if not rule.pinned:
+        raise FindingError("Rule {code} ({label}) describes the grid's work, not a spot in the street: it comes "
+                           "from the rectification and patrol records and is not pinned on a road",
+                           code=rule.code, label=rule.zh)
+    return rule
+
+
+FindingRef = int | str   # the database id, or the client-made id the tablet gave it
+
+
+def _finding(conn, ref: FindingRef) -> dict:
+    row = (inspections.finding_in(conn, id=ref) if isinstance(ref, int)
+           else inspections.finding_in(conn, external_id=ref))
+    if row is None:
+        raise NotFound("No such finding")
+    return row
+
+
+def _fingerprint(*asked) -> str:
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _claimed(conn, actor: Actor, client_id: str | None, action: str, target, asked: str) -> bool:
+    """Claim a client-made write id for this change (True), or find it claimed (False: a replay,
+    answered after the transaction by `_replayed`). Without an id every call is a new change."""
+    if client_id is None:
+        return True
+    return inspections.claim_write(conn, {"client_id": client_id, "account_id": actor.id, "action": action,
+                                          "target": str(target), "fingerprint": asked})
+
+
+def _replayed(store: Store, actor: Actor, client_id: str, action: str, target, asked: str) -> None:
+    """A claimed id is a replay only of the same change by the same account; anything else is a
+    client's bug (or a guess at someone's id), refused rather than answered."""
+    stored = inspections.client_write(store, client_id)
+    if stored is None or (stored["account_id"], stored["action"], stored["target"], stored["fingerprint"]) \
+            != (actor.id, action, str(target), asked):
+        raise Conflict("This change id is already used by another change")
+
+
 def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> tuple[dict, bool]:
     """One finding from the tablet: (stored finding, created?). The same client-made id and
     content again (a retry, or the same request twenty times at once) returns the stored finding,
@@ -49,6 +96,7 @@ def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> t
     if not external or len(external) > 128:
         raise FindingError("A finding needs its client-made id")
     row = office._parse_finding(props, store.timezone(), store.rulebooks())
+    _spot_rule(store.rulebooks(), row["month"], row["rule"])
     road_id, road_code, snapped = office.place(store, lon, lat, row["month"])
     with store.begin() as conn:
         stored = inspections.finding_in(conn, external_id=external)
@@ -76,58 +124,87 @@ def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> t
     return stored, False
 
 
-def edit(store: Store, actor: Actor, finding_id: int, props: dict, reason: str | None = None,
-         lon: float | None = None, lat: float | None = None) -> dict:
+def edit(store: Store, actor: Actor, finding: FindingRef, props: dict, reason: str | None = None,
+         lon: float | None = None, lat: float | None = None, client_id: str | None = None) -> dict:
     """Change a finding's rule, count, area, time, note or place. The policy is asked where the
-    finding is and, when a move or a new time takes it elsewhere, where it goes."""
+    finding is and, when a move or a new time takes it elsewhere, where it goes. A replayed
+    `client_id` answers the finding as it is now and changes nothing."""
     tz, books = store.timezone(), store.rulebooks()
+    asked = _fingerprint({k: v for k, v in props.items() if k in EDITABLE}, lon, lat, reason)
     with store.begin() as conn:
-        row = _alive(inspections.finding_in(conn, id=finding_id))
-        mine = actor.id is not None and row["inspector_id"] == actor.id
-        source = _road_id(conn, row["road"])
-        decide("edit_finding", actor, _facts(conn, actor, row["month"], source, row["road"], reason, owner=mine))
-        merged = {"rule": row["rule"], "count": row["count"], "area_m2": row["area_m2"], "note": row["note"],
-                  "observed_at": row["observed_at"].astimezone(tz).isoformat(),
-                  "deadline": row["deadline"].isoformat() if row["deadline"] else None}
-        merged.update({k: v for k, v in props.items() if k in merged})
-        values = office._parse_finding(merged, tz, books)
-        target, target_code = source, row["road"]
-        if lon is not None and lat is not None:
-            target, target_code, snapped = office.place(store, lon, lat, values["month"])
-            values.update(road_id=target, snapped_m=snapped, geom=shapely.Point(lon, lat))
-        if (target, values["month"]) != (source, row["month"]):
-            decide("move_finding", actor, _facts(conn, actor, values["month"], target, target_code, reason))
-        inspections.write_finding(conn, finding_id, values)
-        after = inspections.finding_in(conn, id=finding_id)
-        inspections.log_change(conn, finding_id, "update", actor.name, reason, row, after)
-        return after
+        row = _finding(conn, finding)
+        finding_id = row["id"]
+        replay = not _claimed(conn, actor, client_id, "edit", finding_id, asked)
+        if not replay:
+            return _edit_in(conn, store, actor, _alive(row), props, reason, lon, lat, tz, books)
+    _replayed(store, actor, client_id, "edit", finding_id, asked)
+    return inspections.finding(store, id=finding_id)
 
 
-def delete(store: Store, actor: Actor, finding_id: int, reason: str | None = None) -> dict:
-    """Soft delete, logged; a second delete is refused (the finding is gone), not logged again."""
+EDITABLE = ("rule", "count", "area_m2", "note", "observed_at", "deadline")
+
+
+def _edit_in(conn, store: Store, actor: Actor, row: dict, props: dict, reason, lon, lat, tz, books) -> dict:
+    finding_id = row["id"]
+    mine = actor.id is not None and row["inspector_id"] == actor.id
+    source = _road_id(conn, row["road"])
+    decide("edit_finding", actor, _facts(conn, actor, row["month"], source, row["road"], reason, owner=mine))
+    merged = {"rule": row["rule"], "count": row["count"], "area_m2": row["area_m2"], "note": row["note"],
+              "observed_at": row["observed_at"].astimezone(tz).isoformat(),
+              "deadline": row["deadline"].isoformat() if row["deadline"] else None}
+    merged.update({k: v for k, v in props.items() if k in EDITABLE})
+    values = office._parse_finding(merged, tz, books)
+    if "rule" in props:
+        rule = _spot_rule(books, values["month"], values["rule"])
+        # another rule: what the old one needed and the new one does not (an area, a deadline) goes
+        values.update({k: None for k, needed in (("area_m2", rule.needs_area), ("deadline", rule.needs_deadline))
+                       if not needed and k not in props})
+    target, target_code = source, row["road"]
+    if lon is not None and lat is not None:
+        target, target_code, snapped = office.place(store, lon, lat, values["month"])
+        values.update(road_id=target, snapped_m=snapped, geom=shapely.Point(lon, lat))
+    if (target, values["month"]) != (source, row["month"]):
+        decide("move_finding", actor, _facts(conn, actor, values["month"], target, target_code, reason))
+    inspections.write_finding(conn, finding_id, values)
+    after = inspections.finding_in(conn, id=finding_id)
+    inspections.log_change(conn, finding_id, "update", actor.name, reason, row, after)
+    return after
+
+
+def delete(store: Store, actor: Actor, finding: FindingRef, reason: str | None = None,
+           client_id: str | None = None) -> dict:
+    """Soft delete, logged; a second delete is refused (the finding is gone), not logged again,
+    except the replay of the same `client_id`, answered as the first time."""
+    asked = _fingerprint(reason)
     with store.begin() as conn:
-        row = _alive(inspections.finding_in(conn, id=finding_id))
-        mine = actor.id is not None and row["inspector_id"] == actor.id
-        decide("delete_finding", actor,
-               _facts(conn, actor, row["month"], _road_id(conn, row["road"]), row["road"], reason, owner=mine))
-        inspections.mark_deleted(conn, finding_id)
-        inspections.log_change(conn, finding_id, "delete", actor.name, reason, row, None)
-        return row
+        row = _finding(conn, finding)
+        if _claimed(conn, actor, client_id, "delete", row["id"], asked):
+            row = _alive(row)
+            mine = actor.id is not None and row["inspector_id"] == actor.id
+            decide("delete_finding", actor,
+                   _facts(conn, actor, row["month"], _road_id(conn, row["road"]), row["road"], reason, owner=mine))
+            inspections.mark_deleted(conn, row["id"])
+            inspections.log_change(conn, row["id"], "delete", actor.name, reason, row, None)
+            return row
+    _replayed(store, actor, client_id, "delete", row["id"], asked)
+    return row
 
 
-def add_photo(store: Store, actor: Actor, folder: Path, finding_id: int, client_id: str, data: bytes,
+def add_photo(store: Store, actor: Actor, folder: Path, finding: FindingRef, client_id: str, data: bytes,
               max_bytes: int, per_finding: int) -> tuple[dict, bool]:
     """Store a photo of a finding: (photo row, created?). A re-sent client id returns the stored
     photo and never touches its files; the files are written before their row, so a row always
     points at files that exist."""
     photo = process_photo(data, max_bytes)
     with store.begin() as conn:
+        row = _finding(conn, finding)
+        finding_id = row["id"]
         stored = inspections.photo_in(conn, client_id)
         if stored is not None:
             if stored["finding_id"] != finding_id:
                 raise Conflict("This photo id is already used by another finding")
             return stored, False
-        row = _alive(inspections.finding_in(conn, id=finding_id))
+        row = _alive(row)
         mine = actor.id is not None and row["inspector_id"] == actor.id
         decide("add_photo", actor,
                _facts(conn, actor, row["month"], _road_id(conn, row["road"]), row["road"], None, owner=mine))
@@ -144,12 +221,40 @@ def add_photo(store: Store, actor: Actor, folder: Path, finding_id: int, client_
         return {"id": photo_id, **values}, True
 
 
-def submit(store: Store, actor: Actor, month: str, road_code: str) -> None:
-    """The inspector declares the road's inspection done; later changes need a reason."""
+def remove_photo(store: Store, actor: Actor, photo_ref: int | str, client_id: str | None = None) -> dict:
+    """Take a photo off a finding, under the rules that let one be added. The photo is kept
+    (files and row, for the audit), only no longer shown nor counted against the limit. A
+    replayed `client_id` answers as the first time; a second removal otherwise is refused."""
+    with store.begin() as conn:
+        photo = (inspections.photo_by_id_in(conn, photo_ref) if isinstance(photo_ref, int)
+                 else inspections.photo_in(conn, photo_ref))
+        if photo is None:
+            raise NotFound("No such photo")
+        asked = _fingerprint(photo["id"])
+        if _claimed(conn, actor, client_id, "remove_photo", photo["id"], asked):
+            if photo["removed_at"] is not None:
+                raise Gone("This photo was removed already")
+            row = _alive(inspections.finding_in(conn, id=photo["finding_id"]))
+            mine = actor.id is not None and row["inspector_id"] == actor.id
+            decide("remove_photo", actor,
+                   _facts(conn, actor, row["month"], _road_id(conn, row["road"]), row["road"], None, owner=mine))
+            inspections.remove_photo_in(conn, photo["id"], actor.name)
+            inspections.log_change(conn, row["id"], "unphoto", actor.name, None, None, None)
+            return photo
+    _replayed(store, actor, client_id, "remove_photo", photo["id"], asked)
+    return photo
+
+
+def submit(store: Store, actor: Actor, month: str, road_code: str, client_id: str | None = None) -> None:
+    """The inspector declares the road's inspection done; later changes need a reason. A
+    replayed `client_id` (the answer was lost) is answered as done."""
     with store.begin() as conn:
         road_id = _road_id(conn, road_code)
-        if inspections.assignment_in(conn, month, road_id) is None:
-            raise Conflict("The inspection of {code} in {month} is not assigned or already submitted",
-                           code=road_code, month=month)
-        decide("submit_road", actor, _facts(conn, actor, month, road_id, road_code, None))
-        inspections.submit_in(conn, month, road_id, actor.name)
+        if _claimed(conn, actor, client_id, "submit_road", f"{month}/{road_code}", _fingerprint(month, road_code)):
+            if inspections.assignment_in(conn, month, road_id) is None:
+                raise Conflict("The inspection of {code} in {month} is not assigned or already submitted",
+                               code=road_code, month=month)
+            decide("submit_road", actor, _facts(conn, actor, month, road_id, road_code, None))
+            inspections.submit_in(conn, month, road_id, actor.name)
+            return
+    _replayed(store, actor, client_id, "submit_road", f"{month}/{road_code}", _fingerprint(month, road_code))

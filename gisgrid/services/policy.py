@@ -77,6 +77,7 @@ RULES: dict[str, Rule] = {
     "move_finding": Rule(INSPECTING, own=True, submitted="reason"),
     "delete_finding": Rule(INSPECTING, own=True, submitted="reason"),
     "add_photo": Rule(INSPECTING, own=True, submitted="refuse"),
+    "remove_photo": Rule(INSPECTING, own=True, submitted="refuse"),   # as adding one: the photos are evidence
     "submit_road": Rule(INSPECTING, own=True, submitted="refuse"),
     "import_findings": Rule(OFFICE),
     "draw_sample": Rule(OFFICE),
@@ -120,6 +121,9 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
     if facts.road == SUBMITTED and rule.submitted == "refuse":
         if action == "add_photo":
             raise Conflict("The inspection of road {code} was submitted; no photos can be added",
+                           code=facts.road_label)
+        if action == "remove_photo":
+            raise Conflict("The inspection of road {code} was submitted; its photos can no longer be removed",
                            code=facts.road_label)
         if action == "submit_road":
             raise Conflict("The inspection of road {code} was submitted already", code=facts.road_label)

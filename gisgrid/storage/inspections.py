@@ -9,10 +9,11 @@ from datetime import date, datetime
 from sqlalchemy import func, insert, select, update
 
 from ..domain.errors import Conflict, NotFound
-from .schema import FindingChange, Inspection, Photo, utcnow
+from .schema import ClientWrite, FindingChange, Inspection, Photo, utcnow
 from . import Store, finding_t, grid_t, ignoring_duplicates, road_t, sample_t, user_t
 
 inspection_t, change_t, photo_t = Inspection.__table__, FindingChange.__table__, Photo.__table__
+client_write_t = ClientWrite.__table__
 
 
 def _road_id(conn, code: str) -> int:
@@ -131,7 +132,8 @@ def _with_photos(conn, rows: list[dict]) -> list[dict]:
     photos: dict[int, list[int]] = {i: [] for i in ids}
     if ids:
         for photo_id, finding_id in conn.execute(select(photo_t.c.id, photo_t.c.finding_id)
-                                                 .where(photo_t.c.finding_id.in_(ids)).order_by(photo_t.c.id)):
+                                                 .where(photo_t.c.finding_id.in_(ids), photo_t.c.removed_at.is_(None))
+                                                 .order_by(photo_t.c.id)):
             photos[finding_id].append(photo_id)
     return [{**r, "photos": photos[r["id"]]} for r in rows]
 
@@ -218,7 +220,37 @@ def photo_in(conn, client_id: str) -> dict | None:
 
 
 def photo_count_in(conn, finding_id: int) -> int:
-    return conn.execute(select(func.count()).select_from(photo_t).where(photo_t.c.finding_id == finding_id)).scalar()
+    """The finding's photos that are shown (removed ones are kept but do not count)."""
+    return conn.execute(select(func.count()).select_from(photo_t).where(photo_t.c.finding_id == finding_id,
+                                                                        photo_t.c.removed_at.is_(None))).scalar()
+
+
+def photo_by_id_in(conn, photo_id: int) -> dict | None:
+    row = conn.execute(select(photo_t).where(photo_t.c.id == photo_id)).first()
+    return row._asdict() if row else None
+
+
+def remove_photo_in(conn, photo_id: int, by: str) -> None:
+    conn.execute(update(photo_t).where(photo_t.c.id == photo_id).values(removed_at=utcnow(), removed_by=by))
+
+
+def claim_write(conn, values: dict) -> bool:
+    """Record a client-made write id in the caller's transaction, before its change: False when
+    the id is stored already (a replay, or a concurrent retry that committed first; on PostgreSQL
+    a concurrent insert of the same id waits for the other transaction, then inserts nothing)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = (dialect_insert(client_write_t).values(created_at=utcnow(), **values)
+                 .on_conflict_do_nothing(index_elements=["client_id"]).returning(client_write_t.c.client_id))
+    return conn.execute(statement).scalar() is not None
+
+
+def client_write(store: Store, client_id: str) -> dict | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(client_write_t).where(client_write_t.c.client_id == client_id)).first()
+    return row._asdict() if row else None
 
 
 def insert_photo(conn, values: dict) -> int:

@@ -280,6 +280,23 @@ class Photo(Base):
     bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
+    # a removed photo is kept (file and row) for the audit, only no longer shown or counted
+    removed_at: Mapped[datetime | None] = mapped_column(Instant)
+    removed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ClientWrite(Base):
+    """Every change the tablet sent with its client-made id (an edit, a move, a delete, a photo
+    removed, a road submitted): a replay of the same id is answered from here and writes nothing
+    again, so a lost answer and its retry cannot change, delete or audit twice."""
+
+    __tablename__ = "client_write"
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(64))       # the finding's, photo's or road's id
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of what was asked
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
 
 
 class BoundaryVersion(Base):

@@ -14,6 +14,9 @@ from .api import READERS
 from .auth import ROLE_HOME, actor, role_required
 
 bp = Blueprint("inspect", __name__)
+# photos are shrunk on the tablet before they are queued: the long side in pixels and the size
+# each is brought under (a 12-megapixel photo goes as one of a few hundred KB on a weak upload)
+PHOTO_LONG_SIDE, PHOTO_TARGET_BYTES = 1920, 500_000
 ROLE_HOME["inspector"] = "inspect.roads"
 
 
@@ -32,7 +35,9 @@ def road(month: str, code: str):
     # force for the month (kinds, area threshold) and the installation's photo limit
     return render_template("inspect/road.html", data=inspection.road_data(get_store(), actor(), month, code),
                            rulebook=inspection.rulebook_data(get_store(), month, current_user.lang),
-                           photos_per_finding=get_settings()["PHOTOS_PER_FINDING"])
+                           photos_per_finding=get_settings()["PHOTOS_PER_FINDING"],
+                           photo_long_side=PHOTO_LONG_SIDE,
+                           photo_max_bytes=min(PHOTO_TARGET_BYTES, get_settings()["PHOTO_MAX_BYTES"]))
 
 
 @bp.get("/sw.js")

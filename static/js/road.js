@@ -1,168 +1,226 @@
-/* The road page: the road on a map, the inspector's position, the findings pinned so far, and
-   the form to pin a new one (tap the map or "pin where I stand"). Every new finding goes
-   through the outbox, so nothing is lost when the network drops. */
+/* The road page: the road on a map, the inspector's position, the findings, and the form to pin
+   one. Every write (new, edit, move, delete, photo added or removed, submit) goes into the
+   outbox and the form closes at once; the page is drawn from the last server state the tablet
+   saw plus what waits in the outbox (RoadState), so nothing shown is lost offline. */
 (function () {
   "use strict";
-  let data = JSON.parse(document.getElementById("road-data").textContent);
-  const config = JSON.parse(document.getElementById("page-config").textContent);
-  const text = JSON.parse(document.getElementById("i18n").textContent);
-  // the rulebook in force for the month and the photo limit, as the server has them: the page
-  // (cached for offline use) carries them, so a district's own rulebook is the tablet's too
-  const rules = JSON.parse(document.getElementById("rules").textContent);
+  const $ = function (id) { return document.getElementById(id); };
+  const config = JSON.parse($("page-config").textContent);
+  const text = JSON.parse($("i18n").textContent);
+  // what the server decides (rules and what each needs, photo limits, the snap tolerance) comes
+  // from the page, which the service worker keeps for offline use
+  const rules = JSON.parse($("rules").textContent);
   const threshold = rules.rulebook.area_threshold_m2, photoLimit = rules.photos_per_finding;
   const ruleByCode = {};
   rules.rulebook.sections.forEach(function (s) { s.rules.forEach(function (r) { ruleByCode[r.code] = r; }); });
-  const roadCode = data.road.properties.code;
-  const $ = function (id) { return document.getElementById(id); };
-  const call = window.gisgridHttp.call;
+  let data = JSON.parse($("road-data").textContent);
+  const month = data.month, roadCode = data.road.properties.code, scope = month + "/" + roadCode;
   const dialog = $("finding-form"), form = $("form"), ruleSelect = $("rule");
-  const labels = {};
-  Array.from(ruleSelect.options).forEach(function (o) { if (o.value) { labels[o.value] = o.textContent; } });
+  let current = { findings: [], waiting: 0, refused: 0 };
+  const progress = {};
 
-  function fmt(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k]; });
-  }
-
-  // the map ------------------------------------------------------------------------------
-  const map = L.map("map", { zoomControl: true, tap: true });
-  if (config.tiles) {
-    L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: config.tiles.max_zoom,
-                                    subdomains: config.tiles.subdomains || "abc" }).addTo(map);
-  }
-  if (data.grid.geometry) {
-    L.geoJSON(data.grid, { style: { color: "#0d2b4e", weight: 2, dashArray: "6 6", fill: false }, interactive: false }).addTo(map);
-  }
-  const roadLayer = L.geoJSON(data.road, { style: { color: "#b45309", weight: 3, fillColor: "#f59e0b", fillOpacity: 0.35 },
-                                           interactive: false }).addTo(map);
-  map.fitBounds(roadLayer.getBounds(), { padding: [30, 30], maxZoom: 19 });
-  const pins = L.layerGroup().addTo(map);
-  let here = null;
-
-  if (navigator.geolocation) {
-    navigator.geolocation.watchPosition(function (p) {
-      const at = [p.coords.latitude, p.coords.longitude];
-      if (!here) {
-        here = L.circleMarker(at, { radius: 9, color: "#fff", weight: 3, fillColor: "#1d4ed8", fillOpacity: 1 })
-          .bindTooltip(text.you_are_here).addTo(map);
-      } else { here.setLatLng(at); }
-    }, function () {}, { enableHighAccuracy: true, maximumAge: 5000 });
-  }
-
-  // findings -----------------------------------------------------------------------------
-  function row(props, state) {
-    const li = document.createElement("li");
-    li.className = "finding " + (state || "");
-    const title = document.createElement("strong");
-    title.textContent = labels[props.rule] || props.rule;
-    li.appendChild(title);
-    const detail = document.createElement("span");
-    const parts = ["×" + (props.count || 1)];
-    if (props.area_m2) { parts.push(props.area_m2 + " m²"); }
-    if (props.note) { parts.push(props.note); }
-    if (state === "pending") { parts.push(text.pending); }
-    if (state === "refused") { parts.push(text.refused + ": " + props.refused); }
-    detail.textContent = parts.join(" · ");
-    li.appendChild(detail);
-    (props.photos || []).forEach(function (photo) {
-      const link = document.createElement("a");
-      link.href = photo.url; link.target = "_blank";
-      const img = document.createElement("img");
-      img.src = photo.thumb; img.alt = ""; img.className = "thumb";
-      link.appendChild(img); li.appendChild(link);
-    });
-    return li;
-  }
-
-  async function render() {
-    // everything is gathered first, then swapped in at once: never a half-drawn list
-    const waiting = (await Outbox.all()).filter(function (i) { return i.road === roadCode; });
-    const items = [];
-    pins.clearLayers();
-    data.findings.features.forEach(function (f) {
-      const p = f.properties;
-      const marker = L.circleMarker([f.geometry.coordinates[1], f.geometry.coordinates[0]],
-        { radius: 11, color: "#fff", weight: 2, fillColor: p.mine ? "#b42318" : "#6b7280", fillOpacity: 0.95 })
-        .bindTooltip(labels[p.rule] || p.rule).addTo(pins);
-      const li = row(p);
-      if (p.mine) {
-        marker.on("click", function (e) { L.DomEvent.stop(e); openForm(null, f); });
-        li.addEventListener("click", function () { openForm(null, f); });
-        li.classList.add("editable");
-      }
-      items.push(li);
-    });
-    waiting.forEach(function (item) {
-      const p = Object.assign({}, item.finding, { refused: item.refused });
-      L.circleMarker([item.finding.lat, item.finding.lon], { radius: 11, color: "#111", weight: 2, dashArray: "3 3",
-                                                              fillColor: "#fbbf24", fillOpacity: 0.9 }).addTo(pins);
-      items.push(row(p, item.refused ? "refused" : "pending"));
-    });
-    $("findings").replaceChildren.apply($("findings"), items);
-    $("count").textContent = data.findings.features.length + waiting.length;
-    $("score").textContent = data.score.score.toFixed(1);
-    const pending = waiting.filter(function (i) { return !i.refused; }).length;
-    $("outbox").hidden = pending === 0;
-    $("outbox").textContent = fmt(text.waiting, { n: pending });
-  }
-
-  async function reload() {
-    try {
-      data = await call("/api/months/" + data.month + "/roads/" + roadCode);
-    } catch (e) { /* offline or refused: keep what we have */ }
-    await render();
-  }
-
+  function fmt(template, values) { return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k]; }); }
+  function label(code) { return ruleByCode[code] ? code + " " + ruleByCode[code].label : code; }
   function say(message, kind) {
     const box = $("message");
     box.textContent = message; box.className = "notice " + (kind || "good"); box.hidden = false;
   }
 
+  // the map, for a finger (road_map.js) -----------------------------------------------
+  const shown = RoadMap.create(data, config, text, say), map = shown.map, pins = shown.pins;
+
+  // drawing ------------------------------------------------------------------------------
+  function status(f) {
+    if (f.state === "refused") { return text.refused + ": " + f.refused; }
+    if (f.state !== "waiting") { return ""; }
+    const sending = progress[f.cid];
+    if (sending !== undefined) { return fmt(text.sending, { p: sending }); }
+    return f.deleted ? text.delete_waiting : text.pending;
+  }
+
+  function row(f) {
+    const li = document.createElement("li");
+    li.className = "finding " + ({ saved: "", waiting: "pending", refused: "refused" })[f.state] + (f.deleted ? " deleting" : "");
+    li.dataset.cid = f.cid;
+    const title = document.createElement("strong");
+    title.textContent = label(f.rule);
+    li.appendChild(title);
+    const detail = document.createElement("span");
+    const parts = [];
+    const rule = ruleByCode[f.rule];
+    if (!rule || rule.needs_count) { parts.push("×" + (f.count || 1)); }
+    if (rule && rule.needs_area && f.area_m2) { parts.push(f.area_m2 + " m²"); }
+    if (rule && rule.needs_deadline && f.deadline) { parts.push(text.deadline + " " + f.deadline); }
+    if (f.note) { parts.push(f.note); }
+    detail.textContent = parts.join(" · ");
+    li.appendChild(detail);
+    const state = document.createElement("em");
+    state.className = "state"; state.textContent = status(f);
+    li.appendChild(state);
+    f.photos.forEach(function (photo) {
+      const img = document.createElement("img");
+      img.src = photo.blob ? URL.createObjectURL(photo.blob) : photo.thumb; img.alt = ""; img.className = "thumb";
+      li.appendChild(img);
+    });
+    if (f.state === "refused") {
+      const actions = document.createElement("div");
+      actions.className = "row-between";
+      [["move-refused", text.move, function () { startMove(f, true); }],
+       ["discard", text.discard, function () { discard(f); }]].forEach(function (b) {
+        const button = document.createElement("button");
+        button.type = "button"; button.className = "big " + b[0]; button.textContent = b[1];
+        button.addEventListener("click", function (e) { e.stopPropagation(); b[2](); });
+        actions.appendChild(button);
+      });
+      li.appendChild(actions);
+    } else if (f.mine && !f.deleted) {
+      li.classList.add("editable");
+      li.addEventListener("click", function () { openForm(null, f); });
+    }
+    return li;
+  }
+
+  async function render() {
+    // everything is gathered first, then swapped in at once: never a half-drawn list
+    const writes = await Outbox.all(scope);
+    current = RoadState.view(data, writes);
+    pins.clearLayers();
+    const items = [];
+    current.findings.forEach(function (f) {
+      if (f.lon === undefined) { return; }
+      const colour = f.state === "refused" ? "#7a1209" : f.state === "waiting" ? "#fbbf24" : (f.mine ? "#b42318" : "#6b7280");
+      f.marker = L.circleMarker([f.lat, f.lon], { radius: 12, color: f.state === "saved" ? "#fff" : "#111", weight: 2,
+                                                  dashArray: f.state === "saved" ? null : "3 3", fillColor: colour,
+                                                  fillOpacity: f.deleted ? 0.3 : 0.95, interactive: false }).addTo(pins);
+      items.push(row(f));
+    });
+    $("findings").replaceChildren.apply($("findings"), items);
+    $("count").textContent = current.findings.filter(function (f) { return !f.deleted; }).length;
+    $("score").textContent = data.score.score.toFixed(1);
+    // the score is the server's (the browser never retypes its rules): with writes waiting it is
+    // the last one known, marked as such
+    $("score").classList.toggle("provisional", current.waiting > 0);
+    $("score-note").hidden = current.waiting === 0;
+    $("score-note").textContent = fmt(text.provisional, { n: current.waiting });
+    $("outbox").hidden = current.waiting === 0;
+    $("outbox").textContent = fmt(text.waiting, { n: current.waiting });
+    const submitted = !!data.inspection.submitted_at, frozen = data.month_state.state === "published";
+    $("submit-road").disabled = submitted || frozen || !!current.submitting;
+    $("submit-road").textContent = submitted ? text.submitted : current.submitting ? text.submit_waiting : text.submit;
+    $("pin-here").disabled = frozen || submitted;
+    $("month-state").textContent = frozen ? text.month_published : submitted ? text.road_submitted : text.month_open;
+    $("month-state").className = "notice " + (frozen ? "bad" : submitted ? "warn" : "good");
+  }
+
+  async function refresh() {
+    try {
+      const fresh = await window.gisgridHttp.call("/api/months/" + month + "/roads/" + roadCode);
+      await RoadState.keep(fresh);
+      data = fresh;
+    } catch (e) { /* offline or refused: keep what we have */ }
+    await render();
+  }
+
+  // sending ------------------------------------------------------------------------------
+  Outbox.on(function (event) {
+    const about = event.item && event.item.about;
+    if (event.type === "progress" && about && about.finding) {
+      progress[about.finding] = event.total ? Math.min(99, Math.round(100 * event.loaded / event.total)) : 0;
+      const state = document.querySelector('#findings li[data-cid="' + CSS.escape(about.finding) + '"] .state');
+      if (state) { state.textContent = fmt(text.sending, { p: progress[about.finding] }); }
+    } else if (event.type === "sent" || event.type === "refused" || event.type === "paused") {
+      if (about && about.finding) { delete progress[about.finding]; }
+      if (event.type === "paused" && event.error.status === 401) { say(text.log_in_again, "bad"); }
+      if (event.type === "refused") { say(fmt(text.refused_item, { reason: event.error.message }), "bad"); }
+      // what was sent is now the server's: draw its state, not the last one without it
+      if (event.type === "sent") { refresh(); } else { render(); }
+    } else if (event.type === "flushed") {
+      refresh();
+    }
+  });
+
+  function flush() { if (navigator.onLine) { Outbox.flush(); } }
+  window.addEventListener("online", flush);
+  // a send whose answer was lost stays in the outbox: try again every few seconds while online
+  setInterval(function () { if (current.waiting > 0) { flush(); } }, 5000);
+
+  function queue(kind, finding, spec) {
+    return Outbox.queue(Object.assign({}, spec, { scope: scope,
+                                                  about: Object.assign({ kind: kind, finding: finding }, spec.about || {}) }));
+  }
+
   // the form -----------------------------------------------------------------------------
-  let target = null, editing = null;
+  let target = null, editing = null, formPhotos = [];
 
-  function kindOf(code) { return ruleByCode[code] ? ruleByCode[code].kind : ""; }
+  function kindOf(code) { return ruleByCode[code] || {}; }
 
-  // The deduction the server will make for this area: the rulebook's low figure up to the
-  // threshold (inclusive), its high one above, and the size class chosen to match.
   function syncArea() {
     const rule = ruleByCode[ruleSelect.value], area = parseFloat($("area").value);
-    const known = !!rule && rule.kind === "area" && area > 0;
+    const known = !!rule && rule.needs_area && area > 0;
     $("area-points").hidden = !known;
     if (!known) { return; }
     const large = area > threshold;
     form.querySelector("input[name=area_class][value=" + (large ? "large" : "small") + "]").checked = true;
     const points = large && rule.points_high !== null ? rule.points_high : rule.points;
     $("area-points").textContent = text.deduction + " −" + points;
-    $("area-points").dataset.points = String(points);
   }
 
+  // switching the rule shows what the new one needs and clears what it does not
   function syncKind() {
-    const area = kindOf(ruleSelect.value) === "area";
-    $("area-box").hidden = !area;
+    const rule = kindOf(ruleSelect.value);
+    $("area-box").hidden = !rule.needs_area;
+    $("deadline-box").hidden = !rule.needs_deadline;
+    $("count-box").hidden = rule.needs_count === false;
+    if (!rule.needs_area) { $("area").value = ""; form.querySelectorAll("input[name=area_class]").forEach(function (r) { r.checked = false; }); }
+    if (!rule.needs_deadline) { $("deadline").value = ""; }
     syncArea();
   }
 
-  function openForm(at, feature) {
-    editing = feature || null;
+  function drawPhotos() {
+    const box = $("photo-previews");
+    box.replaceChildren.apply(box, formPhotos.filter(function (p) { return !p.removed; }).map(function (photo) {
+      const wrap = document.createElement("div");
+      wrap.className = "preview";
+      const img = document.createElement("img");
+      img.src = photo.preview; img.className = "thumb"; img.alt = "";
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.className = "remove-photo"; remove.textContent = "×";
+      remove.setAttribute("aria-label", text.remove_photo);
+      remove.addEventListener("click", function () {
+        if (photo.saved) { photo.removed = true; } else { formPhotos.splice(formPhotos.indexOf(photo), 1); }
+        drawPhotos();
+      });
+      wrap.appendChild(img); wrap.appendChild(remove);
+      return wrap;
+    }));
+    const left = photoLimit - formPhotos.filter(function (p) { return !p.removed; }).length;
+    $("photos").disabled = left <= 0;
+    $("photos-left").textContent = fmt(text.photos_left, { n: left });
+  }
+
+  function openForm(at, finding) {
+    editing = finding || null;
     target = at;
     $("form-error").hidden = true;
     $("form-title").textContent = editing ? text.edit : text.new;
-    $("delete").hidden = !editing;
-    $("move").hidden = !editing;
+    $("delete").hidden = $("move").hidden = !editing;
     $("reason-box").hidden = !(editing && data.inspection.submitted_at);
+    form.reset();
+    formPhotos = [];
     if (editing) {
-      const p = editing.properties;
-      ruleSelect.value = p.rule; $("count-input").value = p.count; $("area").value = p.area_m2 || "";
-      $("note").value = p.note || "";
+      ruleSelect.value = editing.rule; $("count-input").value = editing.count || 1;
+      $("area").value = editing.area_m2 || ""; $("deadline").value = editing.deadline || ""; $("note").value = editing.note || "";
+      formPhotos = editing.photos.map(function (p) {
+        return { saved: p, preview: p.blob ? URL.createObjectURL(p.blob) : p.thumb };
+      });
     }
     syncKind();
+    drawPhotos();
     if (!dialog.open) { dialog.showModal(); }
   }
 
   function closeForm() {
     dialog.close();
-    form.reset();
-    $("photo-previews").replaceChildren();
     $("area-box").hidden = true;
     target = null; editing = null;
   }
@@ -179,101 +237,182 @@
     });
   });
   $("area").addEventListener("input", syncArea);
+  // each photo is shrunk as soon as it is taken, so Save has nothing left to wait for; every
+  // pick adds to the photos already there, up to the server's limit
   $("photos").addEventListener("change", function () {
-    const previews = $("photo-previews");
-    previews.replaceChildren();
-    Array.from($("photos").files).slice(0, photoLimit).forEach(function (file) {
-      const img = document.createElement("img");
-      img.src = URL.createObjectURL(file); img.className = "thumb"; img.alt = "";
-      previews.appendChild(img);
+    const files = Array.from($("photos").files);
+    const room = photoLimit - formPhotos.filter(function (p) { return !p.removed; }).length;
+    if (files.length > room) { formError(text.too_many_photos); }
+    files.slice(0, Math.max(0, room)).forEach(function (file) {
+      formPhotos.push({ preview: URL.createObjectURL(file),
+                        blob: window.gisgridPhotos.shrink(file, rules.photo_long_side, rules.photo_max_bytes) });
     });
-    if ($("photos").files.length > photoLimit) { formError(text.too_many_photos); }
+    $("photos").value = "";
+    drawPhotos();
   });
   $("cancel").addEventListener("click", closeForm);
 
   function values() {
-    const rule = ruleSelect.value;
-    if (!rule) { formError(text.choose_rule); return null; }
-    const out = { rule: rule, count: parseInt($("count-input").value || "1", 10), note: $("note").value.trim() || null };
-    if (kindOf(rule) === "area") {
+    const code = ruleSelect.value, rule = kindOf(code);
+    if (!code) { formError(text.choose_rule); return null; }
+    const out = { rule: code, count: rule.needs_count === false ? 1 : parseInt($("count-input").value || "1", 10),
+                  note: $("note").value.trim() || null, area_m2: null, deadline: null };
+    if (rule.needs_area) {
       const area = parseFloat($("area").value);
       if (!(area > 0)) { formError(text.need_area); return null; }
       out.area_m2 = area;
     }
+    if (rule.needs_deadline) {
+      if (!$("deadline").value) { formError(text.need_deadline); return null; }
+      out.deadline = $("deadline").value;
+    }
     return out;
   }
 
-  async function saveNew(fields) {
-    const photos = Array.from($("photos").files);
-    if (photos.length > photoLimit) { formError(text.too_many_photos); return; }
-    const finding = Object.assign(fields, { id: Outbox.newId(), lon: target.lng, lat: target.lat,
-                                            observed_at: new Date().toISOString() });
-    const item = { id: finding.id, road: roadCode, finding: finding, photos: photos, saved_at: Date.now() };
-    await Outbox.put(item);  // on the tablet first: nothing typed is lost, whatever happens next
-    let result;
-    try { result = await Outbox.send(item); } catch (e) { result = null; }
-    if (result === null) {
-      closeForm(); say(text.queued, "warn"); await render(); return;
-    }
-    if (!result.ok) {  // refused: the form and its photos stay for the inspector to fix
-      await Outbox.remove(item.id);
-      formError(result.data.message || String(result.status));
-      return;
-    }
-    await Outbox.remove(item.id);
-    closeForm();
-    const r = result.data;
-    if (r.road !== roadCode) { say(fmt(text.other_road, { road: r.road }), "warn"); }
-    else if (r.snapped_m > 0) { say(fmt(text.snapped, { m: r.snapped_m, road: r.road }), "warn"); }
-    else { say(text.saved); }
-    if (r.photoErrors && r.photoErrors.length) { say(fmt(text.photo_failed, { reason: r.photoErrors.join("; ") }), "bad"); }
-    await reload();
+  // the distance to this road, checked on the tablet at once (the server checks again)
+  function offRoad(latlng) {
+    const metres = window.gisgridGeo.distanceM(latlng.lng, latlng.lat, data.road.geometry);
+    if (metres <= data.snap_tolerance_m) { return null; }
+    return fmt(text.off_road, { m: Math.round(metres), road: roadCode, tolerance: data.snap_tolerance_m });
   }
 
-  // a refusal's message, or "kept on the tablet" when the network is gone
-  function problem(error) { return error.offline ? text.queued : error.message; }
-
-  async function saveEdit(fields) {
-    const body = Object.assign(fields, { reason: $("reason").value.trim() || null });
-    try { await call("/api/findings/" + editing.properties.id, body, "PATCH"); }
-    catch (error) { formError(problem(error)); return; }
-    closeForm(); say(text.saved); await reload();
+  async function queuePhotos(finding, photos) {
+    for (const photo of photos) {
+      const blob = await photo.blob;
+      const id = finding.cid + "-p-" + Outbox.newId().slice(0, 8);
+      await queue("photo", finding.cid, { id: id, method: "POST", url: RoadState.findingUrl(finding) + "/photos",
+                                          form: { fields: { client_id: id }, files: { photo: blob } },
+                                          about: { photo: id } });
+    }
   }
 
-  form.addEventListener("submit", async function (event) {
+  async function saveNew(fields, photos, at) {
+    const cid = Outbox.newId();
+    const body = Object.assign(fields, { id: cid, lon: at.lng, lat: at.lat, observed_at: new Date().toISOString() });
+    await queue("create", cid, { id: cid, method: "POST", url: "/api/findings", body: body });
+    await render();
+    await queuePhotos({ cid: cid }, photos);
+  }
+
+  async function saveEdit(finding, fields, photos, removed, reason) {
+    const create = finding.writes.find(function (w) { return w.about.kind === "create" && w.state === "refused"; });
+    if (create) {   // a refused new finding is corrected where it waits, and sent again
+      await Outbox.update(create.id, { body: Object.assign({}, create.body, fields), state: "waiting", refused: null });
+    } else {
+      const id = Outbox.newId();
+      await queue("edit", finding.cid, { id: id, method: "PATCH", url: RoadState.findingUrl(finding),
+                                         body: Object.assign({}, fields, { client_id: id, reason: reason }) });
+    }
+    for (const photo of removed) {
+      const id = Outbox.newId();
+      await queue("unphoto", finding.cid, { id: id, method: "DELETE", url: RoadState.photoUrl(photo),
+                                            body: { client_id: id }, about: { photo: photo.cid, photo_id: photo.id } });
+    }
+    await render();
+    await queuePhotos(finding, photos);
+  }
+
+  form.addEventListener("submit", function (event) {
     event.preventDefault();
     const fields = values();
     if (!fields) { return; }
-    $("save").disabled = true;
-    try { if (editing) { await saveEdit(fields); } else { await saveNew(fields); } }
-    finally { $("save").disabled = false; }
+    const fresh = formPhotos.filter(function (p) { return !p.saved; });
+    const removed = formPhotos.filter(function (p) { return p.saved && p.removed; }).map(function (p) { return p.saved; });
+    if (fresh.length + formPhotos.filter(function (p) { return p.saved && !p.removed; }).length > photoLimit) {
+      formError(text.too_many_photos); return;
+    }
+    const at = target, finding = editing, reason = $("reason").value.trim() || null;
+    if (!finding) {
+      const off = offRoad(at);
+      if (off) { formError(off); return; }
+    }
+    // Save never waits: the form closes now, the outbox keeps and sends in the background
+    window.gisgridLastSave = { closed_at: performance.now() };
+    closeForm();
+    say(text.kept, "good");
+    const work = finding ? saveEdit(finding, fields, fresh, removed, reason) : saveNew(fields, fresh, at);
+    work.then(function () { window.gisgridLastSave.queued_at = performance.now(); return render(); })
+      .then(flush, function (error) { say(fmt(text.not_kept, { reason: String(error) }), "bad"); });
   });
 
   $("delete").addEventListener("click", async function () {
-    if (!editing || !window.confirm(text.delete_confirm)) { return; }
-    try { await call("/api/findings/" + editing.properties.id, { reason: $("reason").value.trim() || null }, "DELETE"); }
-    catch (error) { formError(problem(error)); return; }
-    closeForm(); say(text.saved); await reload();
+    const finding = editing;
+    if (!finding || !window.confirm(text.delete_confirm)) { return; }
+    const id = Outbox.newId(), reason = $("reason").value.trim() || null;
+    closeForm();
+    await queue("delete", finding.cid, { id: id, method: "DELETE", url: RoadState.findingUrl(finding),
+                                         body: { client_id: id, reason: reason } });
+    say(text.kept); await render(); flush();
   });
 
-  // Moving a finding: the next tap on the map is its new place.
+  // Moving a finding (or a refused one): the next tap on the map is its new place.
   let moving = null;
-  $("move").addEventListener("click", function () {
-    moving = { finding: editing, reason: $("reason").value.trim() || null };
-    closeForm();
+  function startMove(finding, refused) {
+    moving = { finding: finding, refused: refused, reason: $("reason").value.trim() || null };
+    if (dialog.open) { closeForm(); }
     say(text.move_where, "warn");
-  });
+  }
+  $("move").addEventListener("click", function () { startMove(editing, false); });
 
   async function move(latlng) {
-    const target = moving;
+    const job = moving;
+    const off = offRoad(latlng);
+    if (off) { say(off, "bad"); return; }    // still moving: tap again on the road
     moving = null;
-    try { await call("/api/findings/" + target.finding.properties.id,
-                     { lon: latlng.lng, lat: latlng.lat, reason: target.reason }, "PATCH"); }
-    catch (error) { say(problem(error), "bad"); return; }
-    say(text.saved); await reload();
+    const place = { lon: latlng.lng, lat: latlng.lat };
+    const refused = job.finding.writes.filter(function (w) { return w.state === "refused"; });
+    if (job.refused && refused.length) {
+      for (const w of refused) {
+        const body = w.about.kind === "create" || w.about.kind === "edit" ? Object.assign({}, w.body, place) : w.body;
+        await Outbox.update(w.id, { body: body, state: "waiting", refused: null });
+      }
+    } else {
+      const id = Outbox.newId();
+      await queue("edit", job.finding.cid, { id: id, method: "PATCH", url: RoadState.findingUrl(job.finding),
+                                             body: Object.assign(place, { client_id: id, reason: job.reason }) });
+    }
+    say(text.kept); await render(); flush();
   }
 
-  map.on("click", function (event) { if (moving) { move(event.latlng); } else { openForm(event.latlng); } });
+  async function discard(finding) {
+    if (!window.confirm(text.discard_confirm)) { return; }
+    const createRefused = finding.writes.some(function (w) { return w.about.kind === "create" && w.state === "refused"; });
+    for (const w of finding.writes) {
+      if (w.state === "refused" || createRefused) { await Outbox.discard(w.id); }
+    }
+    await render();
+  }
+
+  // a tap near a pin asks whether it is a new finding here or that one to edit
+  function nearestPin(latlng) {
+    const point = map.latLngToContainerPoint(latlng);
+    let best = null, bestD = 28;
+    current.findings.forEach(function (f) {
+      if (!f.marker || !f.mine || f.deleted || f.state === "refused") { return; }
+      const d = map.latLngToContainerPoint(f.marker.getLatLng()).distanceTo(point);
+      if (d < bestD) { best = f; bestD = d; }
+    });
+    return best;
+  }
+
+  const chooser = $("chooser");
+  let chosen = null;
+  $("choose-new").addEventListener("click", function () { chooser.close(); openForm(chosen.at); });
+  $("choose-edit").addEventListener("click", function () { chooser.close(); openForm(null, chosen.finding); });
+  $("choose-cancel").addEventListener("click", function () { chooser.close(); });
+
+  map.on("click", function (event) {
+    if (moving) { move(event.latlng); return; }
+    if ($("pin-here").disabled) { say($("month-state").textContent, "bad"); return; }
+    const near = nearestPin(event.latlng);
+    if (near) {
+      chosen = { at: event.latlng, finding: near };
+      $("choose-edit").textContent = fmt(text.edit_this, { rule: label(near.rule) });
+      chooser.showModal();
+      return;
+    }
+    openForm(event.latlng);
+  });
 
   $("pin-here").addEventListener("click", function () {
     if (!navigator.geolocation) { say(text.no_gps, "bad"); return; }
@@ -286,20 +425,15 @@
 
   $("submit-road").addEventListener("click", async function () {
     if (!window.confirm(text.confirm_submit)) { return; }
-    try { await call("/api/months/" + data.month + "/roads/" + roadCode + "/submit", undefined, "POST"); }
-    catch (error) { say(problem(error), "bad"); return; }
-    $("submit-road").disabled = true; $("submit-road").textContent = text.submitted;
-    await reload();
+    const id = Outbox.newId();
+    await queue("submit", null, { id: id, method: "POST", url: "/api/months/" + month + "/roads/" + roadCode + "/submit",
+                                  body: { client_id: id } });
+    say(text.kept); await render(); flush();
   });
 
-  async function flush() {
-    await Outbox.flush();
-    await reload();
-  }
-  window.addEventListener("online", flush);
-  // a send whose answer was lost stays in the outbox: try again every few seconds while online
-  setInterval(async function () {
-    if (navigator.onLine && (await Outbox.all()).some(function (i) { return !i.refused; })) { flush(); }
-  }, 5000);
-  render().then(function () { if (navigator.onLine) { flush(); } });
+  Outbox.storage().then(function (space) {
+    if (space.low) { say(fmt(text.space_low, { mb: space.free_mb }), "bad"); }
+  });
+  RoadState.newest(month, roadCode, data).then(function (best) { data = best; return render(); })
+    .then(function () { if (navigator.onLine) { Outbox.flush().then(refresh); } });
 })();

@@ -1,25 +1,63 @@
-/* My roads: show what waits in the outbox, send it when the network returns, and keep every
-   road page in the offline cache. */
+/* My roads: drawn from the newest state the tablet has (this page's, or the one kept in
+   IndexedDB when the page came from the offline cache) with what waits in the outbox per road;
+   sends what waits when the network returns, and keeps every road (page and state) for offline. */
 (function () {
   "use strict";
-  const text = JSON.parse(document.getElementById("i18n").textContent);
-  const badge = document.getElementById("outbox");
+  const $ = function (id) { return document.getElementById(id); };
+  const text = JSON.parse($("i18n").textContent);
+  const page = JSON.parse($("roads-data").textContent);
+  const badge = $("outbox");
+  const key = "roads:" + page.month;
+  function fmt(template, values) { return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k]; }); }
 
-  async function showOutbox() {
-    const waiting = (await Outbox.all()).filter(function (i) { return !i.refused; }).length;
-    badge.hidden = waiting === 0;
-    badge.textContent = text.waiting.replace("%(n)s", waiting);
+  async function newest() {
+    const kept = await Outbox.recall(key).catch(function () { return null; });
+    if (kept && kept.as_of > page.as_of) { return kept; }
+    Outbox.remember(key, page).catch(function () {});
+    return page;
+  }
+
+  async function render() {
+    const data = await newest();
+    const writes = await Outbox.all();
+    const waiting = writes.filter(function (w) { return w.state !== "refused"; });
+    badge.hidden = waiting.length === 0;
+    badge.textContent = fmt(text.waiting, { n: waiting.length });
+    data.roads.forEach(function (road) {
+      const link = document.querySelector('a.road-link[data-code="' + CSS.escape(road.code) + '"]');
+      if (!link) { return; }
+      const mine = waiting.filter(function (w) { return w.scope === data.month + "/" + road.code; }).length;
+      const status = link.querySelector(".road-status"), score = link.querySelector(".road-score");
+      status.className = "road-status " + (road.submitted_at ? "done" : road.findings ? "started" : "todo");
+      status.textContent = (road.submitted_at ? text.submitted : road.findings ? fmt(text.findings, { n: road.findings })
+        : text.not_started) + (mine ? " · " + fmt(text.waiting, { n: mine }) : "");
+      score.textContent = road.score.toFixed(1);
+      score.classList.toggle("provisional", mine > 0);
+    });
   }
 
   async function keepOffline() {
     const links = Array.from(document.querySelectorAll("a.road-link"));
-    await Promise.all(links.map(function (a) { return fetch(a.href, { credentials: "same-origin" }).catch(function () {}); }));
-    if (links.length && navigator.onLine) { document.getElementById("offline-ready").hidden = false; }
+    await Promise.all(links.map(function (a) {
+      return Promise.all([
+        fetch(a.href, { credentials: "same-origin" }).catch(function () {}),
+        window.gisgridHttp.call("/api/months/" + page.month + "/roads/" + a.dataset.code)
+          .then(RoadState.keep).catch(function () {})
+      ]);
+    }));
+    if (links.length && navigator.onLine) { $("offline-ready").hidden = false; }
   }
 
-  async function flush() { await Outbox.flush(); await showOutbox(); }
+  async function refresh() {
+    try { await Outbox.remember(key, await window.gisgridHttp.call("/api/months/" + page.month + "/roads")); }
+    catch (e) { /* offline: the kept state stands */ }
+    await render();
+  }
 
+  function flush() { Outbox.flush().then(refresh); }
+  Outbox.on(function (event) { if (event.type === "sent" || event.type === "refused") { render(); } });
   window.addEventListener("online", flush);
-  showOutbox().then(flush);
+  Outbox.storage();
+  render().then(function () { if (navigator.onLine) { flush(); } });
   if (navigator.serviceWorker) { navigator.serviceWorker.ready.then(keepOffline); }
 })();

@@ -36,9 +36,10 @@ def chromium():
 
 
 class LiveServer:
-    def __init__(self, app):
+    def __init__(self, app, port: int = 0):
+        # `port`: a server started again where a stopped one was (the tablet's URL stays the same)
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

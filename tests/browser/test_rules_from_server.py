@@ -1,12 +1,12 @@
 """The tablet scores and limits with the server's rules, not its own: under a district
 rulebook whose area threshold is 2 m², a 3 m² area finding shows and scores the high figure;
-with PHOTOS_PER_FINDING = 2 a third photo is refused before anything is sent."""
+with PHOTOS_PER_FINDING = 2 a third photo is refused when it is picked, before anything is sent."""
 
 import pytest
 
 from gisgrid.reports import scores
 from gisgrid.storage import inspections
-from test_inspector import district_month, map_point, open_road, photo_file  # noqa: F401  (a fixture)
+from test_inspector import district_month, map_point, open_road, photo_file, sent  # noqa: F401  (a fixture)
 from test_page_rules import district_rulebook
 
 
@@ -45,6 +45,7 @@ def test_a_3_m2_finding_takes_the_high_figure_of_a_2_m2_rulebook(tablet, distric
     assert page.input_value("#area") == "3"
     page.click("#save")
     tablet.until("document.querySelectorAll('#findings li').length === 1")
+    sent(tablet)
     stored = inspections.road_findings(store, month, "R11")
     assert [(f["rule"], f["area_m2"]) for f in stored] == [("4.1", 3.0)]
     core = scores.road_score(store, month, "R11")
@@ -61,12 +62,11 @@ def test_a_third_photo_is_refused_when_the_limit_is_two(tablet, district_month, 
     open_form(tablet, "5.1")
     page.set_input_files("#photos", photos)
     assert page.locator("#form-error").inner_text() == "最多 2 张照片"
-    assert page.locator("#photo-previews img").count() == 2
-    page.click("#save")
-    assert page.locator("#finding-form").get_attribute("open") is not None     # the form stays …
-    assert inspections.road_findings(tablet.server.store, month, "R11") == []  # … and nothing was sent
-    page.set_input_files("#photos", photos[:2])
+    # the third is not taken: two previews, and no room left to pick another
+    assert page.locator("#photo-previews img").count() == 2 and page.is_disabled("#photos")
+    assert inspections.road_findings(tablet.server.store, month, "R11") == []  # nothing was sent
     page.click("#save")
     tablet.until("document.querySelectorAll('#findings li img.thumb').length === 2")
+    sent(tablet)
     stored = inspections.road_findings(tablet.server.store, month, "R11")
     assert len(stored) == 1 and len(stored[0]["photos"]) == 2

@@ -5,12 +5,12 @@ hidden. Views are no tables: the schema (schema.py) and Alembic's compare do not
 On SQLite nothing is made (QGIS users of a SQLite file open its tables).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
