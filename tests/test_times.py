@@ -41,7 +41,8 @@ def test_every_time_column_is_an_instant_and_migrated():
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     # tables made after 0009 create their time columns as timestamptz themselves
-    made_later = {("rulebook_file", "uploaded_at")}     # 0013
+    made_later = {("client_write", "created_at"), ("photo", "removed_at"),   # 0011
+                  ("rulebook_file", "uploaded_at")}                            # 0013
     assert sorted({(t, c) for t, columns in migration.TIMES.items() for c in columns} | made_later) == _time_columns()
 
 

@@ -8,7 +8,8 @@ import json
 import math
 
 from flask import request
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from ..domain.errors import FindingError, RequestError
 
@@ -97,7 +98,9 @@ class DatabaseId(BaseConverter):
     def to_python(self, value: str) -> int:
         number = int(value)
         if not 1 <= number <= MAX_ID:
-            raise ValidationError()
+            # not ValidationError: the router would then answer 405 wherever another method's
+            # route has the same shape (DELETE /photos/<id> beside GET)
+            raise NotFound()
         return number
 
     def to_url(self, value) -> str:
