@@ -115,6 +115,19 @@ def test_ids_beyond_the_id_columns_are_not_found(client, inspector):
     assert client.get(f"/api/photos/{2**31 - 1}").status_code == 404     # the largest id is looked up
 
 
+def test_a_form_part_whose_name_werkzeug_cannot_read_is_refused(client, inspector, district):
+    """A line break inside a part's name reads as the name None, on which the CSRF check failed
+    with a 500 (the fuzz run found it); refused before any route, and the finding keeps no photo."""
+    finding = client.post("/api/findings", json=new_finding(), headers=inspector).get_json()["finding"]["id"]
+    for name in ("a\rb", "a\nb"):
+        body = (f'--b\r\nContent-Disposition: form-data; name="{name}"\r\n\r\nnull\r\n'
+                '--b\r\nContent-Disposition: form-data; name="client_id"\r\n\r\ntablet-0001-p0\r\n--b--\r\n')
+        response = client.post(f"/api/findings/{finding}/photos", data=body.encode(), headers=inspector,
+                               content_type="multipart/form-data; boundary=b")
+        refused(response, 400, "RequestError")
+    assert [f["photos"] for f in inspections.road_findings(district, MONTH, "R11")] == [[]]
+
+
 def test_a_version_beyond_64_bits_is_refused(client, planner):
     response = client.post("/api/plan/grid/G1/restore", json={"version": 2**64, "seen": 1}, headers=planner)
     refused(response, 404)

@@ -21,6 +21,7 @@ from ..render import times
 from ..settings import Settings
 from ..settings import load as load_settings
 from ..storage import LANGS, Store
+from .requests import DatabaseId, FormRequest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 csrf = CSRFProtect()
@@ -108,6 +109,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     instance = settings.instance_path
     app = Flask("gisgrid", instance_path=str(instance), template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
+    app.request_class = FormRequest
     app.config.from_mapping(FLASK_CONFIG)
     app.config.update(settings)
     app.config["REMEMBER_COOKIE_SECURE"] = settings.get("REMEMBER_COOKIE_SECURE", settings["SESSION_COOKIE_SECURE"])
@@ -129,7 +131,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     from . import admin, api, auth, inspect, plan, review
-    from .requests import DatabaseId
 
     # before the blueprints: a rule finds its converter when it is added
     app.url_map.converters["id"] = DatabaseId

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 
-from flask import request
+from flask import Request, request
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
@@ -124,3 +124,14 @@ def members(data: dict, key: str) -> dict:
     if not isinstance(value, dict):
         raise RequestError("{key} must be a JSON object", key=key)
     return value
+
+
+class FormRequest(Request):
+    """Flask's request, refusing a form with a nameless part: werkzeug reads a part whose
+    Content-Disposition it cannot parse with the name None, on which the CSRF check (which
+    looks through the form's names) would fail with a 500 before any route is reached."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        if None in self.form or None in self.files:
+            raise RequestError("A form field has no name")

@@ -33,7 +33,8 @@ def test_save_never_waits_and_a_camera_photo_is_shrunk(tablet, district_month, t
     closed_ms = tablet.page.evaluate("window.gisgridLastSave.closed_at - window.clickedAt")
     assert tablet.page.locator("#finding-form[open]").count() == 0
     assert inspections.road_findings(tablet.server.store, month, "R11") == []
-    assert tablet.page.locator("#findings li.pending").count() == 1
+    # the list is drawn from the tablet's own store once the photo is shrunk, and shows it waiting
+    tablet.until("document.querySelectorAll('#findings li.pending').length === 1")
     # progress is shown per finding while it goes
     tablet.until("/正在上传|等待上传/.test(document.querySelector('#findings li.pending .state').textContent)")
     sent(tablet, timeout=120_000)
