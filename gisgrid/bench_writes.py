@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import select
@@ -117,7 +118,8 @@ def _figures(writes: list[tuple[float, float, int]], since: float, until: float)
     return {"writes": len(inside), "per_s": round(len(inside) / (until - since), 1),
             "p50_s": round(statistics.median(seconds), 3),
             "p99_s": round(seconds[min(len(seconds) - 1, int(0.99 * len(seconds)))], 3),
-            "max_s": round(seconds[-1], 3), "errors": sum(1 for w in inside if w[2] not in (200, 201))}
+            "max_s": round(seconds[-1], 3), "errors": sum(1 for w in inside if w[2] not in (200, 201)),
+            "statuses": dict(Counter(str(w[2]) for w in inside))}
 
 
 def run(db: str | None, clients: int, seconds: float, n_roads: int, workers: int, threads: int) -> dict:

@@ -410,10 +410,11 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> Non
     from .web import create_app
 
     app = create_app(settings=ctx.settings)
+    store = app.extensions["gisgrid.storage"]
     base = f"http://{host}:{port}"
     # no passwords printed: output is lost, and whoever reads it first owns the installation;
     # the first admin types their own on the first-run page, then adds the other accounts
-    if accounts.needs_first_admin(app.extensions["gisgrid.storage"]):
+    if accounts.needs_first_admin(store):
         click.echo(f"no administrator yet: open {base}/setup to set the first administrator's password, "
                    f"then {base}/admin/ to add accounts, draw and assign the month", err=True)
     else:
@@ -427,13 +428,20 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> Non
             # 16, as one worker may accept every connection there is: ten slow uploads then still
             # leave it six threads for pages.
             worker = {"worker_class": "gthread", "threads": threads} if threads > 1 else {"worker_class": "sync"}
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", **worker}.items():
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                               "post_fork": lambda _server, _worker: store.engine.dispose(close=False),
+                               **worker}.items():
                 self.cfg.set(key, value)
 
         def load(self):
             return app
 
     click.echo(f"gisgrid is serving on http://{host}:{port}/", err=True)
+    # The workers are forked from this process: a pooled connection it opened (the migration,
+    # the check above) would be shared by every worker, their statements interleaved on one
+    # socket (PostgreSQL answered one worker's query to another; a finding answered 201 was
+    # rolled back). Closed here; each worker opens its own (and drops any it inherited unclosed).
+    store.dispose()
     Server().run()
 
 

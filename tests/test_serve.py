@@ -2,6 +2,7 @@
 SQLite file): ten clients sending bodies at 10 KB/s do not keep a plain page from being served.
 The time it takes is measured by `python -m gisgrid.bench_serve`, not here."""
 
+import json
 import urllib.request
 
 from gisgrid.bench_serve import Server, SlowClients
@@ -37,5 +38,5 @@ def test_findings_written_by_many_tablets_during_an_import_are_each_stored_once(
     figures = run(db_url, clients=4, seconds=1.0, n_roads=800, workers=2, threads=4)
     assert figures["import_exit"] == 0
     assert figures["alone"]["writes"] > 0 and figures["during_import"]["writes"] > 0
-    assert figures["alone"]["errors"] == figures["during_import"]["errors"] == 0
+    assert figures["alone"]["errors"] == figures["during_import"]["errors"] == 0, json.dumps(figures)
     assert figures["stored"] == figures["answered_ok"] and figures["doubled"] == figures["lost"] == 0
