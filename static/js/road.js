@@ -107,7 +107,7 @@
     const submitted = !!data.inspection.submitted_at, frozen = data.month_state.state === "published";
     $("submit-road").disabled = submitted || frozen || !!current.submitting;
     $("submit-road").textContent = submitted ? text.submitted : current.submitting ? text.submit_waiting : text.submit;
-    $("pin-here").disabled = frozen || submitted;
+    $("pin-here").disabled = $("pin-crosshair").disabled = frozen || submitted;
     $("month-state").textContent = frozen ? text.month_published : submitted ? text.road_submitted : text.month_open;
     $("month-state").className = "notice " + (frozen ? "bad" : submitted ? "warn" : "good");
   }
@@ -401,18 +401,21 @@
   $("choose-edit").addEventListener("click", function () { chooser.close(); openForm(null, chosen.finding); });
   $("choose-cancel").addEventListener("click", function () { chooser.close(); });
 
-  map.on("click", function (event) {
-    if (moving) { move(event.latlng); return; }
+  // a tap on the map, or "Pin at the crosshair" (the map's centre): the same place to pin or move to
+  function placeAt(latlng) {
+    if (moving) { move(latlng); return; }
     if ($("pin-here").disabled) { say($("month-state").textContent, "bad"); return; }
-    const near = nearestPin(event.latlng);
+    const near = nearestPin(latlng);
     if (near) {
-      chosen = { at: event.latlng, finding: near };
+      chosen = { at: latlng, finding: near };
       $("choose-edit").textContent = fmt(text.edit_this, { rule: label(near.rule) });
       chooser.showModal();
       return;
     }
-    openForm(event.latlng);
-  });
+    openForm(latlng);
+  }
+  map.on("click", function (event) { placeAt(event.latlng); });
+  $("pin-crosshair").addEventListener("click", function () { placeAt(map.getCenter()); });
 
   $("pin-here").addEventListener("click", function () {
     if (!navigator.geolocation) { say(text.no_gps, "bad"); return; }

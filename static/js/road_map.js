@@ -1,6 +1,7 @@
 /* The road page's map, for a finger: the road drawn as a band wide enough to tap (with or without
-   a base map), opened on the road, the position with its accuracy circle and a "centre on me"
-   control; controls are 44 px (inspect.css). */
+   a base map), opened on the road, the position with its accuracy circle, a "centre on me"
+   control and an optional fixed crosshair (placing by moving the map under it, where a fingertip
+   would hide the spot; the choice is kept on the tablet); controls are 44 px (inspect.css). */
 window.RoadMap = (function () {
   "use strict";
 
@@ -35,6 +36,34 @@ window.RoadMap = (function () {
       }
     });
     new CentreOnMe().addTo(map);
+
+    const CROSSHAIR_KEY = "gisgrid.crosshair";
+    const mark = L.DomUtil.create("div", "crosshair-mark", map.getContainer());
+    mark.setAttribute("aria-hidden", "true");
+    let crosshairButton = null;
+    function showCrosshair(on) {
+      map.getContainer().classList.toggle("with-crosshair", on);
+      crosshairButton.setAttribute("aria-pressed", on ? "true" : "false");
+      document.getElementById("pin-crosshair").hidden = !on;
+      try { localStorage.setItem(CROSSHAIR_KEY, on ? "1" : ""); } catch (e) { /* private mode: not kept */ }
+    }
+    const Crosshair = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function () {
+        crosshairButton = L.DomUtil.create("button", "map-button");
+        crosshairButton.type = "button"; crosshairButton.id = "crosshair"; crosshairButton.textContent = "✛";
+        crosshairButton.title = text.crosshair; crosshairButton.setAttribute("aria-label", text.crosshair);
+        L.DomEvent.disableClickPropagation(crosshairButton);
+        L.DomEvent.on(crosshairButton, "click", function () {
+          showCrosshair(!map.getContainer().classList.contains("with-crosshair"));
+        });
+        return crosshairButton;
+      }
+    });
+    new Crosshair().addTo(map);
+    let kept = "";
+    try { kept = localStorage.getItem(CROSSHAIR_KEY) || ""; } catch (e) { /* private mode */ }
+    showCrosshair(kept === "1");
 
     if (navigator.geolocation) {
       navigator.geolocation.watchPosition(function (p) {

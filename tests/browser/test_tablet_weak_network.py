@@ -47,6 +47,37 @@ def test_save_never_waits_and_a_camera_photo_is_shrunk(tablet, district_month, t
     print(f"Save -> form closed: {closed_ms:.1f} ms; a {photo.stat().st_size} B camera photo sent as {total} B")
 
 
+def test_a_crosshair_places_a_finding_at_the_maps_centre_and_stays_chosen(tablet, district_month):
+    """Where a fingertip would hide the spot, the inspector turns on the crosshair, moves the map
+    under it and pins there; the choice is kept on the tablet across a reload."""
+    month, password = district_month
+    open_road(tablet, month, password)
+    page = tablet.page
+    assert page.locator("#pin-crosshair").is_hidden() and page.locator(".crosshair-mark").is_hidden()
+    button = page.locator("#crosshair").bounding_box()
+    assert button["width"] >= 44 and button["height"] >= 44
+    page.tap("#crosshair")
+    assert page.get_attribute("#crosshair", "aria-pressed") == "true"
+    mark = page.locator(".crosshair-mark").bounding_box()
+    centre = map_point(tablet)
+    assert abs(mark["x"] + mark["width"] / 2 - centre[0]) <= 1 and abs(mark["y"] + mark["height"] / 2 - centre[1]) <= 1
+    page.tap("#pin-crosshair")
+    page.wait_for_selector("#finding-form[open]")
+    page.select_option("#rule", "5.1")
+    page.click("#save")
+    sent(tablet)
+    assert len(inspections.road_findings(tablet.server.store, month, "R11")) == 1
+    # the pin is under the crosshair: a tap there asks whether to edit it
+    page.touchscreen.tap(*centre)
+    page.wait_for_selector("#chooser[open]")
+    page.click("#choose-cancel")
+    page.reload()
+    page.wait_for_selector("#map .leaflet-overlay-pane path")
+    assert page.get_attribute("#crosshair", "aria-pressed") == "true" and page.locator("#pin-crosshair").is_visible()
+    page.tap("#crosshair")
+    assert page.locator("#pin-crosshair").is_hidden() and page.locator(".crosshair-mark").is_hidden()
+
+
 def contrast(tablet, selector):
     """The WCAG contrast ratio of an element's text against its background (or its ancestors')."""
     return tablet.page.evaluate("""(selector) => {
