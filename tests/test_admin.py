@@ -6,7 +6,9 @@ inspector at once)."""
 import re
 
 import pytest
+from fixtures import finding
 
+from gisgrid.services import office as office_work
 from gisgrid.storage import audit, inspections
 
 
@@ -147,6 +149,21 @@ def test_draw_redraw_with_a_reason_and_the_record(client, office, district):
     assert 'id="draws"' in page and "R12 closed for works" in page
     rows = audit.entries(district, what="draw", month="2026-11")
     assert [r["reason"] for r in rows] == ["R12 closed for works", None] and rows[0]["before"]["seed"] == 7
+
+
+def test_a_redraw_over_recorded_findings_needs_the_box_ticked(client, office, district):
+    post(client, "/admin/month/2026-11/draw", how="designate", roads=["R11", "R12", "R21", "R41", "R42"])
+    first = district.sample("2026-11")
+    office_work.record_findings(district, [finding("a", 114.035, 33.5951, "5.1")])     # inside R11
+    refused = post(client, "/admin/month/2026-11/draw", how="seed", seed="8", reason="works on R11")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "已有 1 条问题" in page and 'id="draw-force"' in page
+    assert district.sample("2026-11").id == first.id and len(district.draws("2026-11")) == 1
+    assert post(client, "/admin/month/2026-11/draw", how="seed", seed="8", reason="works on R11",
+                force="1").status_code == 302
+    draws = district.draws("2026-11")
+    assert len(draws) == 2 and draws[0].seed == 8 and draws[0].reason == "works on R11"
+    assert district.count("findings") == 1                                  # recorded findings stay
 
 
 def test_propose_adjust_save_and_the_inspector_sees_the_roads(app, client, office, district):

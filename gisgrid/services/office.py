@@ -310,8 +310,9 @@ def sample_month(store: Store, month: str, seed: int | None = None, roads: Itera
             replacing()
         scored = store.findings_on_sample(current.id, month)
         if scored and not force:
-            raise SampleError("The sample of {month} already has {n} findings scored against it; "
-                              "redraw with --force (the old draw is kept)", month=month, n=scored)
+            raise SampleError("The sample of {month} already has {n} findings scored against it; drawing again "
+                              "needs confirming (tick the box on the month's page, or --force on the command line); "
+                              "the findings and the old draw are kept", month=month, n=scored)
         log(f"superseding the draw of {shown_time(current.drawn_at, store.timezone(), 'en')} by {current.drawn_by}")
     store.save_draw(month, seed, method, sample, designated, drawn_by, reason, audited=audited)
     log(f"{month}: {sum(len(r) for r in sample.values())} roads drawn in {len(sample)} grids "

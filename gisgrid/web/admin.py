@@ -133,7 +133,7 @@ def month(month: str):
 def draw(month: str):
     month = parse_month(month)
     typed = {"seed": _field("seed"), "reason": _field("reason"), "roads": request.form.getlist("roads"),
-             "how": _field("how")}
+             "how": _field("how"), "force": bool(request.form.get("force"))}
     try:
         seed = None
         if typed["seed"]:
@@ -143,7 +143,8 @@ def draw(month: str):
         roads = typed["roads"] if typed["how"] == "designate" else ()
         if typed["how"] == "designate" and not roads:
             raise GisgridError("Tick the roads to designate")
-        month_work.draw_sample(get_store(), actor(), month, seed=seed, roads=roads, reason=typed["reason"])
+        month_work.draw_sample(get_store(), actor(), month, seed=seed, roads=roads, reason=typed["reason"],
+                               force=typed["force"])
     except GisgridError as refused:
         return _month_page(month, translate(refused), refused.http_status, typed=typed)
     return redirect(url_for("admin.month", month=month, _anchor="draw"))
