@@ -25,7 +25,7 @@ def test_only_the_helper_reads_the_csrf_token():
 def test_pages_load_the_helper_before_the_scripts_that_call_the_server():
     calling = {str(p.relative_to(JS)) for p in JS.rglob("*.js")
                if "gisgridHttp" in p.read_text(encoding="utf-8") and p != HELPER}
-    assert {"outbox.js", "road.js", "plan_common.js", "plan_import.js", "review.js"} <= calling
+    assert {"outbox.js", "road.js", "plan_common.js", "plan_import.js", "review.js", "admin.js"} <= calling
     users = 0
     for template in (ROOT / "templates").rglob("*.html"):
         scripts = scripts_of(template)
@@ -33,5 +33,5 @@ def test_pages_load_the_helper_before_the_scripts_that_call_the_server():
         if needing:
             users += 1
             assert "lib/http.js" in scripts and scripts.index("lib/http.js") < needing[0], template.name
-    assert users == 5              # the road, my roads, the planner's map and import, the month
+    assert users == 6              # the road, my roads, the planner's map and import, the month, the office's month
     assert "/static/js/lib/http.js" in (JS / "sw.js").read_text(encoding="utf-8")   # offline too

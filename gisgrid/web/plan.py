@@ -145,7 +145,7 @@ def _bbox() -> tuple[float, float, float, float] | None:
 
 
 @bp.get("/api/plan/layers")
-@role_required(*PLANNERS)
+@role_required(*PLANNERS, "admin")     # the office designates roads on the same map
 def layers_json():
     """Grids, roads and town outlines: all of them for a district, those in `bbox` for a city;
     `too_many` (and no features) when more than PLAN_VIEW_LIMIT would come: the map asks the

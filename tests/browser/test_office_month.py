@@ -88,3 +88,27 @@ def test_the_office_runs_the_month_by_clicks(chromium, live_server, tablet, dist
         assert desk.page.inner_text("#month-state") == "已发布"
     finally:
         desk.close()
+
+
+def test_the_office_designates_roads_on_the_map(tablet, live_server, district):
+    """Clicking roads on the month page's map ticks them in the designation list; the draw then
+    holds exactly those roads for their grid (the other grids drawn from the seed)."""
+    from gisgrid.services import accounts as account_work
+
+    account_work.add_account(district, OPERATOR, "chief", "admin", "the-chiefs-password", "zh")
+    page = tablet.page
+    tablet.login("chief", "the-chiefs-password")
+    page.goto(f"{live_server.url}/admin/month/2026-11")
+    page.check("#draw-form input[name=how][value=designate]")
+    page.click("#draw-form summary")
+    tablet.until("document.getElementById('designate-map').dataset.ready === '1'")
+    for road in ("R11", "R13"):
+        page.click(f"#designate-map path.road-{road}")
+        assert page.is_checked(f"#designation input[value={road}]")
+    page.click("#designate-map path.road-R13")            # a second click unticks it
+    assert not page.is_checked("#designation input[value=R13]")
+    page.click("#designate-map path.road-R12")
+    page.click("#draw-button")
+    page.wait_for_selector("#draw-record")
+    drawn = district.sample("2026-11")
+    assert drawn.sample["G1"] == ["R11", "R12"] and drawn.method == "mixed"
