@@ -4,6 +4,7 @@ the old draw kept, when it is due) and the assignment (proposed, adjusted, saved
 inspector at once)."""
 
 import re
+from datetime import datetime
 
 import pytest
 from fixtures import finding
@@ -231,6 +232,16 @@ def test_closing_the_window_refuses_later_findings_and_keeps_earlier_ones(app, c
     kept, created = findings.record(district, li, {"id": "queued", "rule": "5.1",
                                                    "observed_at": "2026-11-24T23:30:00+08:00"}, *point)
     assert created and kept["road"] == "R11"
+    # nor can a later time be given to a kept one, nor can a file bring one in
+    with pytest.raises(Conflict, match="closed on 2026-11-24"):
+        findings.edit(district, li, kept["id"], {"observed_at": "2026-11-26T08:00:00+08:00"})
+    assert findings.edit(district, li, kept["id"], {"observed_at": "2026-11-24T08:00:00+08:00"})["id"] == kept["id"]
+    assert inspections.finding(district, id=kept["id"])["observed_at"] == datetime.fromisoformat("2026-11-24T08:00:00+08:00")
+    late_file = office_work.record_findings(district, [
+        finding("file-late", *point, "5.1", observed_at="2026-11-27T10:00:00+08:00"),
+        finding("file-early", *point, "5.2", observed_at="2026-11-23T10:00:00+08:00")])
+    assert late_file.accepted == 1 and [r["id"] for r in late_file.rejected] == ["file-late"]
+    assert "closed on 2026-11-24" in late_file.rejected[0]["reason"]
     post(client, "/admin/month/2026-11/window", open="1")
     assert findings.record(district, li, {"id": "late", "rule": "5.1", "observed_at": "2026-11-25T09:00:00+08:00"},
                            *point)[1]

@@ -163,8 +163,15 @@ def _edit_in(conn, store: Store, actor: Actor, row: dict, props: dict, reason, l
     if lon is not None and lat is not None:
         target, target_code, snapped = office.place(store, lon, lat, values["month"])
         values.update(road_id=target, snapped_m=snapped, geom=shapely.Point(lon, lat))
-    if (target, values["month"]) != (source, row["month"]):
-        decide("move_finding", actor, _facts(conn, actor, values["month"], target, target_code, reason))
+    moved = (target, values["month"]) != (source, row["month"])
+    later = values["observed_at"] != row["observed_at"]
+    if moved or later:
+        facts = _facts(conn, actor, values["month"], target, target_code, reason)
+        # a new time may not take a finding past the window either (its month's, where it goes)
+        closes = publishing.window_in(conn, values["month"]) if later else None
+        if closes is not None and values["observed_at"].astimezone(tz).date() > closes:
+            facts = replace(facts, closed_on=closes.isoformat())
+        decide("move_finding", actor, facts)
     inspections.write_finding(conn, finding_id, values)
     after = inspections.finding_in(conn, id=finding_id)
     inspections.log_change(conn, finding_id, "update", actor.name, reason, row, after)

@@ -184,6 +184,16 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
     if not parsed:
         return result
     publishing.require_open(store, *(row["month"] for _id, row, _lon, _lat in parsed))
+    # a month's closed inspection window takes nothing observed after its date, from a file too
+    closes = {m: publishing.window(store, m)["closes_on"] for m in {row["month"] for _i, row, _x, _y in parsed}}
+    late = [p for p in parsed if closes[p[1]["month"]] and p[1]["observed_at"].astimezone(tz).date() > closes[p[1]["month"]]]
+    for external, row, _lon, _lat in late:
+        result.rejected.append({"id": external, "reason": f"observed after the inspection of {row['month']} closed "
+                                                          f"on {closes[row['month']].isoformat()}"})
+    if late:
+        parsed = [p for p in parsed if p not in late]
+        if not parsed:
+            return result
     # each month's findings are placed on the roads as they stood when its sample was drawn
     road_of = np.full(len(parsed), -1, dtype=np.int64)
     snapped_m, nearest_m = np.zeros(len(parsed)), np.full(len(parsed), np.inf)

@@ -115,7 +115,7 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
                        "re-open the month with a reason to change them", month=facts.month_label)
     if rule.month == PUBLISHED and facts.month != PUBLISHED:
         raise Conflict("{month} is not published", month=facts.month_label)
-    if facts.closed_on and action == "record_finding":
+    if facts.closed_on and action in ("record_finding", "move_finding"):
         raise Conflict("The inspection of {month} closed on {date}: findings observed after it are not accepted",
                        month=facts.month_label, date=facts.closed_on)
     if facts.road == SUBMITTED and rule.submitted == "refuse":
