@@ -51,7 +51,7 @@ def test_a_cpg_saying_utf8_over_gbk_text_is_read_as_gbk_with_a_warning(tmp_path)
     assert any("the .cpg says UTF-8 but the text is GBK" in w for w in report.warnings)
 
 
-def test_zip_members_named_in_gbk_are_listed_right_and_one_is_picked_by_name(tmp_path):
+def test_zip_members_named_in_gbk_are_listed_right_and_one_is_picked_by_name(tmp_path, capsys):
     """Windows' own zip tool writes member names in GBK without the UTF-8 flag. Python's zipfile
     always flags non-ASCII names, so the zip is written with ASCII names of the same byte length
     and those bytes replaced by the GBK ones."""
@@ -70,6 +70,15 @@ def test_zip_members_named_in_gbk_are_listed_right_and_one_is_picked_by_name(tmp
     assert sorted(layer_names(archive)) == sorted([chosen, other])
     frame, _ = read_layer(archive, "grids", layer=chosen)
     assert frame["code"].tolist() == ["G1", "G2"]
+    # and as the planner types it on the command line
+    from gisgrid.cli import main
+
+    db = tmp_path / "gisgrid.sqlite"
+    assert main(["--db", str(db), "init"]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(db), "import", "grids", str(archive), "--layer", chosen, "--dry-run", "--json"]) == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert sorted(preview["new"]) == ["G1", "G2"]
 
 
 def test_a_world_layer_whose_edge_is_180_plus_rounding_is_degrees(tmp_path):
@@ -116,13 +125,23 @@ OSM_UNSORTED = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_an_extract_whose_node_ids_are_not_increasing_is_read_with_gdals_other_index(tmp_path):
+@pytest.mark.parametrize("form", ["xml", "pbf"])
+def test_an_extract_whose_node_ids_are_not_increasing_is_read_with_gdals_other_index(tmp_path, form):
     """GDAL's OSM driver refuses such a file ("Non increasing node id. Use OSM_USE_CUSTOM_INDEXING=NO"),
-    PBF or XML alike; an XML one is written here in a few lines."""
+    PBF or XML alike; an XML one is written here in a few lines, and its PBF twin by osmium in
+    the same (unsorted) order."""
+    import osmium
+
     from gisgrid.gis import osm
 
     path = tmp_path / "unsorted.osm"
     path.write_text(OSM_UNSORTED, encoding="utf-8")
+    if form == "pbf":
+        pbf = tmp_path / "unsorted.osm.pbf"
+        with osmium.SimpleWriter(str(pbf)) as writer:
+            for entity in osmium.FileProcessor(str(path)):
+                writer.add(entity)
+        path = pbf
     streets = osm.read_streets(path)
     assert streets["name"].tolist() == ["人民路"]
 
