@@ -7,7 +7,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from fractions import Fraction
 from pathlib import Path
 
@@ -134,8 +134,11 @@ def _rule(code: str, entry, sections: dict, source: str) -> Rule:
                 kind=kind, points=points, points_high=high, gbt=str(gbt) if gbt is not None else None, pinned=pinned)
 
 
+@lru_cache(maxsize=64)
 def parse_rulebook(text: str, source: str = "rulebook") -> Rulebook:
-    """Parse and check a rulebook; a malformed one fails with a message naming the bad entry."""
+    """Parse and check a rulebook; a malformed one fails with a message naming the bad entry.
+    Kept by its text: every finding written reads the rulebooks, and parsing their TOML was
+    two fifths of a write's time (a changed file or upload is new text, parsed afresh)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
