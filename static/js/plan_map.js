@@ -177,6 +177,7 @@
     const props = formProperties();
     if (!$("feature-form").reportValidity()) { return; }
     selected.layer.pm.disable();
+    say("");                         // the last save's "saved" must not stand for this one while it is sent
     const url = config.api + "/" + selected.kind + "/" + encodeURIComponent(selected.code || props.code);
     const body = { version: overVersion !== undefined ? overVersion : selected.version, properties: props,
                    geometry: geometryOf(selected.layer), reason: $("f-reason").value.trim() || null };
@@ -305,6 +306,7 @@
   async function split(line) {
     const code = window.prompt(text.new_code, selected.code + "-2");
     if (!code) { return; }
+    say("");
     try {
       const result = await call(config.api + "/" + selected.kind + "/" + encodeURIComponent(selected.code) + "/split",
                                 { line: line, new_code: code.trim(), version: selected.version,
@@ -340,6 +342,7 @@
   $("retire").addEventListener("click", async function () {
     if (!selected || selected.code === null) { return; }
     if (!window.confirm(fmt(text.confirm_retire, { code: selected.code }))) { return; }
+    say("");
     try {
       const result = await call(config.api + "/" + selected.kind + "/" + encodeURIComponent(selected.code) + "/retire",
                                 { version: selected.version, reason: $("f-reason").value.trim() || null });

@@ -242,8 +242,16 @@ def test_split_by_a_drawn_line_then_merge_back_and_reshape_with_the_mouse(tablet
     page.evaluate("window.gisgridPlan.index.grid.G1.fire('click')")
     drag_corner(tablet, (33.592, 114.044), 60, 0)               # the north-east corner, east
     page.fill("#f-reason", "东边界外移")
+    # while the save is on its way the merge's "saved" is gone: a busy server must not look done
+    seen_while_sending = []
+
+    def hold(route):
+        seen_while_sending.append(page.evaluate("document.getElementById('message').hidden"))
+        route.continue_()
+    page.route("**/api/plan/grid/G1", hold)
     page.click("#save")
     page.wait_for_selector("#message.good")
+    assert seen_while_sending == [True]
     moved = stored(store, "G1")
     assert moved.bounds[2] > 114.0445 and moved.area > box(*G1_BOX).area
     assert boundaries.history(store, "grid", "G1")[0]["reason"] == "东边界外移"
