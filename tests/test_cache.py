@@ -84,3 +84,33 @@ def test_a_failed_build_is_not_kept_and_the_stale_value_is_not_served():
     assert cache.get(owner, "k", 1, lambda: "rebuilt") == "rebuilt"
     with pytest.raises(ValueError):
         RevisionCache("test", maxsize=0)
+
+
+def test_a_request_reads_the_settings_and_rulebooks_once_and_a_change_in_it_again(store):
+    """One unit of work (the web app wraps each request in it) reads the settings and the
+    rulebooks once; a change made inside is read again, and outside one nothing is kept, so a
+    change made through another app server counts at the next request."""
+    from sqlalchemy import event
+
+    from gisgrid.storage import Store
+
+    reads = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM setting" in statement or "FROM rulebook_file" in statement:
+            reads.append(statement)
+    event.listen(store.engine, "before_cursor_execute", count)
+    other = Store(store.url)               # another app server on the same database
+    with store.remembering():
+        zone = store.timezone()
+        assert [store.timezone(), store.snap_tolerance_m(), len(store.rulebooks()), len(store.rulebooks())] \
+            == [zone, float(store.settings()["snap_tolerance_m"]), len(store.rulebooks()), len(store.rulebooks())]
+        assert len(reads) == 2                                    # one of each
+        store.set_setting("snap_tolerance_m", "7")
+        assert store.snap_tolerance_m() == 7.0                    # its own change, at once
+        other.set_setting("snap_tolerance_m", "9")
+        assert store.snap_tolerance_m() == 7.0                    # the request's view stays one view
+    assert store.snap_tolerance_m() == 9.0                        # the next request sees the other's
+    store.snap_tolerance_m()
+    assert len(reads) == 5                                        # outside a request nothing is kept
+    other.dispose()

@@ -34,4 +34,5 @@ def upload(store: Store, actor: Actor, filename: str, data: bytes) -> dict:
         audit.record(conn, "rulebook_upload", actor.name, month=book.effective_from, subject=book.id,
                      after={"id": book.id, "file": filename, "effective_from": book.effective_from,
                             "rules": len(book.rules)})
+    store.read_again()
     return {"id": book.id, "name_zh": book.name_zh, "effective_from": book.effective_from}

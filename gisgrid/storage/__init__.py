@@ -7,8 +7,9 @@ boundaries, publishing, accounts, locks)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import geopandas as gpd
 from alembic import command
@@ -33,6 +34,10 @@ __all__ = ["DEFAULT_SETTINGS", "LANGS", "MIGRATIONS", "ROLES", "Draw", "Store", 
            "user_t"]
 
 town_t = AccountTown.__table__
+
+# What one unit of work (a web request) reads again and again, read once: the settings and the
+# rulebooks (a finding's write asks for its time zone and rules some six times).
+_remembered: ContextVar[dict | None] = ContextVar("gisgrid_remembered", default=None)
 
 
 class Store(SampleQueries, FindingQueries):
@@ -109,10 +114,36 @@ class Store(SampleQueries, FindingQueries):
 
     # settings -------------------------------------------------------------------------
 
+    @contextmanager
+    def remembering(self):
+        """Inside, the settings and the rulebooks are read once (the web app wraps each request
+        in it); a change to either made inside is read again (see `read_again`)."""
+        token = _remembered.set({})
+        try:
+            yield
+        finally:
+            _remembered.reset(token)
+
+    def _once(self, what: str, read: Callable):
+        memo = _remembered.get()
+        if memo is None:
+            return read()
+        key = (id(self), what)
+        if key not in memo:
+            memo[key] = read()
+        return memo[key]
+
+    def read_again(self) -> None:
+        """The settings or the rulebooks changed: the next use reads them again."""
+        memo = _remembered.get()
+        for key in [k for k in memo or () if k[0] == id(self)]:
+            del memo[key]
+
     def settings(self) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            stored = dict(conn.execute(select(setting_t.c.key, setting_t.c.value)).all())
-        return {**DEFAULT_SETTINGS, **stored}
+        def read():
+            with self.engine.connect() as conn:
+                return {**DEFAULT_SETTINGS, **dict(conn.execute(select(setting_t.c.key, setting_t.c.value)).all())}
+        return dict(self._once("settings", read))
 
     def rulebooks(self) -> list:
         """The installation's rulebooks: the shipped ones, the district's own folder's and the
@@ -120,9 +151,11 @@ class Store(SampleQueries, FindingQueries):
         from ..domain.rulebook import checked, load_rulebooks, parse_rulebook
         from . import rulebooks
 
-        with self.engine.connect() as conn:
-            uploaded = [parse_rulebook(r["source"], source=r["filename"]) for r in rulebooks.stored(conn)]
-        return checked(load_rulebooks(self.config["RULEBOOK_DIR"]) + uploaded)
+        def read():
+            with self.engine.connect() as conn:
+                uploaded = [parse_rulebook(r["source"], source=r["filename"]) for r in rulebooks.stored(conn)]
+            return checked(load_rulebooks(self.config["RULEBOOK_DIR"]) + uploaded)
+        return list(self._once("rulebooks", read))
 
     def timezone(self):
         return zone(self.settings()["timezone"])
@@ -134,6 +167,7 @@ class Store(SampleQueries, FindingQueries):
         with self.begin() as conn:
             if conn.execute(update(setting_t).where(setting_t.c.key == key).values(value=value)).rowcount == 0:
                 conn.execute(insert(setting_t).values(key=key, value=value))
+        self.read_again()
 
     # grids and roads ------------------------------------------------------------------
 
@@ -247,9 +281,10 @@ class Store(SampleQueries, FindingQueries):
         return row._asdict() if row else None
 
     def towns_of(self, account_id: int) -> list[str]:
+        from .accounts import towns_in
+
         with self.engine.connect() as conn:
-            return list(conn.execute(select(town_t.c.town).where(town_t.c.account_id == account_id)
-                                     .order_by(town_t.c.town)).scalars())
+            return towns_in(conn, account_id)
 
     @staticmethod
     def set_towns(conn: Connection, account_id: int, towns: Iterable[str]) -> None:

@@ -138,6 +138,16 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     for module in (auth, inspect, api, plan, review, admin):
         app.register_blueprint(module.bp)
 
+    @app.before_request
+    def remember_settings():
+        g.remembering = store.remembering()
+        g.remembering.__enter__()
+
+    @app.teardown_request
+    def forget_settings(_error=None):
+        if "remembering" in g:
+            g.pop("remembering").__exit__(None, None, None)
+
     @app.errorhandler(GisgridError)
     def user_error(error: GisgridError):
         return refusal(type(error).__name__, translate(error), error.http_status)
