@@ -102,9 +102,12 @@ class RoadIndex:
         s_lon, s_lat = lon[order], lat[order]
         size = max(CHUNK, -(-n // 2))  # two halves: one per core
         chunks = [(s_lon[i:i + size], s_lat[i:i + size]) for i in range(0, n, size)]
-        with ThreadPoolExecutor(max_workers=2) as pool:  # numpy and GEOS work release the GIL
-            road = np.empty(n, dtype=np.int64)
-            road[order] = np.concatenate(list(pool.map(lambda c: self._inside(*c), chunks)))
+        road = np.empty(n, dtype=np.int64)
+        if len(chunks) == 1:     # one tablet's pin: starting threads would cost more than the test
+            road[order] = self._inside(*chunks[0])
+        else:
+            with ThreadPoolExecutor(max_workers=2) as pool:  # numpy and GEOS work release the GIL
+                road[order] = np.concatenate(list(pool.map(lambda c: self._inside(*c), chunks)))
         distance = np.where(road >= 0, 0.0, np.nan)
         nearest = distance.copy()
         miss = np.flatnonzero(road < 0)

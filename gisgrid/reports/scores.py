@@ -276,5 +276,5 @@ def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
     tz = store.timezone()
     findings = [scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"],
                                 observed_on=f["observed_at"].astimezone(tz).date(), deadline=f["deadline"])
-                for f in inspections.road_findings(store, month, road_code)]
+                for f in inspections.road_scored_findings(store, month, road_code)]
     return scoring.score_road(road_code, findings, rulebook_for(month, store.rulebooks()))

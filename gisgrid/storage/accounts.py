@@ -90,9 +90,10 @@ def session_account(store: Store, token: str, now: datetime, idle: timedelta, li
         row = conn.execute(select(user_t, s.id.label("session_id"), s.created_at.label("session_created_at"),
                                   s.last_seen_at).join(session_t, s.account_id == user_t.c.id)
                            .where(s.token_hash == _hash(token), s.ended_at.is_(None))).first()
-    if row is None:
-        return None
-    found = row._asdict()
+        if row is None:
+            return None
+        found = row._asdict()
+        found["towns"] = towns_in(conn, found["id"])
     if not found["active"] or found["last_seen_at"] <= now - idle or found["session_created_at"] <= now - lifetime:
         with store.begin() as conn:
             conn.execute(update(session_t).where(s.id == found["session_id"], s.ended_at.is_(None))
@@ -101,7 +102,6 @@ def session_account(store: Store, token: str, now: datetime, idle: timedelta, li
     if found["last_seen_at"] <= now - SEEN_EVERY:
         with store.begin() as conn:
             conn.execute(update(session_t).where(s.id == found["session_id"]).values(last_seen_at=now))
-    found["towns"] = store.towns_of(found["id"])
     return found
 
 
@@ -134,6 +134,12 @@ def _account_id(conn, name: str) -> int:
     return account_id
 
 
+def towns_in(conn, account_id: int) -> list[str]:
+    """The towns an account works for, in order."""
+    return list(conn.execute(select(town_t.c.town).where(town_t.c.account_id == account_id)
+                             .order_by(town_t.c.town)).scalars())
+
+
 def account_in(conn, name: str) -> dict:
     """The account (without its password hash) with its towns, read inside the caller's
     transaction, or NotFound."""
@@ -142,8 +148,7 @@ def account_in(conn, name: str) -> dict:
         raise NotFound("No account named {name!r}", name=name)
     found = row._asdict()
     found.pop("password_hash")
-    found["towns"] = list(conn.execute(select(town_t.c.town).where(town_t.c.account_id == found["id"])
-                                       .order_by(town_t.c.town)).scalars())
+    found["towns"] = towns_in(conn, found["id"])
     return found
 
 

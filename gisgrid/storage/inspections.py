@@ -147,6 +147,16 @@ def road_findings(store: Store, month: str, road_code: str) -> list[dict]:
         return _with_photos(conn, rows)
 
 
+def road_scored_findings(store: Store, month: str, road_code: str) -> list[dict]:
+    """What the scorer needs of a road's findings in the month (no places, no photos): the
+    running score each tablet write answers with."""
+    with store.engine.connect() as conn:
+        return [r._asdict() for r in conn.execute(
+            select(finding_t.c.rule, finding_t.c.count, finding_t.c.area_m2, finding_t.c.observed_at,
+                   finding_t.c.deadline).join(road_t, road_t.c.id == finding_t.c.road_id)
+            .where(road_t.c.code == road_code, finding_t.c.month == month, finding_t.c.deleted_at.is_(None)))]
+
+
 def finding(store: Store, *, id: int | None = None, external_id: str | None = None) -> dict:
     where = finding_t.c.id == id if id is not None else finding_t.c.external_id == external_id
     with store.engine.connect() as conn:
