@@ -107,10 +107,20 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
         found = layer_changes.diff(kind, frame, stored, clear)
         return LayerImport(kind, len(found.new), len(found.changed), placed, unplaced, report, found,
                            found.missing if retire_missing else [], written=False)
-    with store.begin() as conn:
+
+    def planned(conn):
         stored = layer_imports.import_baseline(conn, kind)
         found = layer_changes.diff(kind, frame, stored, clear)
-        created, updated = layer_imports.write_import(store, conn, kind, found.rows, changed_by, None)
+        return stored, found, layer_imports.plan_import(conn, kind, found.rows, changed_by, None)
+
+    # compared and planned before the lock (SQLite has one for the whole database: the tablets'
+    # writes wait while it is held); under it only checked and written
+    with store.engine.connect() as conn:
+        stored, found, plan = planned(conn)
+    with store.begin() as conn:
+        if not layer_imports.still_current(conn, plan):     # a change came in between: again, locked
+            stored, found, plan = planned(conn)
+        created, updated = layer_imports.write_import(conn, plan)
         if retire_missing and found.missing:
             layer_imports.retire_missing(conn, kind, found.missing, stored, changed_by, RETIRED_BY_IMPORT)
     if found.missing and not retire_missing:

@@ -31,23 +31,27 @@ def _versions(conn: Connection, table) -> dict[str, tuple[int, int]]:
 
 
 @dataclass
-class _Planned:
+class Planned:
+    """What a save of one table will write, planned on a read connection: valid under the lock
+    while `versions` (every stored code's id and version) still stands."""
     table: object
+    now: object
+    versions: dict[str, tuple[int, int]] = field(default_factory=dict)
     new: list[dict] = field(default_factory=list)
     changed: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
 
 
 def _plan_table(conn: Connection, table, rows: list[dict], stored: dict[str, tuple[int, int]], changed_by: str,
-                reason: str | None, only_new: bool, now) -> _Planned:
+                reason: str | None, only_new: bool, now) -> Planned:
     if only_new:                # a draft never overwrites, nor brings back what a planner retired
         rows = [r for r in rows if r["code"] not in stored]
     before = boundaries.snapshot(conn, table, {r["code"] for r in rows} & stored.keys())
     # GEOS writes every shape's WKB in one call, not one call per row inside the write
     wkb = shapely.to_wkb(np.array([r["geom"] for r in rows], dtype=object)) if rows else []
     written = [{**r, "geom": shape_wkb} for r, shape_wkb in zip(rows, wkb)]
-    return _Planned(
-        table,
+    return Planned(
+        table, now, stored,
         new=[{**r, "version": 1, "updated_at": now} for r in written if r["code"] not in stored],
         # a retired code imported again comes back
         changed=[{**r, "b_id": stored[r["code"]][0], "updated_at": now, "retired_at": None}
@@ -74,7 +78,22 @@ def _with_grid_ids(conn: Connection, rows: list[dict]) -> list[dict]:
     return [{**{k: v for k, v in r.items() if k != "grid"}, "grid_id": grid_ids.get(r["grid"])} for r in rows]
 
 
-def _write(conn: Connection, planned: _Planned) -> tuple[int, int]:
+def _stamp(planned: Planned) -> None:
+    """Give the plan the time it is written at (under the lock), not the time it was made: a
+    draw made in between must not see these features as there already when it was drawn."""
+    now = utcnow()
+    was = f'"updated_at": "{boundaries._utc_text(planned.now)}"'
+    stamp = f'"updated_at": "{boundaries._utc_text(now)}"'
+    for row in planned.new + planned.changed:
+        row["updated_at"] = now
+    for row in planned.history:
+        row["changed_at"], row["after"] = now, row["after"].replace(was, stamp)
+    planned.now = now
+
+
+def write(conn: Connection, planned: Planned) -> tuple[int, int]:
+    """Write a current plan inside the caller's transaction: (created, updated)."""
+    _stamp(planned)
     table, new, changed = planned.table, planned.new, planned.changed
     if table is road_t:
         new, changed = _with_grid_ids(conn, new), _with_grid_ids(conn, changed)
@@ -89,11 +108,14 @@ def _write(conn: Connection, planned: _Planned) -> tuple[int, int]:
     return len(new), len(changed)
 
 
-def upsert(conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None) -> tuple[int, int]:
-    """Plan and write `rows` of one table inside the caller's transaction (an import that
-    compares the file with what is stored under the same lock): (created, updated)."""
-    planned = _plan_table(conn, table, rows, _versions(conn, table), changed_by, reason, False, utcnow())
-    return _write(conn, planned)
+def plan(conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None) -> Planned:
+    """Plan writing `rows` of one table (an import's new and changed features) on a read connection."""
+    return _plan_table(conn, table, rows, _versions(conn, table), changed_by, reason, False, utcnow())
+
+
+def still_current(conn: Connection, planned: Planned) -> bool:
+    """Under the lock: no feature of the table was added or changed since the plan was made."""
+    return _versions(conn, planned.table) == planned.versions
 
 
 def save(store, grids: list[dict] | None, roads: list[dict] | None, changed_by: str, reason: str | None,
@@ -106,4 +128,4 @@ def save(store, grids: list[dict] | None, roads: list[dict] | None, changed_by: 
         if (_versions(conn, grid_t), _versions(conn, road_t)) != versions:
             # another save came in between: plan again, holding the lock this time
             versions, plans = _plan(conn, grids, roads, changed_by, reason, only_new)
-        return tuple(_write(conn, planned) if planned is not None else (0, 0) for planned in plans)
+        return tuple(write(conn, planned) if planned is not None else (0, 0) for planned in plans)

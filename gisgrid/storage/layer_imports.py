@@ -1,6 +1,6 @@
 """Storage of an import's writes (issue 14): what a file is compared with (every stored feature,
-retired ones included), the writing of what changed, each versioned, and the retiring of what
-the file lacks, all inside the import's one transaction."""
+retired ones included), the plan of what changed, each versioned, made before the import's one
+transaction and written in it, and the retiring of what the file lacks."""
 
 from __future__ import annotations
 
@@ -22,20 +22,29 @@ def import_baseline(conn, kind: str) -> dict[str, dict]:
     return _all_rows(conn, "grid" if kind == "grids" else "road", None)
 
 
-def write_import(store: Store, conn, kind: str, rows: list[dict], changed_by: str, reason: str | None
-                 ) -> tuple[int, int]:
-    """Write an import's new and changed features (rows from gis.changes.diff: code, attributes,
-    geom), each versioned, in the caller's transaction; (created, updated). A road's grid must be
-    a current grid."""
+def plan_import(conn, kind: str, rows: list[dict], changed_by: str, reason: str | None) -> bulk.Planned:
+    """Plan an import's new and changed features (rows from gis.changes.diff: code, attributes,
+    geom), each versioned, on a read connection: the lock is held only to check and write it."""
     unusable = sorted({r["code"] for r in rows if not CODE.fullmatch(str(r["code"]))})
     if unusable:
         raise LayerError("Codes must be 1 to 32 characters without spaces or slashes; these are not: {codes}",
                          codes=", ".join(map(repr, unusable[:10])) + (" …" if len(unusable) > 10 else ""))
     if kind == "grids":
-        return bulk.upsert(conn, grid_t, [{k: r[k] for k in ("code", *ATTRIBUTES["grid"], "geom")} for r in rows],
-                           changed_by, reason)
-    return bulk.upsert(conn, road_t, [{k: r[k] for k in ("code", "name", "grade", "grid", "geom")} for r in rows],
-                       changed_by, reason)
+        return bulk.plan(conn, grid_t, [{k: r[k] for k in ("code", *ATTRIBUTES["grid"], "geom")} for r in rows],
+                         changed_by, reason)
+    return bulk.plan(conn, road_t, [{k: r[k] for k in ("code", "name", "grade", "grid", "geom")} for r in rows],
+                     changed_by, reason)
+
+
+def still_current(conn, planned: bulk.Planned) -> bool:
+    """Under the import's lock: nothing of its kind was added or changed since it was planned."""
+    return bulk.still_current(conn, planned)
+
+
+def write_import(conn, planned: bulk.Planned) -> tuple[int, int]:
+    """Write a current plan in the caller's transaction: (created, updated). A road's grid must
+    be a current grid."""
+    return bulk.write(conn, planned)
 
 
 def retire_missing(conn, kind: str, codes: list[str], stored: dict[str, dict], changed_by: str, reason: str

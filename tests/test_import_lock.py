@@ -1,0 +1,64 @@
+"""An import compares the file with what is stored and plans its writes before it takes the
+write lock (SQLite has one for the whole database: every tablet's write waits while it is held),
+and under the lock only checks and writes. A change another planner makes in between is not
+overwritten (the import is compared and planned again, holding the lock), and a month drawn in
+between does not see the imported roads as there when it was drawn."""
+
+from contextlib import contextmanager
+
+import shapely
+
+from fixtures import box, small_district
+from gisgrid.services import office
+from gisgrid.storage import Store, boundaries
+
+
+def meanwhile(store, change):
+    """`store`, whose next write transaction (the import's) starts only after `change` was made
+    through another app server on the same database."""
+    real = store.begin
+
+    @contextmanager
+    def begin():
+        del store.begin                    # the method again, for anything after
+        other = Store(store.url)
+        try:
+            change(other)
+        finally:
+            other.dispose()
+        with real() as conn:
+            yield conn
+    store.begin = begin
+
+
+def test_a_grid_changed_while_the_import_was_being_planned_keeps_that_change(district, tmp_path):
+    grids, _ = small_district()
+    grids.loc[grids.code == "G1", "name"] = "沙北街道一号网格"
+    grids[["code", "name", "geometry"]].to_file(tmp_path / "grids.geojson", driver="GeoJSON")
+    stored = boundaries.feature(district, "grid", "G1")["properties"]
+
+    def lead(other):       # another planner gives G1 a leader while the import compares
+        row = boundaries.feature(other, "grid", "G1")
+        boundaries.save_feature(other, "grid", "G1", {**row["properties"], "leader": "李四"},
+                                shapely.geometry.shape(row["geometry"]), row["properties"]["version"], "li")
+    meanwhile(district, lead)
+    result = office.import_layer(district, "grids", tmp_path / "grids.geojson", changed_by="zhang")
+
+    now = boundaries.feature(district, "grid", "G1")["properties"]
+    assert (now["name"], now["leader"], now["town"]) == ("沙北街道一号网格", "李四", stored["town"])
+    assert [h["changed_by"] for h in boundaries.history(district, "grid", "G1")][:2] == ["zhang", "li"]
+    assert now["version"] == stored["version"] + 2 and result.updated == 1
+
+
+def test_a_month_drawn_while_the_import_was_being_planned_does_not_see_its_roads(district, tmp_path):
+    _, roads = small_district()
+    new = roads.iloc[[0]].assign(code="R14", name="新路", geometry=[box(114.031, 33.5990, 114.039, 33.5992)])
+    new.to_file(tmp_path / "roads.geojson", driver="GeoJSON")
+    meanwhile(district, lambda other: office.sample_month(other, "2026-11", seed=1))
+    office.import_layer(district, "roads", tmp_path / "roads.geojson")
+
+    drawn_at = district.sample("2026-11").drawn_at
+    assert "R14" in district.road_geometries()[1]
+    assert "R14" not in boundaries.road_geometries_as_of(district, drawn_at)[1]
+    assert boundaries.feature(district, "road", "R14")["properties"]["updated_at"] >= \
+        drawn_at.strftime("%Y-%m-%dT%H:%M:%SZ")
