@@ -23,7 +23,7 @@ KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)
             # user errors carry their message template as the first argument
             **{name: (1,) for name in ("GisgridError", "RulebookError", "LayerError", "FindingError",
                                         "RequestError", "SampleError", "NotFound", "Conflict", "Forbidden",
-                                        "PhotoError", "LoginRefused", "PasswordRefused", "TooManyAttempts")}}
+                                        "PhotoError", "LoginRefused", "PasswordRefused", "TooManyAttempts", "Gone", "Busy")}}
 
 
 def message_ids() -> set[str]:

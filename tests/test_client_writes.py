@@ -186,3 +186,63 @@ def test_another_rule_drops_what_the_old_one_needed(client, wang, district):
     assert again.json["finding"]["properties"]["deadline"] is None
     stored = inspections.finding(district, id=finding_id)
     assert (stored["rule"], stored["area_m2"], stored["deadline"]) == ("5.1", None, None)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)   # PostgreSQL has no database-wide lock
+def test_a_write_that_waited_too_long_for_sqlites_lock_is_refused_as_busy_and_sent_again(app, client, wang, district,
+                                                                                       monkeypatch):
+    """A large import holds SQLite's one write lock while it writes; a tablet's write that waits
+    longer than a write may wait is answered 503 with Retry-After, having written nothing, and
+    its outbox's second sending stores the finding once."""
+    import sqlite3
+
+    from gisgrid.storage import db
+
+    send(client, wang, "/api/findings", new("tablet-0000"))       # the app's connection is open already
+    monkeypatch.setattr(db, "WRITE_WAIT_S", 0.2)
+    app.extensions["gisgrid.storage"].engine.dispose()              # its new connections wait 0.2 s
+    importer = sqlite3.connect(district.engine.url.database, isolation_level=None)
+    importer.execute("BEGIN IMMEDIATE")                            # another process's import, writing
+    try:
+        refused = send(client, wang, "/api/findings", new())
+    finally:
+        importer.execute("ROLLBACK")
+        importer.close()
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
+    assert refused.json["error"] == "Busy" and "数据库正忙" in refused.json["message"]
+    with pytest.raises(Exception, match="No such finding"):
+        inspections.finding(district, external_id="tablet-0001")
+    again = send(client, wang, "/api/findings", new())
+    assert again.status_code == 201
+    assert [f["external_id"] for f in inspections.road_findings(district, MONTH, "R11")] == ["tablet-0000", "tablet-0001"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_writers_of_one_process_wait_in_turn_and_one_held_up_too_long_is_busy(district, monkeypatch):
+    """An app server's writers queue for SQLite's lock in the process (no slow polling); one
+    kept waiting longer than a write may wait is refused with Busy, and nothing of it is written."""
+    import threading
+
+    from gisgrid.domain.errors import Busy
+    from gisgrid.storage import db
+
+    monkeypatch.setattr(db, "WRITE_WAIT_S", 0.2)
+    holding, release, outcome = threading.Event(), threading.Event(), []
+
+    def long_write():
+        with district.begin():
+            holding.set()
+            release.wait(5)
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    holding.wait(5)
+    try:
+        district.set_setting("snap_tolerance_m", "7")
+    except Busy as refused:
+        outcome.append(str(refused))
+    release.set()
+    writer.join(5)
+    assert outcome and "busy" in outcome[0]
+    assert district.snap_tolerance_m() == 10.0                # nothing of the refused write
+    district.set_setting("snap_tolerance_m", "7")
+    assert district.snap_tolerance_m() == 7.0

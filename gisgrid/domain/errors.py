@@ -78,5 +78,12 @@ class TooManyAttempts(GisgridError):
     http_status = 429
 
 
+class Busy(GisgridError):
+    """Another change held the database longer than a write waits (SQLite has one write lock,
+    which a large import holds while it writes); nothing was written, so sending again is safe."""
+
+    http_status = 503
+
+
 class RequestError(GisgridError):
     """A request's body cannot be read: not JSON, not an object, or nested too deeply."""

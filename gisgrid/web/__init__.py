@@ -9,12 +9,12 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import Babel, gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from ..domain.errors import GisgridError
+from ..domain.errors import Busy, GisgridError
 from ..i18n import DOMAINS, TRANSLATIONS
 from ..gis.formats import confine_gdal
 from ..render import times
@@ -150,7 +150,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     @app.errorhandler(GisgridError)
     def user_error(error: GisgridError):
-        return refusal(type(error).__name__, translate(error), error.http_status)
+        response, status = refusal(type(error).__name__, translate(error), error.http_status)
+        if isinstance(error, Busy):         # the tablet's outbox sends it again; a script may wait
+            response = make_response(response, status)
+            response.headers["Retry-After"] = "2"
+        return response, status
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
