@@ -41,11 +41,6 @@ town_t = AccountTown.__table__
 # rulebooks (a finding's write asks for its time zone and rules some six times).
 _remembered: ContextVar[dict | None] = ContextVar("gisgrid_remembered", default=None)
 
-# SQLite's writers, one lock per database file and process, wait here in turn rather than in
-# SQLite's busy handler, which polls ever more slowly (every 100 ms after the first few): under
-# many tablets the latest comer won and early ones waited seconds (p99 3 s with the median 0.3 s).
-_WRITERS: dict[str, threading.Lock] = {}
-_WRITERS_LOCK = threading.Lock()
 
 
 def _busy() -> Busy:
@@ -78,6 +73,10 @@ class Store(SampleQueries, FindingQueries):
         self._writer = self.engine.execution_options(gisgrid_write=True)
         self.postgis = self.engine.dialect.name == "postgresql"
         self._schema_current = False  # checked (or migrated) once: a read never runs Alembic
+        # SQLite's writers of this app server wait here in turn, not in SQLite's busy handler,
+        # which polls ever more slowly (every 100 ms after the first few): under many tablets the
+        # newest writer won and early ones waited seconds (p99 3 s with the median 0.3 s)
+        self._writers = threading.Lock() if self.engine.dialect.name == "sqlite" else None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -142,11 +141,7 @@ class Store(SampleQueries, FindingQueries):
                 raise
 
     def _turn(self):
-        if self.postgis or self.engine.dialect.name != "sqlite":
-            return nullcontext()
-        with _WRITERS_LOCK:
-            lock = _WRITERS.setdefault(self.url, threading.Lock())
-        return _held(lock)
+        return _held(self._writers) if self._writers is not None else nullcontext()
 
     # settings -------------------------------------------------------------------------
 
