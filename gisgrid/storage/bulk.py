@@ -98,14 +98,29 @@ def write(conn: Connection, planned: Planned) -> tuple[int, int]:
     if table is road_t:
         new, changed = _with_grid_ids(conn, new), _with_grid_ids(conn, changed)
     if new:
-        conn.execute(insert(table), new)
+        _insert_many(conn, table, new)
     if changed:
         columns = {k: bindparam(k) for k in changed[0] if k not in ("b_id", "code")}
         conn.execute(update(table).where(table.c.id == bindparam("b_id"))
                      .values(**columns, version=table.c.version + 1), changed)
     if planned.history:
-        conn.execute(insert(version_t), planned.history)
+        _insert_many(conn, version_t, planned.history)
     return len(new), len(changed)
+
+
+def _insert_many(conn: Connection, table, rows: list[dict]) -> None:
+    """INSERT rows that all have the same keys. On SQLite, under its one write lock, straight to
+    the driver with each value converted by its column's own type: SQLAlchemy's work per row was
+    a third of the time an import of 120,000 roads held the lock."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    keys = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    converters = [(key, table.c[key].type.bind_processor(conn.dialect)) for key in keys]
+    values = [tuple(convert(row[key]) if convert else row[key] for key, convert in converters) for row in rows]
+    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
+                         f"VALUES ({', '.join('?' * len(keys))})", values)
 
 
 def plan(conn: Connection, table, rows: list[dict], changed_by: str, reason: str | None) -> Planned:
