@@ -61,15 +61,25 @@ def show_month(document: dict) -> None:
     for grid in document["grids"]:
         roads = "  ".join(f"{r['code']} {shown(r.get('exact', r['score']))}" for r in grid["roads"]) \
             or "未考核 not assessed"
+        deducted = sum(Fraction(str(d["points"])) for d in grid.get("grid_deductions", ()))
         rows.append([grid["rank"] or "-", grid.get("class_rank") or "-", grid["code"], grid["name"], grid["town"],
-                     grid["class"], shown(grid.get("exact", grid["score"])), roads])
+                     grid["class"], shown(grid.get("exact", grid["score"])), shown(deducted) if deducted else "-",
+                     _rate(grid.get("rectification")), roads])
     click.echo(f"{document['month']} 网格考核排名 grid ranking (rulebook {document['rulebook']})")
-    click.echo(table(["排名", "类内", "网格", "名称", "镇办", "等级", "得分", "道路 roads"], rows, right={0, 1, 6}))
+    click.echo(table(["排名", "类内", "网格", "名称", "镇办", "等级", "得分", "整改扣分", "整改率", "道路 roads"], rows,
+                     right={0, 1, 6, 7, 8}))
     click.echo("")
     click.echo(f"{document['month']} 镇办排名 town ranking")
     click.echo(table(["排名", "镇办", "得分", "考核网格"],
                      [[t["rank"] or "-", t["town"], shown(t.get("exact", t["score"])), t["grids"]]
                       for t in document["towns"]], right={0, 2, 3}))
+
+
+def _rate(rectification: dict | None) -> str:
+    """A grid's rectification rate for people: 1/3 (33.33%), or - when nothing was due."""
+    if not rectification or rectification.get("rate") is None:
+        return "-"
+    return f"{rectification['on_time']}/{rectification['due']} ({shown(rectification['rate'] * 100)}%)"
 
 
 class Context:
@@ -446,6 +456,8 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import cli_notices  # noqa: F401  (registers `gisgrid notice …` on the group)
+
     try:
         cli.main(args=argv, prog_name="gisgrid", standalone_mode=False)
     except GisgridError as exc:

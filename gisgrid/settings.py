@@ -60,6 +60,9 @@ OPTIONS: tuple[Option, ...] = (
                                                    "are filled in (e.g. `郾网办〔{year}〕{month}号`)", str),
     Option("BULLETIN_YEAR_NUMBER", "网办〔{year}〕年终号", "the year-end bulletin's document number; `{year}` is "
                                                      "filled in", str),
+    Option("NOTICE_NUMBER", "网办整改〔{year}〕{seq}号", "a rectification notice's number; `{year}` (of its issue "
+                                                  "date) and `{seq}` (its place in that year) are filled in "
+                                                  "(e.g. `郾网办〔{year}〕{seq}号`)", str),
     Option("BULLETIN_CC", "区委、区政府领导，各镇人民政府、街道办事处", "the bulletin's 抄送 (copies to) line", str),
     Option("SECRET_KEY", None, "signs sessions and CSRF tokens (default: generated once into "
                                "`instance/secret_key`)"),

@@ -36,6 +36,11 @@ BY_ROLE = {
     "manage_rulebooks": ("ok", "403", "403", "403", "403", "ok"),
     "view_office":      ("ok", "403", "403", "403", "403", "ok"),
     "set_first_admin":  ("403", "403", "403", "403", "403", "ok"),   # and anyone not logged in, below
+    "issue_notice":     ("ok", "403", "403", "403", "403", "ok"),
+    "receive_notice":   ("ok", "403", "403", "403", "ok", "ok"),
+    "report_fix":       ("ok", "403", "403", "403", "ok", "ok"),
+    "check_fix":        ("ok", "403", "ok", "403", "403", "ok"),
+    "view_notices":     ("ok", "ok", "ok", "ok", "ok", "ok"),
 }
 
 # the inspector's own work, by state: (facts, outcome per use case)
@@ -58,7 +63,16 @@ MONTH_STATES = [
     (Facts(month=PUBLISHED, reason=True), {"reopen_month": "ok", "redraw_sample": "409"}),
     (Facts(month=PUBLISHED), {"redraw_sample": "409", "close_window": "409"}),
     (Facts(reason=True), {"redraw_sample": "ok"}),
+    (Facts(month=PUBLISHED), {"issue_notice": "409", "check_fix": "409", "report_fix": "ok"}),
 ]
+
+
+def test_a_town_office_acts_on_its_own_towns_notices_only():
+    town = Actor(4, "shabei", "town", frozenset({"沙北街道"}))
+    assert {a: outcome(a, town, THEIRS) for a in ("receive_notice", "report_fix", "view_notices")} == \
+        {"receive_notice": "403", "report_fix": "403", "view_notices": "403"}
+    # the office and inspectors read every notice (an inspector re-inspects anyone's)
+    assert outcome("view_notices", Actor(1, "wang", "inspector"), THEIRS) == "ok"
 
 
 @pytest.mark.parametrize("admin_exists, expected", [(False, "ok"), (True, "409")])
@@ -111,7 +125,7 @@ def test_readme_shows_the_policy_as_it_is():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    order = ("admin", "planner", "inspector", "reviewer", "operator")
+    order = ("admin", "planner", "inspector", "reviewer", "town", "operator")
     for name, rule in policy.RULES.items():
         roles = ", ".join(r for r in order if r in rule.roles)
         month = {"draft": "draft", "published": "published", None: "any"}[rule.month]

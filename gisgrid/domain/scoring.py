@@ -52,6 +52,8 @@ class GridMonth:
     score: Fraction | None          # None: no sampled road, not assessed
     rank: int | None
     roads: list[RoadScore]
+    road_mean: Fraction | None = None       # the mean of its sampled roads, before grid deductions
+    grid_deductions: Fraction = Fraction(0)  # rectification's (shown, not applied, when not assessed)
 
 
 def check_finding(rule: Rule, finding: Finding) -> None:
@@ -151,21 +153,24 @@ def score_month(
     findings_by_road: Mapping[str, Iterable[Finding]],
     rulebook: Rulebook,
     grids: Iterable[str] = (),
+    grid_deductions: Mapping[str, Fraction] | None = None,
 ) -> list[GridMonth]:
     """Score every grid of the month. `sample` maps grid code -> its sampled road codes;
-    grids listed in `grids` but absent from the sample are reported as not assessed."""
+    grids listed in `grids` but absent from the sample are reported as not assessed;
+    `grid_deductions` (grid code -> points) come off the mean of a grid's roads."""
     return month_of_roads({grid: [score_road(r, findings_by_road.get(r, ()), rulebook) for r in roads]
-                           for grid, roads in sample.items()}, grids)
+                           for grid, roads in sample.items()}, grids, grid_deductions)
 
 
 def score_month_units(sample: Mapping[str, Sequence[str]], units_by_road: Mapping[str, Mapping[str, int]],
                       findings_by_road: Mapping[str, Iterable[Finding]], rulebook: Rulebook,
-                      grids: Iterable[str] = ()) -> list[GridMonth]:
+                      grids: Iterable[str] = (), grid_deductions: Mapping[str, Fraction] | None = None
+                      ) -> list[GridMonth]:
     """score_month from the database's sums per road and rule (plus the findings with a deadline)."""
     empty: dict[str, int] = {}
     return month_of_roads({grid: [score_road_units(r, units_by_road.get(r, empty), rulebook,
                                                    findings_by_road.get(r, ())) for r in roads]
-                           for grid, roads in sample.items()}, grids)
+                           for grid, roads in sample.items()}, grids, grid_deductions)
 
 
 def _mean_of_scores(values: list[Fraction]) -> Fraction:
@@ -178,16 +183,23 @@ def _mean_of_scores(values: list[Fraction]) -> Fraction:
     return Fraction(sum(v.numerator * (common // v.denominator) for v in values), common * len(values))
 
 
-def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = ()) -> list[GridMonth]:
-    """Grid month = mean of its sampled roads' scores, ranked; grids in `grids` without a
-    sampled road are listed as not assessed. (The one place a grid's month score is made.)"""
-    scores = {grid: (_mean_of_scores([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
-    for grid in grids:
-        scores.setdefault(grid, None)
+def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = (),
+                   grid_deductions: Mapping[str, Fraction] | None = None) -> list[GridMonth]:
+    """Grid month = max(0, mean of its sampled roads' scores - its grid deductions), ranked;
+    grids in `grids` without a sampled road are listed as not assessed (their deductions shown,
+    not applied). (The one place a grid's month score is made.)"""
+    grid_deductions = grid_deductions or {}
+    means = {grid: (_mean_of_scores([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
+    for grid in list(grids) + list(grid_deductions):
+        means.setdefault(grid, None)
         roads_of.setdefault(grid, [])
+    zero = Fraction(0)
+    scores = {g: (max(zero, m - grid_deductions[g]) if m is not None and grid_deductions.get(g) else m)
+              for g, m in means.items()}
     ranks = rank(scores)
     return sorted(
-        (GridMonth(code=g, score=scores[g], rank=ranks[g], roads=roads_of[g]) for g in scores),
+        (GridMonth(code=g, score=scores[g], rank=ranks[g], roads=roads_of[g], road_mean=means[g],
+                   grid_deductions=grid_deductions.get(g, zero)) for g in scores),
         key=lambda m: (m.rank is None, m.rank or 0, m.code),
     )
 

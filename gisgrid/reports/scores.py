@@ -12,11 +12,11 @@ import geopandas as gpd
 
 from .. import clock
 from ..gis import write
-from ..domain import scoring
+from ..domain import rectification, scoring
 from ..domain.errors import GisgridError, NotFound
 from ..domain.months import months_of_year, parse_month, parse_year
 from ..domain.rulebook import rulebook_for
-from ..storage import Draw, Store, as_of
+from ..storage import Draw, Store, as_of, notices
 from ..storage.cache import RevisionCache
 
 
@@ -28,7 +28,8 @@ def _require_sample(store: Store, month: str) -> Draw:
 
 
 def _month(store: Store, month: str):
-    """(draw, rulebook, grids as of the draw, results) of a drawn month, scored now."""
+    """(draw, rulebook, grids as of the draw, rectification by grid, results) of a drawn month,
+    scored now."""
     month = parse_month(month)
     store.require_schema()
     draw = _require_sample(store, month)
@@ -36,23 +37,43 @@ def _month(store: Store, month: str):
     # names, towns and classes as they were when the sample was drawn: an edit since never
     # rewrites the month (its ranking, its bulletin, its exports)
     details = as_of.grid_details_as_of(store, draw.drawn_at)
-    return draw, rulebook, details, _score(store, draw, month, rulebook, details)
+    rectified = grid_rectification(store, month, rulebook)
+    return draw, rulebook, details, rectified, _score(store, draw, month, rulebook, details, rectified=rectified)
 
 
-def _score(store: Store, draw: Draw, month: str, rulebook, grids, counted: bool = True) -> list[scoring.GridMonth]:
+def grid_rectification(store: Store, month: str, rulebook) -> dict[str, tuple[list, rectification.Rate]]:
+    """Each grid's deductions in `month` from its notice items (with which notice, item and
+    rule) and its rectification rate, as of today: a grid with no item due has no entry."""
+    by_grid: dict[str, list[rectification.Item]] = {}
+    for row in notices.counted_items(store, *notices.month_range(month)):
+        by_grid.setdefault(row["grid"], []).append(rectification.Item(
+            notice=str(row["notice"]), item=row["item"], rule=row["rule"], deadline=row["deadline"],
+            fixed_on=row["fixed_on"]))
+    today = clock.today(store.timezone())
+    found = {grid: rectification.grid_month(items, month, rulebook, today) for grid, items in by_grid.items()}
+    return {grid: result for grid, result in found.items() if result[0] or result[1].due or result[1].open}
+
+
+def _score(store: Store, draw: Draw, month: str, rulebook, grids, counted: bool = True,
+           rectified: dict | None = None) -> list[scoring.GridMonth]:
     """The month's grids scored: the database sums each sampled road's deductions per rule in
     the rulebook's whole units (count × the rule's figure for its side of the area threshold)
     and the core makes the scores of those sums; findings with a deadline (5.4) come one by
     one, for their dates. `counted=False` is the finding-by-finding way, kept for the
-    benchmark's comparison and for a threshold a float cannot hold exactly."""
+    benchmark's comparison and for a threshold a float cannot hold exactly. `rectified` is
+    grid_rectification's: its deductions come off the grids' means."""
+    if rectified is None:
+        rectified = grid_rectification(store, month, rulebook)
+    deductions = {grid: rectification.total(found[0]) for grid, found in rectified.items()}
     threshold = rulebook.area_threshold
     if counted and float(threshold) == threshold:
         units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold))
         if clean:    # else a finding the tariff cannot price: scored one by one, which names it
             dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True)
-            return scoring.score_month_units(draw.sample, units, dated, rulebook, grids=grids)
+            return scoring.score_month_units(draw.sample, units, dated, rulebook, grids=grids,
+                                             grid_deductions=deductions)
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
-    return scoring.score_month(draw.sample, findings, rulebook, grids=grids)
+    return scoring.score_month(draw.sample, findings, rulebook, grids=grids, grid_deductions=deductions)
 
 
 def score_month(store: Store, month: str, counted: bool = True) -> list[scoring.GridMonth]:
@@ -100,7 +121,7 @@ def month_json(store: Store, month: str, exact: bool = False) -> dict:
     """The month's scores as `gisgrid score --json` prints them: each number the exact value
     (the float of its fraction, 90.625 not 90.63); `exact` adds each score as a fraction's text
     too (kept with a published month, for means over months)."""
-    _draw, rulebook, details, results = _month(store, month)
+    _draw, rulebook, details, rectified, results = _month(store, month)
     grid_scores = {r.code: r.score for r in results}
     classes = scoring.class_ranks(grid_scores, {c: d["grid_class"] for c, d in details.items()})
     towns = scoring.score_towns(grid_scores, {c: d["town"] for c, d in details.items()})
@@ -109,7 +130,8 @@ def month_json(store: Store, month: str, exact: bool = False) -> dict:
         grid = details.get(result.code, {})
         row = {"code": result.code, "name": grid.get("name"), "town": grid.get("town"),
                "class": grid.get("grid_class"), "score": scoring.exact(result.score), "rank": result.rank,
-               "class_rank": classes.get(result.code)}
+               "class_rank": classes.get(result.code), "road_mean": scoring.exact(result.road_mean),
+               **rectification_row(*rectified.get(result.code, ([], None)))}
         if exact:
             row["exact"] = str(result.score) if result.score is not None else None
         row["roads"] = [{"code": r.code, "score": scoring.exact(r.score), "deductions": scoring.exact(r.deductions),
@@ -119,6 +141,16 @@ def month_json(store: Store, month: str, exact: bool = False) -> dict:
         grids.append(row)
     return {"month": parse_month(month), "rulebook": rulebook.id, "grids": grids,
             "towns": _town_rows(towns, exact)}
+
+
+def rectification_row(deductions: list, rate: rectification.Rate | None) -> dict:
+    """A grid's grid deductions (which notice, item and rule, how many points) and its
+    rectification rate, as the month's document carries them."""
+    return {"grid_deductions": [{"rule": d.rule, "points": scoring.exact(d.points), "notice": d.notice, "item": d.item}
+                                for d in deductions],
+            "rectification": {"due": rate.due if rate else 0, "on_time": rate.on_time if rate else 0,
+                              "open": rate.open if rate else 0,
+                              "rate": scoring.exact(rate.rate) if rate and rate.rate is not None else None}}
 
 
 def draw_record(draw: Draw | None) -> dict | None:
@@ -154,8 +186,10 @@ def document_revision(store: Store, month: str) -> tuple:
     if draw_id is None:
         _require_sample(store, month)            # the user's error: the month is not drawn
     rulebook = rulebook_for(month, store.rulebooks())
+    # rectification counts as of today: a deadline passing changes the month without a write
     return (draw_id, store.findings_revision(), store.revision(grid_t), rulebook.id,
-            tuple(sorted(rulebook.units.items())), rulebook.area_threshold)
+            tuple(sorted(rulebook.units.items())), rulebook.area_threshold, notices.revision(store),
+            clock.today(store.timezone()))
 
 
 def month_document(store: Store, month: str) -> dict:

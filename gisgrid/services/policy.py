@@ -66,6 +66,7 @@ PLANNING = frozenset({"planner", "admin", "operator"})
 REVIEWING = frozenset({"reviewer", "admin", "operator"})
 
 READING = frozenset({"inspector", "planner", "reviewer", "admin", "operator"})
+TOWN_OFFICE = frozenset({"town", "admin", "operator"})
 
 RULES: dict[str, Rule] = {
     # reading: an inspector sees the roads assigned to them and the photos of their own findings
@@ -94,6 +95,14 @@ RULES: dict[str, Rule] = {
     "manage_rulebooks": Rule(OFFICE, month=None),
     "view_office": Rule(OFFICE, month=None),   # the office's pages: a month's draws and assignment, the audit log
     "set_first_admin": Rule(frozenset({"anonymous", "operator"}), month=None, first_run=True),
+    # rectification: the office issues a notice (its deadline's month not frozen); the town office
+    # of the grid receives it and reports items fixed; an inspector re-inspects (the fix date
+    # that counts). `month` is the state of the months the change would alter.
+    "issue_notice": Rule(OFFICE),
+    "receive_notice": Rule(TOWN_OFFICE, own=True, month=None),
+    "report_fix": Rule(TOWN_OFFICE, own=True, month=None),
+    "check_fix": Rule(INSPECTING | {"operator"}),
+    "view_notices": Rule(TOWN_OFFICE | READING, own=True, month=None),
 }
 
 
@@ -102,7 +111,9 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
     rule = RULES[action]
     if actor.role not in rule.roles:
         raise Forbidden("Your role may not do this")
-    if rule.own and actor.role == "inspector" and not facts.owner:
+    if rule.own and actor.role == "town" and not facts.owner:
+        raise Forbidden("This grid is not one of your town's")
+    if rule.own and actor.role == "inspector" and not facts.owner and action != "view_notices":
         if action in ("record_finding", "move_finding", "submit_road", "view_road"):
             raise Forbidden("This road is not assigned to you")
         if action == "view_photo":
@@ -111,6 +122,9 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
     if rule.month == DRAFT and facts.month == PUBLISHED:
         if action == "publish_month":
             raise Conflict("{month} is already published", month=facts.month_label)
+        if action in ("issue_notice", "check_fix"):
+            raise Conflict("{month} is published: its rectification figures are frozen; "
+                           "re-open the month with a reason to change them", month=facts.month_label)
         raise Conflict("{month} is published: its scores and sample are frozen; "
                        "re-open the month with a reason to change them", month=facts.month_label)
     if rule.month == PUBLISHED and facts.month != PUBLISHED:

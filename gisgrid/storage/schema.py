@@ -360,3 +360,66 @@ class RulebookFile(Base):
     source: Mapped[str] = mapped_column(Text)
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class Notice(Base):
+    """A rectification notice (整改通知书) the office issued to a grid: one rule, an issue date,
+    a deadline, its number in the office's style; its items are NoticeItem rows."""
+
+    __tablename__ = "notice"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(100), unique=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(16))
+    issued_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date, index=True)
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(Instant)
+    # when the town office received it (签收): the case loop's "dispatched within 24 h"
+    received_at: Mapped[datetime | None] = mapped_column(Instant)
+    received_by: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(10), default="issued")   # issued | imported
+
+
+class NoticeItem(Base):
+    """One numbered item of a notice: typed, or from a finding (its point and road come with it).
+    The town office reports it fixed (reported_on); an inspector re-inspects and confirms it
+    fixed or not (fixed_on is the confirmed date, the one the rules count)."""
+
+    __tablename__ = "notice_item"
+    __table_args__ = (UniqueConstraint("notice_id", "item", name="uq_notice_item"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
+    item: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("finding.id"))
+    road_id: Mapped[int | None] = mapped_column(ForeignKey("road.id"))
+    geom = mapped_column(Geom("POINT"), nullable=True)
+    reported_on: Mapped[date | None] = mapped_column(Date)
+    reported_by: Mapped[str | None] = mapped_column(String(100))
+    reported_at: Mapped[datetime | None] = mapped_column(Instant)
+    report_note: Mapped[str | None] = mapped_column(Text)
+    checked_on: Mapped[date | None] = mapped_column(Date)        # the last re-inspection, fixed or not
+    checked_by: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[datetime | None] = mapped_column(Instant)
+    check_note: Mapped[str | None] = mapped_column(Text)
+    fixed_on: Mapped[date | None] = mapped_column(Date)          # confirmed fixed on this date
+    satisfaction: Mapped[int | None] = mapped_column(Integer)    # the resident's 1-5, optional
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class NoticePhoto(Base):
+    """A photo of a notice item: the town office's after-photo or the re-inspection's."""
+
+    __tablename__ = "notice_photo"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("notice_item.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(10))               # report | check
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
+    file: Mapped[str] = mapped_column(String(255))
+    thumb: Mapped[str] = mapped_column(String(255))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
