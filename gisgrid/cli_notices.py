@@ -77,5 +77,8 @@ def notice_pdf(ctx, notice_ref: str, pdf_path: str) -> None:
     from .web.notices import notice_pdf_file
 
     app = create_app(settings=ctx.settings)
-    size = notice_pdf_file(app, notice_ref, pdf_path)
+    try:
+        size = notice_pdf_file(app, notice_ref, pdf_path)
+    finally:
+        app.extensions["gisgrid.storage"].dispose()
     log(f"notice {notice_ref} written to {pdf_path} ({size} bytes)")

@@ -190,3 +190,38 @@ def test_an_item_from_a_finding_takes_its_point_and_road_and_must_be_of_the_grid
     (item,) = notice["items"]
     assert (item["finding"], item["road"], round(item["lon"], 4), round(item["lat"], 4)) == (ids["a"], "R11", *R11)
     assert item["text"] == "店招店牌破损（人民路）" and notice["issued"] == "2026-11-25"
+
+
+def test_a_printed_notice_has_its_number_items_photos_place_and_deadline(db, tmp_path, capsys):
+    import io
+    import subprocess
+
+    from PIL import Image
+
+    from gisgrid.services import findings
+    from gisgrid.services.policy import Actor
+    from gisgrid.storage import Store, inspections
+
+    ok(capsys, db, "sample", "2026-11", "--roads", "R11,R21")
+    ok(capsys, db, "import", "findings", str(findings_file(tmp_path, [("a", "5.1", 1, *R11)])), "--json")
+    store = Store(db)
+    try:
+        finding_id = inspections.finding(store, external_id="a")["id"]
+        photo = io.BytesIO()
+        Image.new("RGB", (80, 60), "blue").save(photo, "JPEG")
+        findings.add_photo(store, Actor(None, "office", "admin"), store.config.photo_dir, finding_id, "photo-0001",
+                           photo.getvalue(), 10_000_000, 3)
+    finally:
+        store.dispose()
+    notice = ok(capsys, db, "notice", "issue", "G1", "--deadline", "2026-12-05", "--finding", str(finding_id),
+                "--json")
+    path = tmp_path / "notice.pdf"
+    ok(capsys, db, "notice", "pdf", notice["number"], "--pdf", str(path))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    flat = text.replace(" ", "")
+    assert "整改通知书" in flat and notice["number"] in flat and "店招店牌破损（人民路）" in flat
+    assert "整改期限：2026-12-05" in flat and "沙北街道第1网格" in flat
+    images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+    assert len(images.splitlines()) - 2 >= 1                  # the finding's photo is in it
+    code, _, err = run(capsys, "--db", db, "notice", "pdf", "99", "--pdf", str(tmp_path / "x.pdf"))
+    assert code == 2 and "No such notice: 99" in err and not (tmp_path / "x.pdf").exists()

@@ -146,3 +146,44 @@ def last_day_that_counts(item: Item) -> date:
 
 DISPATCH_HOURS = 24
 HANDLE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class CaseLoop:
+    """One town's case loop over the notices issued in a month."""
+
+    town: str
+    notices: int
+    dispatched: int          # received by the town office within 24 h of issue
+    items: int
+    handled: int             # items reported or confirmed fixed within 7 days of issue
+    rated: int
+    satisfaction: Fraction | None   # mean of the residents' 1-5 ratings given
+
+
+def case_loop(notices: Iterable[dict]) -> list[CaseLoop]:
+    """Per town: notices issued, dispatched within 24 h, items handled within 7 days, mean
+    satisfaction. `notices` are {town, issued_on, issued_at, received_at, items: [{reported_on,
+    fixed_on, satisfaction}]}."""
+    from datetime import timedelta
+
+    towns: dict[str, dict] = {}
+    for notice in notices:
+        town = towns.setdefault(notice["town"] or "-", {"notices": 0, "dispatched": 0, "items": 0, "handled": 0,
+                                                       "ratings": []})
+        town["notices"] += 1
+        received = notice["received_at"]
+        if received is not None and received - notice["issued_at"] <= timedelta(hours=DISPATCH_HOURS):
+            town["dispatched"] += 1
+        last = notice["issued_on"] + timedelta(days=HANDLE_DAYS)
+        for item in notice["items"]:
+            town["items"] += 1
+            done = [d for d in (item["reported_on"], item["fixed_on"]) if d is not None]
+            if done and min(done) <= last:
+                town["handled"] += 1
+            if item["satisfaction"] is not None:
+                town["ratings"].append(item["satisfaction"])
+    return [CaseLoop(town=name, notices=t["notices"], dispatched=t["dispatched"], items=t["items"],
+                     handled=t["handled"], rated=len(t["ratings"]),
+                     satisfaction=Fraction(sum(t["ratings"]), len(t["ratings"])) if t["ratings"] else None)
+            for name, t in sorted(towns.items())]

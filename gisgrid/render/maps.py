@@ -159,6 +159,32 @@ def svg_map(store: Store, report: dict, width: int = 700, height: int = 520) -> 
     return {"width": round((x1 - x0) * squash * scale), "height": round((y1 - y0) * scale), "paths": paths}
 
 
+def notice_sketch(store: Store, notice: dict, width: int = 600, height: int = 360) -> dict:
+    """A notice's map for print: the grid's outline, its roads, and each item's place numbered
+    (SVG path data and points, no script, no tiles)."""
+    grids = store.grids_frame()
+    grid = grids[grids["code"] == notice["grid"]]
+    if grid.empty:
+        return {"width": width, "height": 0, "outline": "", "roads": [], "points": []}
+    roads = store.roads_frame()
+    roads = roads[roads["grid"] == notice["grid"]]
+    x0, y0, x1, y1 = grid.total_bounds
+    squash = math.cos(math.radians((y0 + y1) / 2))
+    scale = min(width / max((x1 - x0) * squash, 1e-9), height / max(y1 - y0, 1e-9))
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return round((x - x0) * squash * scale, 1), round((y1 - y) * scale, 1)
+
+    def path(geom) -> str:
+        return "".join("M" + " ".join("%.1f,%.1f" % at(x, y) for x, y in ring) + "Z"
+                       for polygon in _rings(geom, 6) for ring in polygon)
+
+    points = [{"item": i["item"], "x": at(i["lon"], i["lat"])[0], "y": at(i["lon"], i["lat"])[1]}
+              for i in notice["items"] if i["lon"] is not None]
+    return {"width": round((x1 - x0) * squash * scale), "height": round((y1 - y0) * scale),
+            "outline": path(grid.geometry.iloc[0]), "roads": [path(g) for g in roads.geometry], "points": points}
+
+
 # the bulletin -------------------------------------------------------------------------
 
 

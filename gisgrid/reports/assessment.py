@@ -92,7 +92,7 @@ def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
                       "roads": [{**{k: v for k, v in r.items() if not k.startswith("exact")},
                                  "score": shown(_exact(r)), "by_section": _by_section(r["by_rule"], rulebook)}
                                 for r in grid["roads"]],
-                      "by_section": _by_section(by_rule, rulebook),
+                      "by_section": _by_section(by_rule, rulebook), "grid_deducted": grid_deducted(grid),
                       "previous_score": shown(prior_exact), "previous_rank": prior.get("rank"),
                       "rank_change": rank_change, "score_change": shown(_difference(now_exact, prior_exact))})
     assessed = [_exact(g) for g in document["grids"] if g["score"] is not None]
@@ -193,6 +193,18 @@ def grid_findings(store: Store, month: str, road_codes: list[str], sampled: set[
     return rows
 
 
+def grid_deducted(grid: dict) -> float:
+    """The points a grid's month lost to rectification (a month frozen before they were kept: 0)."""
+    return float(sum(Fraction(str(d["points"])) for d in grid.get("grid_deductions") or ()))
+
+
+def grid_deductions(grid: dict, rulebook: Rulebook) -> list[dict]:
+    """A grid's rectification deductions with each rule's label, for people."""
+    return [{**d, "zh": rulebook.rules[d["rule"]].zh if d["rule"] in rulebook.rules else d["rule"],
+             "en": rulebook.rules[d["rule"]].en if d["rule"] in rulebook.rules else d["rule"]}
+            for d in grid.get("grid_deductions") or ()]
+
+
 def grid_report(store: Store, month: str, code: str) -> dict:
     """A grid's month: its roads (sampled or not) with scores, every finding, deductions by rule, the draw."""
     month = parse_month(month)
@@ -226,6 +238,8 @@ def grid_report(store: Store, month: str, code: str) -> dict:
                     for k, v in sorted(by_rule.items(), key=lambda kv: (-kv[1], _section_key(kv[0])))],
         "findings": grid_findings(store, month, list(roads["code"]), set(sampled)),
         "geometry": shapely.geometry.mapping(shape),
+        "road_mean": grid.get("road_mean"), "grid_deductions": grid_deductions(grid, rulebook),
+        "grid_deducted": grid_deducted(grid), "rectification": grid.get("rectification"),
     }
 
 

@@ -34,21 +34,25 @@ def _frozen(conn, months) -> tuple[str, str]:
     return DRAFT, ""
 
 
-def _text(value, what: str = "An item") -> str:
+def _text(value) -> str:
     text = (value or "").strip() if isinstance(value, str) else ""
     if not text:
-        raise GisgridError("{what} needs its text", what=what)
+        raise GisgridError("An item needs its text")
     if len(text) > MAX_TEXT:
-        raise GisgridError("{what} is too long ({n} characters; at most {limit})", what=what, n=len(text),
-                           limit=MAX_TEXT)
+        raise GisgridError("An item is too long ({n} characters; at most {limit})", n=len(text), limit=MAX_TEXT)
     return text
 
 
 def _day(value, what: str, today: date) -> date:
+    """A date of the past or today: an issue, a fix, a re-inspection cannot be in the future."""
     day = parse_date(value)
-    if day > today:
-        raise GisgridError("The {what} date {day} is in the future", what=what, day=day.isoformat())
-    return day
+    if day <= today:
+        return day
+    if what == "issue":
+        raise GisgridError("The issue date {day} is in the future", day=day.isoformat())
+    if what == "fix":
+        raise GisgridError("The fix date {day} is in the future", day=day.isoformat())
+    raise GisgridError("The re-inspection date {day} is in the future", day=day.isoformat())
 
 
 def _number(conn, pattern: str, issued: date) -> str:

@@ -130,12 +130,12 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    from . import admin, api, auth, inspect, plan, review
+    from . import admin, api, auth, inspect, notices, plan, review
 
     # before the blueprints: a rule finds its converter when it is added
     app.url_map.converters["id"] = DatabaseId
     auth.login_manager.init_app(app)
-    for module in (auth, inspect, api, plan, review, admin):
+    for module in (auth, inspect, api, plan, review, admin, notices):
         app.register_blueprint(module.bp)
 
     @app.before_request

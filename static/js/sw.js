@@ -2,11 +2,11 @@
    data from the network with the cache as fallback, so the inspector's pages open with no
    network. Writes (POST, PATCH, DELETE) are never intercepted: the outbox retries them. */
 "use strict";
-const CACHE = "gisgrid-v3";   // v3: the outbox of every write, the local road state, photos and geo helpers
+const CACHE = "gisgrid-v4";   // v4: the re-inspection page; v3: the outbox of every write, the road state, photos, geo
 const ASSETS = [
   "/static/css/app.css", "/static/css/inspect.css", "/static/js/lib/http.js", "/static/js/lib/photos.js",
   "/static/js/lib/geo.js", "/static/js/outbox.js", "/static/js/road_state.js", "/static/js/road_map.js", "/static/js/road.js",
-  "/static/js/roads.js", "/static/vendor/leaflet-1.9.4/leaflet.js", "/static/vendor/leaflet-1.9.4/leaflet.css",
+  "/static/js/roads.js", "/static/js/rechecks.js", "/static/vendor/leaflet-1.9.4/leaflet.js", "/static/vendor/leaflet-1.9.4/leaflet.css",
   "/static/vendor/leaflet-1.9.4/images/marker-icon.png", "/static/vendor/leaflet-1.9.4/images/marker-shadow.png"
 ];
 const NETWORK_WAIT_MS = 4000;

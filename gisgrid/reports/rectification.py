@@ -1,0 +1,70 @@
+"""Rectification as people read it: a notice's page, the town office's open notices, the
+office's notices of a month with the case loop (seed 003) per town and the overdue list."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import clock
+from ..domain import rectification as rules
+from ..domain.scoring import exact
+from ..services import rectification as work
+from ..services.policy import Actor, Facts, allowed
+from ..storage import Store, notices
+
+
+def _month(day) -> str:
+    return f"{day:%Y-%m}"
+
+
+def notice_page(store: Store, actor: Actor, ref) -> dict:
+    """A notice with what the actor may do to it (receive, report, re-inspect)."""
+    found = notices.notice(store, work._notice_ref(ref))
+    own = Facts(owner=found["town"] in actor.towns)
+    work.decide("view_notices", actor, own)
+    document = work.as_json(found)
+    document["grid_name"] = found["grid_name"]
+    document["may"] = {"receive": actor.role == "town" and allowed("receive_notice", actor, own),
+                       "report": actor.role in ("town", "admin") and allowed("report_fix", actor, own),
+                       "check": allowed("check_fix", actor, Facts())}
+    today = clock.today(store.timezone())
+    for item, stored in zip(document["items"], found["items"]):
+        as_rule = rules.Item(document["notice"], item["item"], document["rule"], found["deadline"], stored["fixed_on"])
+        item["state"] = ("fixed" if as_rule.fixed_on is not None else
+                         "overdue" if rules.late(as_rule, today) else "reported" if item["reported_on"] else "open")
+        item["on_time"] = rules.fixed_on_time(as_rule)
+    return document
+
+
+def town_page(store: Store, actor: Actor) -> dict:
+    """The town office's notices not yet confirmed fixed, and those closed, of its towns."""
+    listed = work.listing(store, actor)
+    return {"towns": sorted(actor.towns), "open": [n for n in listed if any(i["fixed_on"] is None for i in n["items"])],
+            "closed": [n for n in listed if all(i["fixed_on"] is not None for i in n["items"])][:50]}
+
+
+def month_page(store: Store, actor: Actor, month: str) -> dict:
+    """The office's month of rectification: notices due in it, the case loop of the notices
+    issued in it per town, and every item past its deadline not fixed."""
+    work.decide("view_notices", actor, Facts(owner=True))
+    first, last = notices.month_days(month)
+    issued = [n for n in notices.notices(store) if first <= n["issued_on"] <= last]
+    today = clock.today(store.timezone())
+    overdue = [{"notice": str(n["id"]), "number": n["number"], "grid": n["grid"], "town": n["town"], "rule": n["rule"],
+                "deadline": n["deadline"].isoformat(), "item": i["item"], "text": i["text"],
+                "reported_on": i["reported_on"].isoformat() if i["reported_on"] else None,
+                "days": (today - n["deadline"]).days}
+               for n in notices.notices(store, deadline_to=today) for i in n["items"]
+               if i["fixed_on"] is None and n["deadline"] < today]
+    return {"month": month, "due": work.listing(store, actor, month=month),
+            "case_loop": [loop_row(c) for c in rules.case_loop(issued)],
+            "overdue": sorted(overdue, key=lambda o: (-o["days"], o["number"], o["item"]))}
+
+
+def loop_row(loop: rules.CaseLoop) -> dict:
+    def share(part: int, whole: int):
+        return exact(Fraction(part, whole)) if whole else None
+    return {"town": loop.town, "notices": loop.notices, "dispatched": loop.dispatched,
+            "dispatched_rate": share(loop.dispatched, loop.notices), "items": loop.items, "handled": loop.handled,
+            "handled_rate": share(loop.handled, loop.items), "rated": loop.rated,
+            "satisfaction": exact(loop.satisfaction)}
