@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import click
 
-from .cli import cli, emit_json, log, pass_context, table
+from .cli import cli, emit_json, import_, log, pass_context, table
 from .domain.months import parse_month
 from .services import OPERATOR
+from .services import notice_import
 from .services import rectification as work
 
 
@@ -82,3 +83,35 @@ def notice_pdf(ctx, notice_ref: str, pdf_path: str) -> None:
     finally:
         app.extensions["gisgrid.storage"].dispose()
     log(f"notice {notice_ref} written to {pdf_path} ({size} bytes)")
+
+
+@import_.command("notices", help="Import notices kept in Excel: a CSV or XLSX file, one row per item (文号, 网格, 条款, "
+                                 "下发日期, 整改期限, 序号, 整改内容, 报告整改日期, 复查整改日期). A notice stored under "
+                                 "its number is never overwritten.")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what the import would add; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@pass_context
+def import_notices(ctx, path: str, dry_run: bool, as_json: bool) -> None:
+    ctx.store.migrate()
+    planned = notice_import.plan(ctx.store, OPERATOR, path)
+    if as_json:
+        emit_json(planned.as_json())
+    else:
+        for notice in planned.new:
+            click.echo(f"+ {notice['number']}  {notice['grid']}  {notice['rule']}  {notice['deadline']:%Y-%m-%d}  "
+                       f"{len(notice['items'])} items")
+        for number in planned.unchanged:
+            click.echo(f"= {number}  (stored already)")
+        for conflict in planned.conflicts:
+            why = "stored with other content: kept as stored" if conflict["kind"] == "stored" else \
+                f"due in {conflict['month']}, which is published"
+            click.echo(f"! {conflict['number']}  ({why})")
+        for error in planned.errors:
+            log(f"row {error['row']}: {error['message']}")
+    if dry_run:
+        log(f"notices: {len(planned.new)} would be added, {len(planned.unchanged)} stored already, "
+            f"{len(planned.conflicts)} kept as stored; nothing written (--dry-run)")
+        return
+    written = notice_import.write(ctx.store, OPERATOR, planned)
+    log(f"notices: {written} added, {len(planned.unchanged)} stored already, {len(planned.conflicts)} kept as stored")

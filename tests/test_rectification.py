@@ -225,3 +225,63 @@ def test_a_printed_notice_has_its_number_items_photos_place_and_deadline(db, tmp
     assert len(images.splitlines()) - 2 >= 1                  # the finding's photo is in it
     code, _, err = run(capsys, "--db", db, "notice", "pdf", "99", "--pdf", str(tmp_path / "x.pdf"))
     assert code == 2 and "No such notice: 99" in err and not (tmp_path / "x.pdf").exists()
+
+
+NOTICES_CSV = """文号,网格,条款,下发日期,整改期限,序号,整改内容,报告整改日期,复查整改日期
+郾网办〔2026〕7号,G1,6.3.1,2026/11/1,2026/11/5,1,清理占道堆放,,2026/11/4
+郾网办〔2026〕7号,G1,6.3.1,2026/11/1,2026/11/5,2,修复破损店招,2026/11/6,2026/11/8
+郾网办〔2026〕7号,G1,6.3.1,2026/11/1,2026/11/5,3,清除小广告,,
+郾网办〔2026〕8号,G2,5.5,2026-11-02,2026-11-30,,店招整治,,
+"""
+
+
+def test_notices_kept_in_excel_import_after_a_preview_and_never_overwrite(db, tmp_path, capsys):
+    ok(capsys, db, "sample", "2026-11", "--roads", "R11,R12,R21")
+    path = tmp_path / "notices.csv"
+    path.write_bytes(NOTICES_CSV.encode("gb18030"))           # as Excel saves a CSV in China
+    preview = ok(capsys, db, "import", "notices", str(path), "--dry-run", "--json")
+    assert [(n["number"], n["grid"], n["rule"], len(n["items"])) for n in preview["new"]] == [
+        ("郾网办〔2026〕7号", "G1", "6.3.1", 3), ("郾网办〔2026〕8号", "G2", "5.5", 1)]
+    assert preview["new"][0]["items"][1] == {"item": 2, "text": "修复破损店招", "reported_on": "2026-11-06",
+                                             "fixed_on": "2026-11-08"}
+    assert ok(capsys, db, "notice", "list", "--json") == {"notices": []}          # a preview writes nothing
+
+    code, _, err = run(capsys, "--db", db, "import", "notices", str(path))
+    assert code == 0 and "2 added" in err
+    g1 = grid(ok(capsys, db, "score", "2026-11", "--json"), "G1")
+    assert g1["rectification"]["rate"] == float(Fraction(1, 3)) and g1["score"] == 100 - 14
+
+    again = ok(capsys, db, "import", "notices", str(path), "--dry-run", "--json")
+    assert again["new"] == [] and sorted(again["unchanged"]) == ["郾网办〔2026〕7号", "郾网办〔2026〕8号"]
+    path.write_bytes(NOTICES_CSV.replace("清除小广告", "清除牛皮癣").encode("gb18030"))
+    changed = ok(capsys, db, "import", "notices", str(path), "--json")
+    assert changed["conflicts"] == [{"number": "郾网办〔2026〕7号", "kind": "stored", "month": None}]
+    items = next(n for n in ok(capsys, db, "notice", "list", "--json")["notices"] if n["number"].endswith("7号"))
+    assert [i["text"] for i in items["items"]][2] == "清除小广告"                   # kept as stored
+
+
+def test_an_xlsx_of_notices_and_the_rows_it_must_correct_first(db, tmp_path, capsys):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["文号", "网格", "整改期限", "整改内容", "下发日期"])
+    sheet.append(["A-1", "G1", "2026-11-20", "清理", "2026-11-01"])
+    sheet.append(["A-2", "G9", "2026-11-20", "清理", "2026-11-01"])
+    sheet.append(["A-3", "G1", "2026-11-20", "", "2026-11-01"])
+    sheet.append(["A-4", "G1", "2026-10-20", "清理", "2026-11-01"])
+    path = tmp_path / "notices.xlsx"
+    book.save(path)
+    code, out, err = run(capsys, "--db", db, "import", "notices", str(path), "--json")
+    planned = json.loads(out)
+    assert code == 2 and [e["row"] for e in planned["errors"]] == [3, 4, 5]
+    assert "Unknown grid code 'G9'" in planned["errors"][0]["message"] and "row 3" in err
+    assert ok(capsys, db, "notice", "list", "--json") == {"notices": []}          # nothing written
+    book = Workbook()
+    book.active.append(["名称", "网格"])
+    book.save(path)
+    code, _, err = run(capsys, "--db", db, "import", "notices", str(path))
+    assert code == 2 and "lacks the column(s) number, deadline, text" in err
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    code, _, err = run(capsys, "--db", db, "import", "notices", str(path))
+    assert code == 2 and "is not an XLSX workbook" in err

@@ -182,3 +182,33 @@ def office_notice(store) -> int:
     from gisgrid.services import rectification
 
     return int(rectification.issue(store, OPERATOR, "G1", "2026-11-24", [{"text": "清理"}], issued="2026-11-20")["notice"])
+
+
+def test_the_office_previews_an_excel_of_notices_then_imports_it(month, auth):
+    from test_rectification import NOTICES_CSV
+
+    auth.login("office", "admin")
+    token = auth.csrf("/office/notices")
+    bad = auth.client.post("/office/notices/import", data={"csrf_token": token, "file": (
+        io.BytesIO("文号,网格,整改期限,整改内容\nX-1,G9,2026-11-20,清理\n".encode()), "bad.csv")},
+        content_type="multipart/form-data")
+    page = bad.get_data(as_text=True)
+    errors = re.search(r'id="import-errors">(.*?)</table>', page, re.S).group(1)
+    assert bad.status_code == 200 and "&#39;G9&#39;" in errors and 'id="import-confirm"' not in page
+    wrong_kind = auth.client.post("/office/notices/import", data={"csrf_token": token, "file": (
+        io.BytesIO(b"<kml/>"), "notices.kml")}, content_type="multipart/form-data")
+    assert wrong_kind.status_code == 400 and "CSV" in wrong_kind.get_data(as_text=True)
+
+    preview = auth.client.post("/office/notices/import", data={"csrf_token": token, "file": (
+        io.BytesIO(NOTICES_CSV.encode("gb18030")), "notices.csv")}, content_type="multipart/form-data")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "郾网办〔2026〕7号" in page and "郾网办〔2026〕8号" in page
+    assert notices.notices(month) == []                                     # a preview writes nothing
+    confirm = re.search(r'action="(/office/notices/import/[^"?]+)[^"]*" id="import-confirm"', page).group(1)
+    done = auth.client.post(confirm, data={"csrf_token": token})
+    assert done.status_code == 200 and 'id="imported"' in done.get_data(as_text=True)
+    assert sorted(n["number"] for n in notices.notices(month)) == ["郾网办〔2026〕7号", "郾网办〔2026〕8号"]
+    assert all(n["source"] == "imported" for n in notices.notices(month))
+    assert len(audit.entries(month, what="notice_import")) == 1
+    again = auth.client.post(confirm, data={"csrf_token": token})             # the upload is gone once written
+    assert again.status_code == 404 and len(notices.notices(month)) == 2

@@ -19,6 +19,7 @@ from ..domain.errors import GisgridError, LayerError, NotFound
 from . import Store, locks
 
 KEEP_S = 24 * 3600
+TABLES = (".csv", ".xlsx")     # the office's notices kept in Excel
 ACCEPTED = (".zip", ".geojson", ".json", ".gpkg", ".kml", ".fgb", ".osm", ".pbf")
 TOKEN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 # what progress reports instead of an error the planner cannot act on (never raised)
@@ -36,12 +37,15 @@ class Uploads:
         (none: one process on one machine, a lock file in the upload's folder)."""
         self.folder, self.store = Path(folder), store
 
-    def save(self, stream, filename: str, owner: str, max_bytes: int) -> str:
-        """Store an uploaded file; the token names it from now on. Refuses unknown formats and
-        files over `max_bytes` (counted while copying, so a lying Content-Length cannot pass)."""
+    def save(self, stream, filename: str, owner: str, max_bytes: int, tables: bool = False) -> str:
+        """Store an uploaded file; the token names it from now on. Refuses unknown formats (a
+        layer's, or with `tables` a CSV or XLSX) and files over `max_bytes` (counted while
+        copying, so a lying Content-Length cannot pass)."""
         suffix = "".join(Path(filename).suffixes[-2:]).lower()
         suffix = suffix if suffix == ".osm.pbf" else Path(filename).suffix.lower()
-        if not suffix.endswith(ACCEPTED):
+        if tables and suffix not in TABLES:
+            raise LayerError("{path}: upload a CSV or XLSX file", path=filename)
+        if not tables and not suffix.endswith(ACCEPTED):
             raise LayerError("{path}: upload a GeoJSON, zipped Shapefile, GeoPackage, KML, FlatGeobuf or "
                              "OpenStreetMap file", path=filename)
         self._forget_old()

@@ -18,9 +18,10 @@ from ..domain.months import parse_month
 from ..reports import rectification as pages
 from ..render import maps
 from ..services import OPERATOR
+from ..services import notice_import
 from ..services import rectification as work
 from ..storage import notices as stored_notices
-from . import get_settings, get_store, translate
+from . import get_settings, get_store, translate, translated
 from .api import CLIENT_ID, client_id_of
 from .auth import ROLE_HOME, actor, role_required
 from .requests import json_object, text
@@ -37,13 +38,14 @@ def _field(name: str) -> str:
 # the office ---------------------------------------------------------------------------
 
 
-def _office_page(month: str, error: str | None = None, status: int = 200, typed: dict | None = None):
+def _office_page(month: str, error: str | None = None, status: int = 200, typed: dict | None = None,
+                 imported: dict | None = None):
     store = get_store()
     data = pages.month_page(store, actor(), month)
     findings = [int(f) for f in request.values.getlist("finding") if f.isdigit()]
     typed = typed or {"grid": request.args.get("grid", ""), "findings": findings, "rule": rules.DEFAULT_RULE,
                       "issued": clock.today(store.timezone()).isoformat(), "deadline": "", "items": ""}
-    return render_template("notices/office.html", data=data, error=error, typed=typed,
+    return render_template("notices/office.html", data=data, error=error, typed=typed, imported=imported,
                            grids=sorted(store.grid_details()), rule_codes=rules.NOTICE_RULES), status
 
 
@@ -71,6 +73,48 @@ def issue():
     except GisgridError as refused:
         return _office_page(month, translate(refused), refused.http_status, typed)
     return redirect(url_for("notices.notice", notice_id=int(notice["notice"])))
+
+
+def _uploads():
+    from ..storage.uploads import Uploads
+
+    return Uploads(get_settings().upload_dir, store=get_store())
+
+
+@bp.post("/office/notices/import")
+@role_required("admin")
+def import_preview():
+    """A CSV or XLSX of notices kept in Excel: what it would add, what is stored already, what
+    the file must correct first; nothing is written until the office confirms."""
+    month = parse_month(request.args.get("month") or clock.month(get_store().timezone()))
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise GisgridError("Choose the CSV or XLSX file of notices")
+        token = _uploads().save(upload.stream, upload.filename, actor().name, notice_import.MAX_BYTES, tables=True)
+        planned = notice_import.plan(get_store(), actor(), _uploads().path(token, actor().name))
+    except GisgridError as refused:
+        return _office_page(month, translate(refused), refused.http_status)
+    errors = [{"row": e["row"], "message": translated(e["template"], e["params"])} for e in planned.errors]
+    return render_template("notices/import.html", plan=planned, errors=errors, token=token, month=month,
+                           filename=upload.filename)
+
+
+@bp.post("/office/notices/import/<token>")
+@role_required("admin")
+def import_write(token: str):
+    """Write what the preview showed, planned again from the same file (a number stored in
+    between is compared again, never overwritten)."""
+    month = parse_month(request.args.get("month") or clock.month(get_store().timezone()))
+    uploads = _uploads()
+    try:
+        planned = notice_import.plan(get_store(), actor(), uploads.path(token, actor().name))
+        written = notice_import.write(get_store(), actor(), planned)
+    except GisgridError as refused:
+        return _office_page(month, translate(refused), refused.http_status)
+    uploads.discard(token)
+    return _office_page(month, imported={"added": written, "unchanged": len(planned.unchanged),
+                                         "conflicts": len(planned.conflicts)})
 
 
 # a notice -----------------------------------------------------------------------------

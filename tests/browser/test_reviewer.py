@@ -90,8 +90,9 @@ def test_grid_page_pins_findings_and_opens_a_photo(tablet, demo):
     findings = page.locator("#findings tbody tr[data-finding]").count()
     assert findings >= 1 and clustered + pins >= findings
     thumb = page.locator(f'#findings tr[data-finding="{finding["id"]}"] img.thumb')
-    thumb.wait_for()
-    assert page.evaluate("img => img.complete && img.naturalWidth > 0", thumb.element_handle())
+    thumb.scroll_into_view_if_needed()         # loaded lazily: once it is in view
+    tablet.until(f"(() => {{ const img = document.querySelector('#findings tr[data-finding=\"{finding['id']}\"] img.thumb');"
+                 " return img.complete && img.naturalWidth > 0; })()")
     with page.context.expect_page() as opened:
         thumb.click()
     photo = opened.value
