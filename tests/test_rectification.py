@@ -48,9 +48,9 @@ def grid(month: dict, code: str) -> dict:
     return next(g for g in month["grids"] if g["code"] == code)
 
 
-def test_the_worked_case_of_domain_md_from_the_command_line(db, tmp_path, capsys):
-    """Road means in November 84.25, 87.5 and 0; G1 (the case's G01) has one 6.3.1 notice,
-    deadline 5 Nov, 3 items fixed 4 Nov, 8 Nov and never: 84.25 − 2 × 2 − 10 = 70.25."""
+def worked_case(db, tmp_path, capsys) -> dict:
+    """DOMAIN.md's case on the small district: road means in November 84.25 (G1), 87.5 (G2) and
+    0 (G4); G1 has one 6.3.1 notice, deadline 5 Nov, items fixed 4 Nov, 8 Nov and never."""
     ok(capsys, db, "sample", "2026-11", "--roads", "R11,R12,R21,R41,R42")
     path = findings_file(tmp_path, [("a", "5.1", 3, *R11), ("b", "5.1", 3, *R12), ("c", "5.2", 1, *R12),
                                     ("d", "7", 1, *R12), ("e", "5.1", 2, *R21), ("f", "5.2", 2, *R21),
@@ -64,6 +64,12 @@ def test_the_worked_case_of_domain_md_from_the_command_line(db, tmp_path, capsys
     assert notice["number"] == "网办整改〔2026〕1号" and notice["notice"].isdigit()
     ok(capsys, db, "notice", "fix", notice["notice"], "1", "--on", "2026-11-04")
     ok(capsys, db, "notice", "fix", notice["number"], "2", "--on", "2026-11-08")
+    return notice
+
+
+def test_the_worked_case_of_domain_md_from_the_command_line(db, tmp_path, capsys):
+    """84.25 − 2 × 2 − 10 = 70.25."""
+    notice = worked_case(db, tmp_path, capsys)
 
     month = ok(capsys, db, "score", "2026-11", "--json")
     g1, g2, g4 = grid(month, "G1"), grid(month, "G2"), grid(month, "G4")
@@ -80,6 +86,32 @@ def test_the_worked_case_of_domain_md_from_the_command_line(db, tmp_path, capsys
 
     shown = ok(capsys, db, "score", "2026-11")
     assert "70.25" in shown and "14.00" in shown and "1/3 (33.33%)" in shown
+
+
+def test_exports_and_the_bulletin_carry_the_grid_deductions(db, tmp_path, capsys):
+    import geopandas as gpd
+
+    from gisgrid.reports import assessment, bulletin
+    from gisgrid.storage import Store
+
+    notice = worked_case(db, tmp_path, capsys)
+    store = Store(db)
+    try:
+        headers, rows = assessment.export_rows(store, "2026-11", "grids")
+        g1 = dict(zip(headers, next(r for r in rows if r[2] == "G1")))
+        assert (g1["得分"], g1["道路平均分"], g1["整改扣分"]) == (70.25, 84.25, 14)
+        assert g1["整改率"] == float(Fraction(1, 3))
+        assert g1["整改扣分明细"] == f"6.3.1 通知书{notice['notice']}第2项 2；6.3.1 通知书{notice['notice']}第3项 2；6.3.2 10"
+        data = bulletin.month_bulletin(store, "2026-11")
+        assert {k: data["rectification"][k] for k in ("due", "on_time", "rate_label")} == {
+            "due": 3, "on_time": 1, "rate_label": "33.33%"}
+        assert [(g["code"], g["points"]) for g in data["rectification"]["grids"]] == [("G1", 14)]
+    finally:
+        store.dispose()
+    ok(capsys, db, "export", "scores", str(tmp_path / "scores.gpkg"))
+    frame = gpd.read_file(tmp_path / "scores.gpkg").set_index("grid")
+    assert (frame.loc["G1", "score"], frame.loc["G1", "deducted"]) == (70.25, 14)
+    assert frame.loc["G1", "rect_rate"] == pytest.approx(1 / 3) and frame.loc["G2", "deducted"] == 0
 
 
 def test_three_months_with_every_rule_and_the_year_over_them(db, capsys):

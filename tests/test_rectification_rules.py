@@ -140,3 +140,23 @@ def test_grid_month_is_the_mean_less_the_grid_deductions_never_below_zero(road_s
 def test_a_grid_not_assessed_shows_its_deductions_without_applying_them():
     (month,) = month_of_roads({}, grid_deductions={"G9": Fraction(14)})
     assert (month.score, month.rank, month.grid_deductions) == (None, None, 14)
+
+
+def test_the_case_loop_per_town_counts_dispatch_within_24_hours_and_handling_within_7_days():
+    from datetime import datetime, timezone
+
+    at = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+
+    def notice(town, received_after_h, items):
+        return {"town": town, "issued_on": date(2026, 11, 2), "issued_at": at,
+                "received_at": at + timedelta(hours=received_after_h) if received_after_h is not None else None,
+                "items": [{"reported_on": r, "fixed_on": f, "satisfaction": s} for r, f, s in items]}
+
+    loops = rules.case_loop([
+        notice("城关镇", 24, [(date(2026, 11, 9), None, 4), (None, date(2026, 11, 10), None)]),   # 9 Nov: day 7
+        notice("城关镇", 25, [(date(2026, 11, 12), date(2026, 11, 8), 2)]),                      # fixed first
+        notice("沙北街道", None, [(None, None, None)]),
+    ])
+    assert loops == [
+        rules.CaseLoop(town="城关镇", notices=2, dispatched=1, items=3, handled=2, rated=2, satisfaction=Fraction(3)),
+        rules.CaseLoop(town="沙北街道", notices=1, dispatched=0, items=1, handled=0, rated=0, satisfaction=None)]

@@ -118,7 +118,12 @@ def test_a_notice_from_a_finding_reported_by_the_town_and_confirmed_on_the_table
     g1 = next(g for g in auth.client.get(f"/review/{MONTH}.json").json["grids"] if g["code"] == "G1")
     assert g1["rectification"] == {"due": 1, "on_time": 1, "open": 0, "rate": 1.0} and g1["grid_deductions"] == []
     page = auth.client.get(f"/review/{MONTH}/grid/G1").get_data(as_text=True)
-    assert 'id="rectification"' in page
+    assert 'id="rectification"' in page and "1/1" not in page and "100.00%" in page
+    # the case loop of November's notices: received at once, reported fixed within 7 days, rated 5
+    loop = auth.client.get(f"/office/notices?month={MONTH}").get_data(as_text=True)
+    row = re.search(r'<tr data-town="沙北街道">(.*?)</tr>', loop, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells == ["沙北街道", "1", "1 (100%)", "1", "1 (100%)", "5.00"]
 
 
 def test_the_worked_case_from_the_web(month, auth):

@@ -181,6 +181,9 @@ def bulletin_docx(data: dict, photo: Callable[[dict], bytes | None] = lambda _p:
         rect = data.get("rectification")
         _paragraph(doc, (f"应整改{rect['due']}项，按期整改{rect['on_time']}项，整改率{rect['rate_label']}。"
                          if rect else "整改率：—"), indent=True)
+        if rect and rect["grids"]:
+            _table(doc, ["网格", "镇办", "整改扣分"], [[g["name"] or g["code"], g.get("town") or "", f"{g['points']:g}"]
+                                                 for g in rect["grids"]], numeric={2})
         number += 1
         _heading(doc, f"{ordinal[number - 1]}、扣分较多的问题")
         if not data["worst"]:

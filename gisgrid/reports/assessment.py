@@ -316,7 +316,8 @@ def bulletin(store: Store, month: str) -> dict:
 GRID_COLUMNS = [Column("月份"), Column("排名", INTEGER), Column("网格编码", CODE), Column("网格名称"),
                 Column("镇办"), Column("网格等级", CODE), Column("得分", SCORE), Column("上月排名", INTEGER),
                 Column("排名变化", INTEGER), Column("上月得分", SCORE), Column("得分变化", SCORE),
-                Column("抽查道路", CODE), Column("等级内排名", INTEGER)]
+                Column("抽查道路", CODE), Column("等级内排名", INTEGER), Column("道路平均分", SCORE),
+                Column("整改扣分", SCORE), Column("整改率", NUMBER), Column("整改扣分明细")]
 
 
 TOWN_COLUMNS = [Column("月份"), Column("镇办排名", INTEGER), Column("镇办"), Column("镇办得分", SCORE),
@@ -358,6 +359,12 @@ def _difference(a: Fraction | None, b: Fraction | None) -> Fraction | None:
     return a - b if a is not None and b is not None else None
 
 
+def deductions_text(grid: dict) -> str:
+    """A grid's rectification deductions in one cell: 6.3.1 通知书3第2项 2；6.3.2 10."""
+    return "；".join(f"{d['rule']} " + (f"通知书{d['notice']}第{d['item']}项 " if d["notice"] else "") + f"{d['points']:g}"
+                    for d in grid.get("grid_deductions") or ())
+
+
 def export_table(store: Store, month: str, level: str) -> Table:
     """One level of the month's scores as a typed table with Chinese headers; scores exact."""
     report, exact, exact_before = _month_report(store, month)
@@ -366,7 +373,9 @@ def export_table(store: Store, month: str, level: str) -> Table:
         rows = [[month, g["rank"], g["code"], g["name"], g["town"], g["class"], exact[g["code"]]["score"],
                  g["previous_rank"], g["rank_change"], exact_before.get(g["code"]),
                  _difference(exact[g["code"]]["score"], exact_before.get(g["code"])),
-                 "、".join(r["code"] for r in g["roads"]), g.get("class_rank")] for g in report["grids"]]
+                 "、".join(r["code"] for r in g["roads"]), g.get("class_rank"), g.get("road_mean"),
+                 g["grid_deducted"], (g.get("rectification") or {}).get("rate"), deductions_text(g)]
+                for g in report["grids"]]
         return Table(SHEETS[level], GRID_COLUMNS, rows)
     if level == "towns":
         document = month_scores(store, month)

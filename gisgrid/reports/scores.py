@@ -282,18 +282,22 @@ def export(store: Store, what: str, path, log=lambda _message: None) -> int:
 
 def scores_frame(store: Store):
     """Every drawn month's grid scores on the grids' shapes: names and towns as that month had
-    them, scores exact (a GIS user rounds for a label, not for a sum)."""
+    them, scores exact (a GIS user rounds for a label, not for a sum), with the points lost to
+    rectification and the rectification rate (empty when nothing was due)."""
     shapes = dict(zip(*[store.grids_frame()[c] for c in ("code", "geometry")]))
     rows = []
     for month in store.months_drawn():
         for grid in month_document(store, month)["grids"]:
             if grid["code"] not in shapes:       # retired since: no current shape to put it on
                 continue
+            rate = (grid.get("rectification") or {}).get("rate")
             rows.append({"grid": grid["code"], "name": grid["name"], "town": grid["town"], "month": month,
                          "score": scoring.exact(exact_score(grid)), "rank": grid["rank"],
-                         "roads": ",".join(r["code"] for r in grid["roads"]), "geometry": shapes[grid["code"]]})
-    frame = gpd.GeoDataFrame(rows, columns=["grid", "name", "town", "month", "score", "rank", "roads", "geometry"],
-                             geometry="geometry", crs=4326)
+                         "roads": ",".join(r["code"] for r in grid["roads"]),
+                         "deducted": float(sum(d["points"] for d in grid.get("grid_deductions") or ())),
+                         "rect_rate": rate, "geometry": shapes[grid["code"]]})
+    frame = gpd.GeoDataFrame(rows, columns=["grid", "name", "town", "month", "score", "rank", "roads", "deducted",
+                                            "rect_rate", "geometry"], geometry="geometry", crs=4326)
     # an unranked grid's rank is None: without a nullable integer type pandas makes the column 1.0, 2.0 …
     frame["rank"] = frame["rank"].astype("Int64")
     return frame
