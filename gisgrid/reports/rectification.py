@@ -9,7 +9,7 @@ from .. import clock
 from ..domain import rectification as rules
 from ..domain.scoring import exact
 from ..services import rectification as work
-from ..services.policy import Actor, Facts, allowed
+from ..services.policy import Actor, Facts, allowed, decide
 from ..storage import Store, notices
 
 
@@ -21,7 +21,7 @@ def notice_page(store: Store, actor: Actor, ref) -> dict:
     """A notice with what the actor may do to it (receive, report, re-inspect)."""
     found = notices.notice(store, work._notice_ref(ref))
     own = Facts(owner=found["town"] in actor.towns)
-    work.decide("view_notices", actor, own)
+    decide("view_notices", actor, own)
     document = work.as_json(found)
     document["grid_name"] = found["grid_name"]
     document["may"] = {"receive": actor.role == "town" and allowed("receive_notice", actor, own),
@@ -46,7 +46,7 @@ def town_page(store: Store, actor: Actor) -> dict:
 def month_page(store: Store, actor: Actor, month: str) -> dict:
     """The office's month of rectification: notices due in it, the case loop of the notices
     issued in it per town, and every item past its deadline not fixed."""
-    work.decide("view_notices", actor, Facts(owner=True))
+    decide("view_notices", actor, Facts(owner=True))
     first, last = notices.month_days(month)
     issued = [n for n in notices.notices(store) if first <= n["issued_on"] <= last]
     today = clock.today(store.timezone())

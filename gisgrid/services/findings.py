@@ -5,14 +5,13 @@ nothing again (the tablet's outbox re-sends whatever it did not hear back about)
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import shapely
 
 from . import office
+from .client_writes import claimed, fingerprint, replayed
 from ..domain.errors import Conflict, FindingError, Gone, NotFound
 from ..domain.rulebook import Rule, rulebook_for
 from ..storage.photos import process_photo
@@ -65,28 +64,6 @@ def _finding(conn, ref: FindingRef) -> dict:
     return row
 
 
-def _fingerprint(*asked) -> str:
-    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _claimed(conn, actor: Actor, client_id: str | None, action: str, target, asked: str) -> bool:
-    """Claim a client-made write id for this change (True), or find it claimed (False: a replay,
-    answered after the transaction by `_replayed`). Without an id every call is a new change."""
-    if client_id is None:
-        return True
-    return inspections.claim_write(conn, {"client_id": client_id, "account_id": actor.id, "action": action,
-                                          "target": str(target), "fingerprint": asked})
-
-
-def _replayed(store: Store, actor: Actor, client_id: str, action: str, target, asked: str) -> None:
-    """A claimed id is a replay only of the same change by the same account; anything else is a
-    client's bug (or a guess at someone's id), refused rather than answered."""
-    stored = inspections.client_write(store, client_id)
-    if stored is None or (stored["account_id"], stored["action"], stored["target"], stored["fingerprint"]) \
-            != (actor.id, action, str(target), asked):
-        raise Conflict("This change id is already used by another change")
-
-
 def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> tuple[dict, bool]:
     """One finding from the tablet: (stored finding, created?). The same client-made id and
     content again (a retry, or the same request twenty times at once) returns the stored finding,
@@ -130,14 +107,14 @@ def edit(store: Store, actor: Actor, finding: FindingRef, props: dict, reason: s
     finding is and, when a move or a new time takes it elsewhere, where it goes. A replayed
     `client_id` answers the finding as it is now and changes nothing."""
     tz, books = store.timezone(), store.rulebooks()
-    asked = _fingerprint({k: v for k, v in props.items() if k in EDITABLE}, lon, lat, reason)
+    asked = fingerprint({k: v for k, v in props.items() if k in EDITABLE}, lon, lat, reason)
     with store.begin() as conn:
         row = _finding(conn, finding)
         finding_id = row["id"]
-        replay = not _claimed(conn, actor, client_id, "edit", finding_id, asked)
+        replay = not claimed(conn, actor, client_id, "edit", finding_id, asked)
         if not replay:
             return _edit_in(conn, store, actor, _alive(row), props, reason, lon, lat, tz, books)
-    _replayed(store, actor, client_id, "edit", finding_id, asked)
+    replayed(store, actor, client_id, "edit", finding_id, asked)
     return inspections.finding(store, id=finding_id)
 
 
@@ -182,10 +159,10 @@ def delete(store: Store, actor: Actor, finding: FindingRef, reason: str | None =
            client_id: str | None = None) -> dict:
     """Soft delete, logged; a second delete is refused (the finding is gone), not logged again,
     except the replay of the same `client_id`, answered as the first time."""
-    asked = _fingerprint(reason)
+    asked = fingerprint(reason)
     with store.begin() as conn:
         row = _finding(conn, finding)
-        if _claimed(conn, actor, client_id, "delete", row["id"], asked):
+        if claimed(conn, actor, client_id, "delete", row["id"], asked):
             row = _alive(row)
             mine = actor.id is not None and row["inspector_id"] == actor.id
             decide("delete_finding", actor,
@@ -193,7 +170,7 @@ def delete(store: Store, actor: Actor, finding: FindingRef, reason: str | None =
             inspections.mark_deleted(conn, row["id"])
             inspections.log_change(conn, row["id"], "delete", actor.name, reason, row, None)
             return row
-    _replayed(store, actor, client_id, "delete", row["id"], asked)
+    replayed(store, actor, client_id, "delete", row["id"], asked)
     return row
 
 
@@ -237,8 +214,8 @@ def remove_photo(store: Store, actor: Actor, photo_ref: int | str, client_id: st
                  else inspections.photo_in(conn, photo_ref))
         if photo is None:
             raise NotFound("No such photo")
-        asked = _fingerprint(photo["id"])
-        if _claimed(conn, actor, client_id, "remove_photo", photo["id"], asked):
+        asked = fingerprint(photo["id"])
+        if claimed(conn, actor, client_id, "remove_photo", photo["id"], asked):
             if photo["removed_at"] is not None:
                 raise Gone("This photo was removed already")
             row = _alive(inspections.finding_in(conn, id=photo["finding_id"]))
@@ -248,7 +225,7 @@ def remove_photo(store: Store, actor: Actor, photo_ref: int | str, client_id: st
             inspections.remove_photo_in(conn, photo["id"], actor.name)
             inspections.log_change(conn, row["id"], "unphoto", actor.name, None, None, None)
             return photo
-    _replayed(store, actor, client_id, "remove_photo", photo["id"], asked)
+    replayed(store, actor, client_id, "remove_photo", photo["id"], asked)
     return photo
 
 
@@ -257,11 +234,11 @@ def submit(store: Store, actor: Actor, month: str, road_code: str, client_id: st
     replayed `client_id` (the answer was lost) is answered as done."""
     with store.begin() as conn:
         road_id = _road_id(conn, road_code)
-        if _claimed(conn, actor, client_id, "submit_road", f"{month}/{road_code}", _fingerprint(month, road_code)):
+        if claimed(conn, actor, client_id, "submit_road", f"{month}/{road_code}", fingerprint(month, road_code)):
             if inspections.assignment_in(conn, month, road_id) is None:
                 raise Conflict("The inspection of {code} in {month} is not assigned or already submitted",
                                code=road_code, month=month)
             decide("submit_road", actor, _facts(conn, actor, month, road_id, road_code, None))
             inspections.submit_in(conn, month, road_id, actor.name)
             return
-    _replayed(store, actor, client_id, "submit_road", f"{month}/{road_code}", _fingerprint(month, road_code))
+    replayed(store, actor, client_id, "submit_road", f"{month}/{road_code}", fingerprint(month, road_code))

@@ -15,7 +15,7 @@ from ..domain.months import parse_date
 from ..domain.rulebook import rulebook_for
 from ..storage import Store, audit, notices, publishing
 from ..storage.photos import process_photo
-from .findings import _claimed, _fingerprint, _replayed
+from .client_writes import claimed, fingerprint, replayed
 from .policy import DRAFT, PUBLISHED, Actor, Facts, decide
 
 MAX_ITEMS = 200
@@ -196,10 +196,10 @@ def _write(store: Store, actor: Actor, ref, number, client_id: str | None, actio
     with store.begin() as conn:
         notice = notices.notice_in(conn, _notice_ref(ref))
         item = _item(notice, number)
-        if _claimed(conn, actor, client_id, action, item["id"], asked):
+        if claimed(conn, actor, client_id, action, item["id"], asked):
             change(conn, notice, item)
             return as_json(notices.notice_in(conn, notice["id"]))
-    _replayed(store, actor, client_id, action, item["id"], asked)
+    replayed(store, actor, client_id, action, item["id"], asked)
     return as_json(notices.notice(store, notice["id"]))
 
 
@@ -226,7 +226,7 @@ def report_fixed(store: Store, actor: Actor, ref, number, on, note: str | None =
                      subject=f"notice {notice['id']} item {item['item']}",
                      before={"reported_on": _iso(item["reported_on"])}, after={"reported_on": on.isoformat(), "note": note})
 
-    return _write(store, actor, ref, number, client_id, "notice_report", _fingerprint(on, note), change)
+    return _write(store, actor, ref, number, client_id, "notice_report", fingerprint(on, note), change)
 
 
 def check(store: Store, actor: Actor, ref, number, fixed: bool, on, note: str | None = None,
@@ -255,7 +255,7 @@ def check(store: Store, actor: Actor, ref, number, fixed: bool, on, note: str | 
                      subject=f"notice {notice['id']} item {item['item']}",
                      after={"fixed": fixed, "on": on.isoformat(), "note": note, "satisfaction": satisfaction})
 
-    return _write(store, actor, ref, number, client_id, "notice_check", _fingerprint(fixed, on, note, satisfaction),
+    return _write(store, actor, ref, number, client_id, "notice_check", fingerprint(fixed, on, note, satisfaction),
                   change)
 
 
