@@ -106,6 +106,7 @@ def test_exports_and_the_bulletin_carry_the_grid_deductions(db, tmp_path, capsys
         assert {k: data["rectification"][k] for k in ("due", "on_time", "rate_label")} == {
             "due": 3, "on_time": 1, "rate_label": "33.33%"}
         assert [(g["code"], g["points"]) for g in data["rectification"]["grids"]] == [("G1", 14)]
+        assert assessment.month_report(store, "2026-11")["tiles"]["rectification_rate"] == float(Fraction(1, 3))
     finally:
         store.dispose()
     ok(capsys, db, "export", "scores", str(tmp_path / "scores.gpkg"))

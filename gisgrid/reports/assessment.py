@@ -114,11 +114,26 @@ def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
         "draw": document.get("draw"), "sections": _sections(rulebook),
         "summary": {"grids": len(grids), "assessed": len(assessed), "unassessed": len(grids) - len(assessed),
                     "mean": shown(scoring.mean(assessed)) if assessed else None},
-        "grids": grids, "towns": towns, "tiles": _tiles(grids, assessed, rulebook, document),
+        "grids": grids, "towns": towns, "tiles": _tiles(grids, assessed),
     }, exact, exact_before
 
 
-def _tiles(grids: list[dict], assessed: list[Fraction], rulebook: Rulebook, document: dict) -> dict:
+def district_rectification(grids: list[dict]) -> dict | None:
+    """The month's notice items due and fixed on time over every grid, and the grids whose
+    month lost points to rectification (most first); None when no item was due."""
+    due = sum((g.get("rectification") or {}).get("due", 0) for g in grids)
+    on_time = sum((g.get("rectification") or {}).get("on_time", 0) for g in grids)
+    deducted = sorted(({"code": g["code"], "name": g.get("name"), "town": g.get("town"), "points": g["grid_deducted"],
+                        "rate": (g.get("rectification") or {}).get("rate")}
+                       for g in grids if g.get("grid_deducted")), key=lambda g: (-g["points"], g["code"]))
+    if not due and not deducted:
+        return None
+    rate = Fraction(on_time, due) if due else None
+    return {"due": due, "on_time": on_time, "rate": float(rate) if rate is not None else None,
+            "rate_label": f"{scoring.as_points(rate * 100):.2f}%" if rate is not None else "—", "grids": deducted}
+
+
+def _tiles(grids: list[dict], assessed: list[Fraction]) -> dict:
     """The dashboard's figures: grids assessed, the mean, the lowest grid, points lost by rule
     section over the sampled roads, and the rectification rate once the month has one."""
     scored = [g for g in grids if g["score"] is not None]
@@ -127,14 +142,14 @@ def _tiles(grids: list[dict], assessed: list[Fraction], rulebook: Rulebook, docu
     for grid in grids:
         for section, points in grid["by_section"].items():
             lost[section] = round(lost.get(section, 0) + points, 2)
-    rectification = document.get("rectification")
+    rectification = district_rectification(grids)
     return {"assessed": len(assessed), "grids": len(grids),
             "mean": shown(scoring.mean(assessed)) if assessed else None,
             "lowest": {k: lowest[k] for k in ("code", "name", "town", "score")} if lowest else None,
             "lost_by_section": dict(sorted(lost.items(), key=lambda kv: (-kv[1], _section_key(kv[0])))),
             "lost_total": round(sum(lost.values()), 2),
-            # until rectification notices exist (issue 16) a month has no rate: shown as "—"
-            "rectification_rate": rectification.get("rate") if rectification else None}
+            # the district's rate over the items due in the month; "—" when none was due
+            "rectification_rate": rectification["rate"] if rectification else None}
 
 
 SORTS = {"rank": lambda g: (g["rank"] is None, g["rank"] or 0, g["code"]),

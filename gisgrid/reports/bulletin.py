@@ -6,12 +6,10 @@ One plain dict for a month and one for the year's end; the HTML/PDF and DOCX wri
 from __future__ import annotations
 
 from datetime import date
-from fractions import Fraction
 
 from .. import clock
 from ..domain.errors import GisgridError
 from ..domain.months import parse_month, parse_year, previous_month
-from ..domain.scoring import as_points
 from ..storage import Store
 from . import assessment
 
@@ -56,21 +54,6 @@ def _by_class(grids: list[dict]) -> list[dict]:
     return groups
 
 
-def district_rectification(grids: list[dict]) -> dict | None:
-    """The month's notice items due and fixed on time over every grid, and the grids whose
-    month lost points to rectification (most first); None when no item was due."""
-    due = sum((g.get("rectification") or {}).get("due", 0) for g in grids)
-    on_time = sum((g.get("rectification") or {}).get("on_time", 0) for g in grids)
-    deducted = sorted(({"code": g["code"], "name": g.get("name"), "town": g.get("town"), "points": g["grid_deducted"],
-                        "rate": (g.get("rectification") or {}).get("rate")}
-                       for g in grids if g.get("grid_deducted")), key=lambda g: (-g["points"], g["code"]))
-    if not due and not deducted:
-        return None
-    rate = Fraction(on_time, due) if due else None
-    return {"due": due, "on_time": on_time, "rate": float(rate) if rate is not None else None,
-            "rate_label": f"{as_points(rate * 100):.2f}%" if rate is not None else "—", "grids": deducted}
-
-
 def month_bulletin(store: Store, month: str, number: str | None = None, remarks=None,
                    issued: date | None = None) -> dict:
     """The month's bulletin. `number` overrides the document number the setting makes,
@@ -93,7 +76,7 @@ def month_bulletin(store: Store, month: str, number: str | None = None, remarks=
         "towns": report["towns"], "grids": report["grids"], "classes": _by_class(report["grids"]),
         # the district's rate over the items due in the month ("—" when none was due, never a
         # rate it does not know) and the grids that lost points to rectification
-        "rectification": district_rectification(report["grids"]),
+        "rectification": assessment.district_rectification(report["grids"]),
         "worst": assessment.worst_findings(store, report),
         "standing_remarks": ["网格得分为本月抽查道路得分的平均分，每条道路以100分为基数按考核细则扣分，扣完为止。",
                              "本月未抽到道路的网格不考核、不排名；镇办得分为其所辖已考核网格得分的平均分。",
