@@ -33,5 +33,6 @@ def test_pages_load_the_helper_before_the_scripts_that_call_the_server():
         if needing:
             users += 1
             assert "lib/http.js" in scripts and scripts.index("lib/http.js") < needing[0], template.name
-    assert users == 6              # the road, my roads, the planner's map and import, the month, the office's month
+    assert users == 7              # the road, my roads, the re-inspections, the planner's map and import, the
+                                   # month, the office's month
     assert "/static/js/lib/http.js" in (JS / "sw.js").read_text(encoding="utf-8")   # offline too

@@ -42,7 +42,9 @@ def test_every_time_column_is_an_instant_and_migrated():
     spec.loader.exec_module(migration)
     # tables made after 0009 create their time columns as timestamptz themselves
     made_later = {("client_write", "created_at"), ("photo", "removed_at"),   # 0011
-                  ("rulebook_file", "uploaded_at")}                            # 0013
+                  ("rulebook_file", "uploaded_at"),                            # 0013
+                  ("notice", "issued_at"), ("notice", "received_at"), ("notice_item", "reported_at"),
+                  ("notice_item", "checked_at"), ("notice_photo", "created_at")}  # 0014
     assert sorted({(t, c) for t, columns in migration.TIMES.items() for c in columns} | made_later) == _time_columns()
 
 

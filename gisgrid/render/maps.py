@@ -337,17 +337,43 @@ def html_to_pdf(html: str, path, browser=None, executable: str = "/usr/bin/chrom
         finally:
             page.close()
 
-    if browser is not None:
-        pdf = render(browser)
-    else:
+    def launched() -> bytes:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=executable,
                                                   args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
             try:
-                pdf = render(chromium)
+                return render(chromium)
             finally:
                 chromium.close()
+
+    pdf = render(browser) if browser is not None else _outside_any_event_loop(launched)
     Path(path).write_bytes(pdf)
     return len(pdf)
+
+
+def _outside_any_event_loop(work):
+    """`work()`, in a thread of its own when this one runs an asyncio loop (another Playwright
+    session in the process, say): Playwright's sync API refuses to start inside one."""
+    import asyncio
+    import threading
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="pdf")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -19,6 +19,9 @@ window.RoadMap = (function () {
     const roadLayer = L.geoJSON(data.road, { style: { color: "#7c2d12", weight: 3, fillColor: "#f59e0b", fillOpacity: 0.45 },
                                              interactive: false }).addTo(map);
     map.fitBounds(roadLayer.getBounds(), { padding: [24, 24], maxZoom: 19 });
+    // the page around the map changes height (the score's "waiting" note, the messages): the map
+    // keeps what is at its centre there, instead of sliding under the inspector's finger
+    if (window.ResizeObserver) { new ResizeObserver(function () { map.invalidateSize(); }).observe(map.getContainer()); }
     const pins = L.layerGroup().addTo(map);
     let here = null, accuracy = null, lastFix = null;
 
