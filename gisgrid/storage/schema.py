@@ -268,10 +268,10 @@ class FindingChange(Base):
     after: Mapped[str | None] = mapped_column(Text)
 
 
-class Photo(Base):
-    __tablename__ = "photo"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"), index=True)
+class PhotoFiles:
+    """What a stored photo is: its client-made id, the JPEG and its thumbnail (paths under the
+    photo folder), its size, who stored it when."""
+
     client_id: Mapped[str] = mapped_column(String(128), unique=True)
     file: Mapped[str] = mapped_column(String(255))
     thumb: Mapped[str] = mapped_column(String(255))
@@ -280,6 +280,12 @@ class Photo(Base):
     bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Photo(PhotoFiles, Base):
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("finding.id"), index=True)
     # a removed photo is kept (file and row) for the audit, only no longer shown or counted
     removed_at: Mapped[datetime | None] = mapped_column(Instant)
     removed_by: Mapped[str | None] = mapped_column(String(100))
@@ -408,18 +414,10 @@ class NoticeItem(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class NoticePhoto(Base):
+class NoticePhoto(PhotoFiles, Base):
     """A photo of a notice item: the town office's after-photo or the re-inspection's."""
 
     __tablename__ = "notice_photo"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("notice_item.id"), index=True)
     stage: Mapped[str] = mapped_column(String(10))               # report | check
-    client_id: Mapped[str] = mapped_column(String(128), unique=True)
-    file: Mapped[str] = mapped_column(String(255))
-    thumb: Mapped[str] = mapped_column(String(255))
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(Instant, default=utcnow)
-    created_by: Mapped[str | None] = mapped_column(String(100))

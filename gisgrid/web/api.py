@@ -115,6 +115,17 @@ def submit(month: str, code: str):
     return jsonify(inspection.road_data(get_store(), actor(), month, code)["inspection"])
 
 
+def sent_photo() -> tuple[str, bytes]:
+    """The client-made id and the bytes of a photo the tablet uploads (a form with both)."""
+    client_id = request.form.get("client_id", "")
+    if not CLIENT_ID.match(client_id):
+        raise FindingError("A photo needs its client-made id")
+    upload = request.files.get("photo")
+    if upload is None:
+        raise FindingError("No photo was sent")
+    return client_id, upload.read()
+
+
 def photo_folder() -> Path:
     return get_settings().photo_dir
 
@@ -123,16 +134,10 @@ def photo_folder() -> Path:
 @bp.post("/findings/client/<client>/photos")
 @role_required("inspector")
 def upload_photo(finding_id: int | None = None, client: str | None = None):
-    client_id = request.form.get("client_id", "")
-    if not CLIENT_ID.match(client_id):
-        raise FindingError("A photo needs its client-made id")
-    upload = request.files.get("photo")
-    if upload is None:
-        raise FindingError("No photo was sent")
+    client_id, data = sent_photo()
     config = current_app.config
     photo, created = findings.add_photo(get_store(), actor(), photo_folder(), finding_id or client_ref(client),
-                                        client_id, upload.read(),
-                                        config["PHOTO_MAX_BYTES"], config["PHOTOS_PER_FINDING"])
+                                        client_id, data, config["PHOTO_MAX_BYTES"], config["PHOTOS_PER_FINDING"])
     photo_id = photo["id"]
     return jsonify(id=photo_id, url=f"/api/photos/{photo_id}", thumb=f"/api/photos/{photo_id}/thumb",
                    created=created), 201 if created else 200

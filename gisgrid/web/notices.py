@@ -22,7 +22,7 @@ from ..services import notice_import
 from ..services import rectification as work
 from ..storage import notices as stored_notices
 from . import get_settings, get_store, translate, translated
-from .api import CLIENT_ID, client_id_of
+from .api import client_id_of, sent_photo
 from .auth import ROLE_HOME, actor, role_required
 from .requests import json_object, text
 
@@ -274,13 +274,8 @@ def api_check(notice_id: int, item: int):
 @bp.post("/api/notices/<id:notice_id>/items/<id:item>/photos")
 @role_required("inspector")
 def api_photo(notice_id: int, item: int):
-    client_id = request.form.get("client_id", "")
-    if not CLIENT_ID.match(client_id):
-        raise GisgridError("A photo needs its client-made id")
-    upload = request.files.get("photo")
-    if upload is None:
-        raise GisgridError("No photo was sent")
+    client_id, data = sent_photo()
     config = current_app.config
     row, created = work.add_photo(get_store(), actor(), get_settings().photo_dir, notice_id, item, "check", client_id,
-                                  upload.read(), config["PHOTO_MAX_BYTES"], config["PHOTOS_PER_FINDING"])
+                                  data, config["PHOTO_MAX_BYTES"], config["PHOTOS_PER_FINDING"])
     return jsonify(id=row["id"], created=created), 201 if created else 200
