@@ -318,3 +318,21 @@ def test_an_xlsx_of_notices_and_the_rows_it_must_correct_first(db, tmp_path, cap
     path.write_bytes(b"PK\x03\x04 not really a workbook")
     code, _, err = run(capsys, "--db", db, "import", "notices", str(path))
     assert code == 2 and "is not an XLSX workbook" in err
+
+
+def test_notices_issued_at_once_get_numbers_of_their_own(db, capsys):
+    """Eight offices' windows issuing at the same moment: eight numbers, none twice, none lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gisgrid.services import OPERATOR, rectification
+    from gisgrid.storage import Store
+
+    store = Store(db)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            issued = list(pool.map(lambda n: rectification.issue(store, OPERATOR, "G1", "2026-11-30",
+                                                                 [{"text": f"第{n}项"}]), range(8)))
+        assert sorted(int(n["number"][len("网办整改〔2026〕"):-1]) for n in issued) == list(range(1, 9))
+        assert len(ok(capsys, db, "notice", "list", "--json")["notices"]) == 8
+    finally:
+        store.dispose()

@@ -228,6 +228,7 @@ def write(store: Store, actor: Actor, planned: NoticePlan) -> int:
         raise GisgridError("The file has {n} row(s) to correct first (row {row}: {message})", n=len(planned.errors),
                            row=planned.errors[0]["row"], message=planned.errors[0]["message"])
     with store.begin() as conn:
+        notices.numbering_in(conn)
         for notice in planned.new:
             state = publishing.state_in(conn, f"{notice['deadline']:%Y-%m}")
             decide("issue_notice", actor, Facts(month=state, month_label=f"{notice['deadline']:%Y-%m}"))

@@ -113,6 +113,7 @@ def issue(store: Store, actor: Actor, grid: str, deadline, items: list[dict], ru
         decide("issue_notice", actor, Facts(month=state, month_label=label))
         grid_id = notices.grid_id_in(conn, grid)
         rows = [_item_row(conn, book, grid, given) for given in items]
+        notices.numbering_in(conn)
         number = _number(conn, store.config["NOTICE_NUMBER"], issued_on)
         notice_id = notices.insert_notice(conn, {"number": number, "grid_id": grid_id, "rule": rule,
                                                  "issued_on": issued_on, "deadline": deadline,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from ..domain.errors import NotFound
 from .schema import Notice, NoticeItem, NoticePhoto, utcnow
@@ -20,6 +20,16 @@ NOTICE_COLUMNS = (notice_t.c.id, notice_t.c.number, notice_t.c.rule, notice_t.c.
                   notice_t.c.source, grid_t.c.code.label("grid"), grid_t.c.name.label("grid_name"),
                   grid_t.c.town)
 ITEM_COLUMNS = tuple(c for c in item_t.c if c.name != "geom") + (item_t.c.geom,)
+
+
+def numbering_in(conn) -> None:
+    """Take turns at numbering notices until the caller's transaction ends: two offices issuing
+    at once on PostgreSQL would count the same year and make the same number. (SQLite's writers
+    take turns already.)"""
+    if conn.dialect.name == "postgresql":
+        from .locks import NAMESPACE
+
+        conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext('notice-number'))"), {"space": NAMESPACE})
 
 
 def number_taken_in(conn, number: str) -> bool:
