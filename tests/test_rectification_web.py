@@ -217,3 +217,39 @@ def test_the_office_previews_an_excel_of_notices_then_imports_it(month, auth):
     assert len(audit.entries(month, what="notice_import")) == 1
     again = auth.client.post(confirm, data={"csrf_token": token})             # the upload is gone once written
     assert again.status_code == 404 and len(notices.notices(month)) == 2
+
+
+def test_three_months_with_every_rule_from_the_web(month, auth):
+    """The command line's three-month case (test_rectification) through the office's form and the
+    tablet's API: Sep 83, Oct 90, Nov 87 for G1, and the year over them."""
+    for earlier in ("2026-09", "2026-10"):
+        office.sample_month(month, earlier, roads=["R11", "R12", "R21"])
+    auth.login("office", "admin")
+
+    def issue(rule, issued, deadline, *texts):
+        sent = post(auth, "/office/notices", grid="G1", rule=rule, issued=issued, deadline=deadline,
+                    items="\n".join(texts))
+        assert sent.status_code == 302, sent.get_data(as_text=True)
+        return int(sent.headers["Location"].rsplit("/", 1)[1])
+
+    a = issue("6.3.1", "2026-09-10", "2026-09-20", "a1", "a2")
+    b = issue("5.4", "2026-09-15", "2026-09-30", "户外广告")
+    c = issue("5.5", "2026-10-01", "2026-10-15", "店招整治")
+    d = issue("5.5", "2026-11-01", "2026-11-10", "d1", "d2")
+    issue("6.3.1", "2026-11-20", "2026-11-30", "e1")
+    auth.logout()
+    auth.login("wang", "inspector")
+    for n, (notice, item, on) in enumerate(((a, 1, "2026-09-18"), (a, 2, "2026-09-25"), (c, 1, "2026-10-15"),
+                                            (d, 1, "2026-11-09"), (d, 2, "2026-11-12"))):
+        sent = api(auth, "POST", f"/api/notices/{notice}/items/{item}/check",
+                   {"client_id": f"three-months-{n:02d}", "fixed": True, "on": on})
+        assert sent.status_code == 200, sent.json
+    auth.logout()
+    auth.login("office", "admin")
+    g1 = {m: next(g for g in auth.client.get(f"/review/{m}.json").json["grids"] if g["code"] == "G1")
+          for m in ("2026-09", "2026-10", "2026-11")}
+    assert [g["score"] for g in g1.values()] == [83, 90, 87]
+    assert [(x["rule"], x["points"], x["notice"]) for x in g1["2026-10"]["grid_deductions"]] == [("5.4", 10, str(b))]
+    year = auth.client.get("/review/year/2026.json?all=1").json
+    row = next(g for g in year["grids"] if g["code"] == "G1")
+    assert row["months"] == {"2026-09": 83, "2026-10": 90, "2026-11": 87}
