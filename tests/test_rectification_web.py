@@ -75,6 +75,9 @@ def test_a_notice_from_a_finding_reported_by_the_town_and_confirmed_on_the_table
     auth.login("shabei", "town")
     home = auth.client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "网办整改〔2026〕1号" in home
+    # its towns' scores of the month, not another town's
+    grids_shown = re.findall(r'<tr data-code="([^"]+)">', re.search(r'id="town-grids">(.*?)</table>', home, re.S).group(1))
+    assert grids_shown == ["G2", "G1"] and 'data-town="城关镇"' not in home
     assert post(auth, f"/notices/{notice_id}/receive").status_code == 302
     future = post(auth, f"/notices/{notice_id}/items/1/report", on="2026-11-26")
     assert future.status_code == 400 and "2026-11-26" in future.get_data(as_text=True)

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from .. import clock
 from ..domain import rectification as rules
-from ..domain.scoring import exact
+from ..domain.scoring import as_points, exact
 from ..services import rectification as work
 from ..services.policy import Actor, Facts, allowed, decide
 from ..storage import Store, notices
@@ -36,11 +36,26 @@ def notice_page(store: Store, actor: Actor, ref) -> dict:
     return document
 
 
-def town_page(store: Store, actor: Actor) -> dict:
-    """The town office's notices not yet confirmed fixed, and those closed, of its towns."""
+def town_page(store: Store, actor: Actor, month: str) -> dict:
+    """The town office's notices not yet confirmed fixed, and those closed, of its towns; and
+    the month's scores of its towns and their grids (published, or the draft as it stands)."""
+    from ..storage import publishing
+    from . import scores
+
     listed = work.listing(store, actor)
+    scored = None
+    if store.draw_id(month) is not None:
+        document = scores.month_document(store, month)
+
+        def for_people(row: dict) -> dict:        # rounded half up to 0.01, from the exact score
+            return {**{k: v for k, v in row.items() if not k.startswith("exact") and k != "roads"},
+                    "score": as_points(scores.exact_score(row))}
+        scored = {"month": month, "state": publishing.month_state(store, month)["state"],
+                  "towns": [for_people(t) for t in document["towns"] if t["town"] in actor.towns],
+                  "grids": [for_people(g) for g in document["grids"] if g.get("town") in actor.towns]}
     return {"towns": sorted(actor.towns), "open": [n for n in listed if any(i["fixed_on"] is None for i in n["items"])],
-            "closed": [n for n in listed if all(i["fixed_on"] is not None for i in n["items"])][:50]}
+            "closed": [n for n in listed if all(i["fixed_on"] is not None for i in n["items"])][:50],
+            "scores": scored}
 
 
 def month_page(store: Store, actor: Actor, month: str) -> dict:

@@ -205,7 +205,8 @@ def photo(photo_id: int, size: str | None = None):
 @bp.get("/town/")
 @role_required("town")
 def town():
-    return render_template("notices/town.html", data=pages.town_page(get_store(), actor()))
+    month = parse_month(request.args.get("month") or clock.month(get_store().timezone()))
+    return render_template("notices/town.html", data=pages.town_page(get_store(), actor(), month))
 
 
 @bp.post("/notices/<id:notice_id>/receive")
