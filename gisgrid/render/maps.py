@@ -159,16 +159,12 @@ def svg_map(store: Store, report: dict, width: int = 700, height: int = 520) -> 
     return {"width": round((x1 - x0) * squash * scale), "height": round((y1 - y0) * scale), "paths": paths}
 
 
-def notice_sketch(store: Store, notice: dict, width: int = 600, height: int = 360) -> dict:
+def notice_sketch(grid, roads: list, notice: dict, width: int = 600, height: int = 360) -> dict:
     """A notice's map for print: the grid's outline, its roads, and each item's place numbered
     (SVG path data and points, no script, no tiles)."""
-    grids = store.grids_frame()
-    grid = grids[grids["code"] == notice["grid"]]
-    if grid.empty:
+    if grid is None:
         return {"width": width, "height": 0, "outline": "", "roads": [], "points": []}
-    roads = store.roads_frame()
-    roads = roads[roads["grid"] == notice["grid"]]
-    x0, y0, x1, y1 = grid.total_bounds
+    x0, y0, x1, y1 = grid.bounds
     squash = math.cos(math.radians((y0 + y1) / 2))
     scale = min(width / max((x1 - x0) * squash, 1e-9), height / max(y1 - y0, 1e-9))
 
@@ -182,7 +178,7 @@ def notice_sketch(store: Store, notice: dict, width: int = 600, height: int = 36
     points = [{"item": i["item"], "x": at(i["lon"], i["lat"])[0], "y": at(i["lon"], i["lat"])[1]}
               for i in notice["items"] if i["lon"] is not None]
     return {"width": round((x1 - x0) * squash * scale), "height": round((y1 - y0) * scale),
-            "outline": path(grid.geometry.iloc[0]), "roads": [path(g) for g in roads.geometry], "points": points}
+            "outline": path(grid), "roads": [path(g) for g in roads], "points": points}
 
 
 # the bulletin -------------------------------------------------------------------------

@@ -188,6 +188,17 @@ def photo(store: Store, photo_id: int) -> dict:
     return row._asdict()
 
 
+def grid_shapes(store: Store, code: str) -> tuple:
+    """(the grid's shape or None, its roads' shapes): what a printed notice sketches."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(grid_t.c.id, grid_t.c.geom).where(grid_t.c.code == code)).first()
+        if row is None:
+            return None, []
+        roads = conn.execute(select(road_t.c.geom).where(road_t.c.grid_id == row.id,
+                                                        road_t.c.retired_at.is_(None))).scalars().all()
+    return row.geom, list(roads)
+
+
 def revision(store: Store) -> tuple:
     """Changes whenever a notice or an item is added or changed: the key of cached month scores."""
     with store.engine.connect() as conn:

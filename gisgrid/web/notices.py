@@ -163,7 +163,7 @@ def render_printable(ref) -> str:
     css = (Path(current_app.static_folder) / "css" / "review.css").read_text(encoding="utf-8")
     return render_template("notices/printable.html", data=data, css=css, photo_src=photo_src,
                            finding_photos=finding_photos, office=get_settings()["BULLETIN_OFFICE"],
-                           sketch=maps.notice_sketch(store, data))
+                           sketch=maps.notice_sketch(*stored_notices.grid_shapes(store, data["grid"]), data))
 
 
 def _finding_photos(store, finding_id: int) -> list[str]:
