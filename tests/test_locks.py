@@ -92,3 +92,22 @@ def test_uploads_on_postgresql_hold_the_database_lock_not_a_file(db_url, tmp_pat
         assert uploads.progress(token)["state"] == "done" and not locks.is_locked(store, key, tmp_path / token / "lock")
     finally:
         store.dispose()
+
+
+def test_an_upload_is_forgotten_a_day_after_its_stamp_whatever_its_files_dates(tmp_path, clock):
+    """Age by the clock that stamped the upload: a file system whose dates disagree with it (a
+    frozen test clock, a skewed server) neither removes a fresh upload nor keeps an old one."""
+    import os
+    from datetime import timedelta
+
+    uploads = Uploads(tmp_path / "uploads")
+    old = uploads.save(io.BytesIO(b"{}"), "old.geojson", "planner1", 1 << 20)
+    clock.shift(timedelta(hours=23))
+    fresh = uploads.save(io.BytesIO(b"{}"), "fresh.geojson", "planner1", 1 << 20)
+    for path in (tmp_path / "uploads" / fresh).rglob("*"):
+        os.utime(path, (0, 0))                   # its files dated 1970 by the file system
+    os.utime(tmp_path / "uploads" / fresh, (0, 0))
+    clock.shift(timedelta(hours=2))              # 25 h after the first, 2 h after the second
+    uploads.save(io.BytesIO(b"{}"), "third.geojson", "planner1", 1 << 20)
+    kept = {p.name for p in (tmp_path / "uploads").iterdir()}
+    assert old not in kept and fresh in kept and len(kept) == 2

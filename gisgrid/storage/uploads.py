@@ -185,11 +185,13 @@ class Uploads:
         if not self.folder.exists():
             return
         for folder in self.folder.iterdir():
-            meta = folder / "meta.json"
+            # an upload's age by the one clock that stamped it (meta.json's "at"), not by the file
+            # system's, which need not agree with it (a test's frozen clock, a skewed server)
             try:
-                old = clock.timestamp() - (meta if meta.exists() else folder).stat().st_mtime > KEEP_S
-            except OSError:
-                continue                       # another request is removing it
+                at = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["at"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue                       # being written or removed by another request
+            old = clock.timestamp() - at > KEEP_S
             if old and folder.is_dir() and not self._running(folder.name):
                 shutil.rmtree(folder, ignore_errors=True)
 
