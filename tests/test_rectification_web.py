@@ -256,3 +256,28 @@ def test_three_months_with_every_rule_from_the_web(month, auth):
     year = auth.client.get("/review/year/2026.json?all=1").json
     row = next(g for g in year["grids"] if g["code"] == "G1")
     assert row["months"] == {"2026-09": 83, "2026-10": 90, "2026-11": 87}
+
+
+def test_the_month_page_is_kept_until_what_it_shows_changes(month, auth):
+    """A second view of the month reads the kept report; a finding, a notice's fix and
+    publishing each make the next view new (and right)."""
+    from gisgrid.reports import assessment
+    from gisgrid.services import month as month_work
+    from gisgrid.services.policy import Actor
+
+    first, again = assessment.month_report(month, MONTH), assessment.month_report(month, MONTH)
+    assert again["grids"] is first["grids"]                             # kept, not rebuilt
+    assert again is not first                                          # each caller its own dict
+    auth.login("wang", "inspector")
+    api(auth, "POST", "/api/findings", {"id": "tablet-0001", "rule": "5.1", "observed_at": "2026-11-20T10:00:00+08:00",
+                                         "lon": 114.035, "lat": 33.5951})
+    after_finding = assessment.month_report(month, MONTH)
+    g1 = lambda report: next(g for g in report["grids"] if g["code"] == "G1")      # noqa: E731
+    assert (g1(first)["score"], g1(after_finding)["score"]) == (100, 97.5)
+    notice = office_notice(month)                                       # due 24 Nov, not fixed: −2 −10
+    assert g1(assessment.month_report(month, MONTH))["score"] == 85.5
+    api(auth, "POST", f"/api/notices/{notice}/items/1/check", {"client_id": "recheck-0100", "fixed": True,
+                                                                "on": "2026-11-24"})
+    assert g1(assessment.month_report(month, MONTH))["score"] == 97.5
+    month_work.publish(month, Actor(None, "zhao", "reviewer"), MONTH)
+    assert assessment.month_report(month, MONTH)["state"]["state"] == "published"

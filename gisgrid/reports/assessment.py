@@ -17,6 +17,7 @@ from ..domain.months import parse_month, parse_year, previous_month
 from ..render import sheets
 from ..render.sheets import CODE, DATE, DATETIME, INTEGER, NUMBER, SCORE, Column, Table
 from ..domain.rulebook import Rulebook, rulebook_for
+from ..storage.cache import RevisionCache
 from ..storage import Store, publishing
 from . import scores
 
@@ -61,9 +62,26 @@ def _scores_or_none(store: Store, month: str) -> dict | None:
         return None
 
 
+# The month page's data, kept until what it comes from changes (the month's and the month
+# before's scores, their states): a second view of a city's draft month rebuilt 20,000 rows.
+_REPORTS = RevisionCache("month reports", maxsize=4)
+
+
+def _source(store: Store, month: str) -> tuple | None:
+    """What a month's report is made of, in a few look-ups: the month's state, and the draft's
+    revision (a published month's frozen scores change only with its state)."""
+    if store.draw_id(month) is None:
+        return None
+    state = publishing.stamp(store, month)
+    return state if state[0] == publishing.PUBLISHED else (state, scores.document_revision(store, month))
+
+
 def month_report(store: Store, month: str) -> dict:
-    """The month page's data: state, ranking with change against the previous month, deductions by section."""
-    return _month_report(store, month)[0]
+    """The month page's data: state, ranking with change against the previous month, deductions
+    by section. A copy: callers may set keys of their own (the page adds the audit)."""
+    month = parse_month(month)
+    revision = (_source(store, month), _source(store, previous_month(month)))
+    return dict(_REPORTS.get(store, month, revision, lambda: _month_report(store, month)[0]))
 
 
 _exact = scores.exact_score

@@ -38,6 +38,14 @@ def month_state(store: Store, month: str) -> dict:
     return row
 
 
+def stamp(store: Store, month: str) -> tuple:
+    """(state, when it last changed) of the month, without its frozen scores: what a kept
+    report of the month is keyed by."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(state_t.c.state, state_t.c.updated_at).where(state_t.c.month == month)).first()
+    return (row.state, row.updated_at) if row else (DRAFT, None)
+
+
 def state_in(conn, month: str) -> str:
     """The month's state read inside the caller's transaction (locked against a concurrent
     publication on PostgreSQL until the transaction ends)."""
