@@ -137,11 +137,6 @@ def counts_in(item: Item) -> tuple[str, ...]:
     return months + ((_month(doubling_day(item.deadline)),) if item.rule == "5.4" else ())
 
 
-def last_day_that_counts(item: Item) -> date:
-    """After this day a fix changes nothing in any month: the deadline, or 5.4's doubling day."""
-    return doubling_day(item.deadline) if item.rule == "5.4" else item.deadline
-
-
 # the case loop (seed 003): issued -> dispatched within 24 h -> handled within 7 days -> satisfaction
 
 DISPATCH_HOURS = 24

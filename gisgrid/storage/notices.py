@@ -19,7 +19,7 @@ NOTICE_COLUMNS = (notice_t.c.id, notice_t.c.number, notice_t.c.rule, notice_t.c.
                   notice_t.c.issued_by, notice_t.c.issued_at, notice_t.c.received_at, notice_t.c.received_by,
                   notice_t.c.source, grid_t.c.code.label("grid"), grid_t.c.name.label("grid_name"),
                   grid_t.c.town)
-ITEM_COLUMNS = tuple(c for c in item_t.c if c.name != "geom") + (item_t.c.geom,)
+ITEM_COLUMNS = tuple(item_t.c)
 
 
 def numbering_in(conn) -> None:
@@ -148,14 +148,6 @@ def month_range(month: str) -> tuple[date, date]:
     falls one month after the deadline) and the month itself."""
     first, last = month_days(month)
     return month_days(f"{(first - timedelta(1)):%Y-%m}")[0], last
-
-
-def item_in(conn, notice_id: int, item: int, lock: bool = True) -> dict:
-    query = select(*ITEM_COLUMNS).where(item_t.c.notice_id == notice_id, item_t.c.item == item)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound("Notice {notice} has no item {item}", notice=notice_id, item=item)
-    return row._asdict()
 
 
 def update_item_in(conn, item_id: int, values: dict) -> None:
