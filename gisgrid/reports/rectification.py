@@ -63,15 +63,15 @@ def month_page(store: Store, actor: Actor, month: str) -> dict:
     issued in it per town, and every item past its deadline not fixed."""
     decide("view_notices", actor, Facts(owner=True))
     first, last = notices.month_days(month)
-    issued = [n for n in notices.notices(store) if first <= n["issued_on"] <= last]
+    every = notices.notices(store)                  # one read of the notices and their items
+    issued = [n for n in every if first <= n["issued_on"] <= last]
     today = clock.today(store.timezone())
     overdue = [{"notice": str(n["id"]), "number": n["number"], "grid": n["grid"], "town": n["town"], "rule": n["rule"],
                 "deadline": n["deadline"].isoformat(), "item": i["item"], "text": i["text"],
                 "reported_on": i["reported_on"].isoformat() if i["reported_on"] else None,
                 "days": (today - n["deadline"]).days}
-               for n in notices.notices(store, deadline_to=today) for i in n["items"]
-               if i["fixed_on"] is None and n["deadline"] < today]
-    return {"month": month, "due": work.listing(store, actor, month=month),
+               for n in every if n["deadline"] < today for i in n["items"] if i["fixed_on"] is None]
+    return {"month": month, "due": [work.as_json(n) for n in every if first <= n["deadline"] <= last],
             "case_loop": [loop_row(c) for c in rules.case_loop(issued)],
             "overdue": sorted(overdue, key=lambda o: (-o["days"], o["number"], o["item"]))}
 
