@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from .schema import BoundaryVersion
 from . import Store, grid_t
@@ -21,10 +21,13 @@ def grid_details_as_of(store: Store, when: datetime) -> dict[str, dict]:
     change started from (left out if that change created it, or it was retired by then).
     Two queries, the second only over what changed since."""
     with store.engine.connect() as conn:
-        rows = {r.code: r._asdict() for r in conn.execute(
-            select(grid_t.c.code, grid_t.c.name, grid_t.c.town, grid_t.c.grid_class, grid_t.c.updated_at,
-                   grid_t.c.retired_at))}
-        changed = {code for code, row in rows.items() if row["updated_at"] is not None and row["updated_at"] > when}
+        # the database compares the moments: a city's 20,000 grids are not made into datetimes
+        rows = {code: (name, town, grid_class, bool(changed), bool(standing))
+                for code, name, town, grid_class, changed, standing in conn.execute(
+                    select(grid_t.c.code, grid_t.c.name, grid_t.c.town, grid_t.c.grid_class,
+                           and_(grid_t.c.updated_at.is_not(None), grid_t.c.updated_at > when),
+                           or_(grid_t.c.retired_at.is_(None), grid_t.c.retired_at > when)))}
+        changed = {code for code, row in rows.items() if row[3]}
         first: dict[str, str | None] = {}
         if changed:
             for row in conn.execute(select(version_t.c.code, version_t.c.before)
@@ -40,6 +43,6 @@ def grid_details_as_of(store: Store, when: datetime) -> dict[str, dict]:
                 continue
             details[code] = {"code": code, "name": then.get("name"), "town": then.get("town"),
                              "grid_class": then.get("grid_class")}
-        elif row["retired_at"] is None or row["retired_at"] > when:
-            details[code] = {"code": code, "name": row["name"], "town": row["town"], "grid_class": row["grid_class"]}
+        elif row[4]:
+            details[code] = {"code": code, "name": row[0], "town": row[1], "grid_class": row[2]}
     return dict(sorted(details.items()))

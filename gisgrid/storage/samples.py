@@ -18,18 +18,18 @@ class SampleQueries:
 
     def draws(self, month: str) -> list[Draw]:
         """Every draw of the month, newest first; the first one not superseded is the sample."""
+        return self._draws(draw_t.c.month == month)
+
+    def _draws(self, *where) -> list[Draw]:
         with self.engine.connect() as conn:
-            draws = conn.execute(select(draw_t).where(draw_t.c.month == month)
-                                 .order_by(draw_t.c.id.desc())).all()
-            picks = conn.execute(
-                select(sample_t.c.draw_id, grid_t.c.code.label("grid"), road_t.c.code.label("road"))
-                .join(grid_t, sample_t.c.grid_id == grid_t.c.id).join(road_t, sample_t.c.road_id == road_t.c.id)
-                .where(sample_t.c.draw_id.in_([d.id for d in draws] or [-1]))
-                .order_by(grid_t.c.code, road_t.c.code)
-            ).all()
+            draws = conn.execute(select(draw_t).where(*where).order_by(draw_t.c.id.desc())).all()
+        # a city's draw is 40,000 roads: read as plain rows (the draws' ids are the database's integers)
+        picks = self._fetch("SELECT s.draw_id, g.code, r.code FROM sample_road s JOIN grid g ON g.id = s.grid_id "
+                            "JOIN road r ON r.id = s.road_id WHERE s.draw_id IN "
+                            f"({', '.join(str(int(d.id)) for d in draws) or '-1'}) ORDER BY g.code, r.code", {})
         samples: dict[int, dict[str, list[str]]] = {d.id: {} for d in draws}
-        for pick in picks:
-            samples[pick.draw_id].setdefault(pick.grid, []).append(pick.road)
+        for draw_id, grid, road in picks:
+            samples[draw_id].setdefault(grid, []).append(road)
         return [Draw(id=d.id, month=d.month, seed=d.seed, method=d.method, drawn_by=d.drawn_by,
                      drawn_at=d.drawn_at, superseded_at=d.superseded_at, reason=d.reason, sample=samples[d.id])
                 for d in draws]
@@ -47,7 +47,8 @@ class SampleQueries:
                                                           draw_t.c.superseded_at.is_(None))).scalar()
 
     def sample(self, month: str) -> Draw | None:
-        return next((d for d in self.draws(month) if d.superseded_at is None), None)
+        """The month's sample: its draw not superseded (the earlier draws' roads are not read)."""
+        return next(iter(self._draws(draw_t.c.month == month, draw_t.c.superseded_at.is_(None))), None)
 
     def months_drawn(self, year: int | None = None) -> list[str]:
         """Months that have a sample (of `year`, or all), oldest first."""
