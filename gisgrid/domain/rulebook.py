@@ -80,6 +80,16 @@ class Rulebook:
         return {code: (int(r.points * self.unit), int((r.points_high or r.points) * self.unit))
                 for code, r in self.rules.items()}
 
+    @cached_property
+    def caps(self) -> dict[str, int]:
+        """The most a "once" rule deducts from a road, in units: its figure, however often found."""
+        return {code: self.units[code][0] for code, rule in self.rules.items() if rule.kind == "once"}
+
+    @cached_property
+    def section_of(self) -> dict[str, str]:
+        """Rule code -> its section ("4" of 4.1): a city's month report asks 150,000 times."""
+        return {code: rule.section for code, rule in self.rules.items()}
+
     def by_section(self) -> dict[str, list[Rule]]:
         grouped: dict[str, list[Rule]] = {s: [] for s in self.sections}
         for rule in self.rules.values():

@@ -122,30 +122,50 @@ def score_road_units(code: str, units: Mapping[str, int], rulebook: Rulebook,
     return _road(code, total, rulebook)
 
 
-def _road(code: str, units: dict[str, int], rulebook: Rulebook) -> RoadScore:
+def _road(code: str, units: Mapping[str, int], rulebook: Rulebook) -> RoadScore:
     """A road's score from its deductions in whole units per rule ("once" rules capped)."""
-    for rule_code, total in units.items():
-        if rulebook.rules[rule_code].kind == "once":
-            units[rule_code] = min(total, rulebook.units[rule_code][0])
-    by_rule = {k: _fraction(v, rulebook.unit) for k, v in sorted(units.items())}
-    total = _fraction(sum(units.values()), rulebook.unit)
-    return RoadScore(code=code, score=_fraction(max(0, 100 * rulebook.unit - sum(units.values())), rulebook.unit),
-                     deductions=total, by_rule=by_rule)
+    caps, unit = rulebook.caps, rulebook.unit
+    by_rule, total = {}, 0
+    for rule_code, units_of_rule in (sorted(units.items()) if len(units) > 1 else units.items()):
+        if rule_code in caps and units_of_rule > caps[rule_code]:
+            units_of_rule = caps[rule_code]
+        by_rule[rule_code] = _fraction(units_of_rule, unit)
+        total += units_of_rule
+    return RoadScore(code, _fraction(max(0, 100 * unit - total), unit), _fraction(total, unit), by_rule)
 
 
 def mean(values: Sequence[Fraction]) -> Fraction:
-    return sum(values, Fraction(0)) / len(values)
+    """The exact mean, with one Fraction made instead of one per addition (a city has 20,000
+    grids)."""
+    if len(values) == 1:
+        return values[0] if type(values[0]) is Fraction else Fraction(values[0])
+    common = 1
+    for v in values:
+        common = common * v.denominator // math.gcd(common, v.denominator)
+    return Fraction(sum(v.numerator * (common // v.denominator) for v in values), common * len(values))
+
+
+def _same(score) -> tuple | Fraction:
+    """What equal scores share, hashed fast: a Fraction's (numerator, denominator) is its value
+    in lowest terms (an int's too); hashing a Fraction itself is Python code."""
+    return (score.numerator, score.denominator) if type(score) in (Fraction, int) else score
 
 
 def rank(scores: Mapping[str, Fraction | None]) -> dict[str, int | None]:
     """Competition ranking, highest first; equal scores share a rank (1, 1, 3). None is not ranked."""
-    how_many = Counter(s for s in scores.values() if s is not None)
-    first_place: dict[Fraction, int] = {}
+    how_many: Counter = Counter()
+    value_of: dict = {}
+    for score in scores.values():
+        if score is not None:
+            key = _same(score)
+            how_many[key] += 1
+            value_of.setdefault(key, score)
+    first_place: dict = {}
     position = 1
-    for score in sorted(how_many, reverse=True):  # distinct scores only: a city has few
-        first_place[score] = position
-        position += how_many[score]
-    return {key: (first_place[s] if s is not None else None) for key, s in scores.items()}
+    for key in sorted(how_many, key=value_of.__getitem__, reverse=True):  # distinct scores only: a city has few
+        first_place[key] = position
+        position += how_many[key]
+    return {key: (first_place[_same(s)] if s is not None else None) for key, s in scores.items()}
 
 
 def score_month(
@@ -168,19 +188,15 @@ def score_month_units(sample: Mapping[str, Sequence[str]], units_by_road: Mappin
                       ) -> list[GridMonth]:
     """score_month from the database's sums per road and rule (plus the findings with a deadline)."""
     empty: dict[str, int] = {}
-    return month_of_roads({grid: [score_road_units(r, units_by_road.get(r, empty), rulebook,
-                                                   findings_by_road.get(r, ())) for r in roads]
-                           for grid, roads in sample.items()}, grids, grid_deductions)
 
+    def road(code: str) -> RoadScore:
+        dated = findings_by_road.get(code)
+        if dated:           # rare (5.4): scored one by one, added to the sums
+            return score_road_units(code, units_by_road.get(code, empty), rulebook, dated)
+        return _road(code, units_by_road.get(code, empty), rulebook)
 
-def _mean_of_scores(values: list[Fraction]) -> Fraction:
-    """mean(), with one Fraction made instead of one per addition (a city has 20,000 grids)."""
-    if len(values) == 1:
-        return values[0]
-    common = 1
-    for v in values:
-        common = common * v.denominator // math.gcd(common, v.denominator)
-    return Fraction(sum(v.numerator * (common // v.denominator) for v in values), common * len(values))
+    return month_of_roads({grid: [road(r) for r in roads] for grid, roads in sample.items()}, grids,
+                          grid_deductions)
 
 
 def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = (),
@@ -189,7 +205,7 @@ def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = 
     grids in `grids` without a sampled road are listed as not assessed (their deductions shown,
     not applied). (The one place a grid's month score is made.)"""
     grid_deductions = grid_deductions or {}
-    means = {grid: (_mean_of_scores([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
+    means = {grid: (mean([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
     for grid in list(grids) + list(grid_deductions):
         means.setdefault(grid, None)
         roads_of.setdefault(grid, [])
@@ -295,7 +311,9 @@ def year_end(years: Sequence[GridYear], top: int = 10, lowest: int = 1) -> YearE
 def exact(value: Fraction | None) -> float | None:
     """A score for machines (JSON, XLSX cells): the float nearest the exact fraction, never
     rounded to places (90.625 stays 90.625)."""
-    return None if value is None else float(value)
+    # int / int is the correctly rounded float of the fraction, as float(value) is, without
+    # the numbers ABC's dispatch: a city's month document carries 270,000 of them
+    return None if value is None else value.numerator / value.denominator
 
 
 def as_points(value: Fraction | None, places: int = 2) -> float | None:
@@ -303,7 +321,8 @@ def as_points(value: Fraction | None, places: int = 2) -> float | None:
     month rounds a hundred thousand figures)."""
     if value is None:
         return None
-    value = Fraction(value)
+    if type(value) is not Fraction:
+        value = Fraction(value)
     n, d, scale = value.numerator, value.denominator, 10**places
     # floor(x·scale + 1/2) for x ≥ 0, and its mirror for x < 0 (half away from zero)
     steps = (2 * n * scale + d) // (2 * d) if n >= 0 else -((2 * -n * scale + d) // (2 * d))
