@@ -31,9 +31,10 @@ def _sections(rulebook: Rulebook) -> dict[str, dict]:
 
 
 def _by_section(by_rule: dict[str, float], rulebook: Rulebook) -> dict[str, float]:
+    sections = rulebook.section_of
     totals: dict[str, float] = {}
     for code, points in by_rule.items():
-        section = rulebook.rules[code].section if code in rulebook.rules else code.split(".")[0]
+        section = sections[code] if code in sections else code.split(".")[0]
         totals[section] = round(totals.get(section, 0) + points, 2)
     if len(totals) < 2:
         return totals
@@ -88,6 +89,7 @@ _exact = scores.exact_score
 shown = scoring.as_points      # what people read: half up to 0.01
 
 
+@scores.collector_paused()
 def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
     """month_report, and the exact grid scores of the month and of the month before (the
     report rounds them for people; the exports carry them whole)."""

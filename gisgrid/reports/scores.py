@@ -4,6 +4,8 @@ GIS exports of layers, findings and scores."""
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +20,20 @@ from ..domain.months import months_of_year, parse_month, parse_year
 from ..domain.rulebook import rulebook_for
 from ..storage import Draw, Store, as_of, notices
 from ..storage.cache import RevisionCache
+
+
+@contextmanager
+def collector_paused():
+    """A city's month makes some 300,000 objects, none of them garbage until it is done: the
+    cyclic collector's passes over them (a fifth of the time) wait until then."""
+    if not gc.isenabled():          # an outer caller paused it, and resumes it
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _require_sample(store: Store, month: str) -> Draw:
@@ -76,6 +92,7 @@ def _score(store: Store, draw: Draw, month: str, rulebook, grids, counted: bool 
     return scoring.score_month(draw.sample, findings, rulebook, grids=grids, grid_deductions=deductions)
 
 
+@collector_paused()
 def score_month(store: Store, month: str, counted: bool = True) -> list[scoring.GridMonth]:
     """The month's grid scores now (see _score for `counted`)."""
     month = parse_month(month)
@@ -117,6 +134,7 @@ def with_rankings(document: dict) -> dict:
     return {**document, "grids": grids, "towns": _town_rows(towns, exact=True)}
 
 
+@collector_paused()
 def month_json(store: Store, month: str, exact: bool = False) -> dict:
     """The month's scores as `gisgrid score --json` prints them: each number the exact value
     (the float of its fraction, 90.625 not 90.63); `exact` adds each score as a fraction's text
