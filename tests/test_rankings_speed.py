@@ -149,3 +149,27 @@ def test_a_finding_the_sums_cannot_price_is_named_as_one_by_one_names_it(distric
         conn.execute(text("UPDATE finding SET area_m2 = NULL"))
     with pytest.raises(FindingError, match="needs the area"):
         scores.score_month(district, "2026-11")
+
+
+def test_a_finding_committed_after_a_later_one_still_moves_the_kept_scores(district):
+    """On PostgreSQL a transaction takes its finding's id when it inserts, not when it commits:
+    one that inserted first and committed last hides behind the largest id. The database's count
+    of the month's writes moves all the same (here: a row with an id below every other, and no
+    change row, as such a commit leaves the table)."""
+    from shapely.geometry import Point
+    from sqlalchemy import func, insert, select
+
+    from gisgrid.storage import finding_t, publishing
+
+    office.sample_month(district, "2026-11", roads=["R11", "R21"])
+    office.record_findings(district, [finding("n1", *R11, "5.1")])          # G1 95
+    g1 = lambda doc: next(g for g in doc["grids"] if g["code"] == "G1")  # noqa: E731
+    assert g1(scores.live_document(district, "2026-11"))["score"] == 95.0
+    counted = publishing.findings_changes(district, "2026-11")
+    with district.begin() as conn:
+        lowest = conn.execute(select(func.min(finding_t.c.id))).scalar()
+        row = conn.execute(select(finding_t).where(finding_t.c.external_id == "n1")).one()._asdict()
+        conn.execute(insert(finding_t).values({**row, "id": lowest - 1, "external_id": "late",
+                                               "geom": Point(*R11)}))
+    assert publishing.findings_changes(district, "2026-11") == counted + 1
+    assert g1(scores.live_document(district, "2026-11"))["score"] == 90.0

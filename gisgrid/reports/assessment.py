@@ -46,9 +46,13 @@ def _section_key(code: str):
     return tuple(int(p) if p.isdigit() else p for p in code.split("."))
 
 
-def live_scores(store: Store, month: str) -> dict:
-    """The month scored now, with exact scores and the draw record (what publishing freezes)."""
-    return scores.live_document(store, month)
+def live_scores_at(store: Store, month: str) -> tuple[tuple, dict]:
+    """(revision, the month scored now with exact scores and the draw record): what publishing
+    freezes while scores_revision is still the revision."""
+    return scores.live_document_at(store, month)
+
+
+scores_revision = scores.document_revision
 
 
 def month_scores(store: Store, month: str) -> dict:

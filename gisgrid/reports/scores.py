@@ -187,17 +187,25 @@ _DRAFTS = RevisionCache("draft month scores", maxsize=4)
 
 def live_document(store: Store, month: str) -> dict:
     """month_json's document with exact fractions and the draw record, scored now (or as kept
-    since nothing it comes from changed): what publishing freezes."""
+    since nothing it comes from changed)."""
+    return live_document_at(store, month)[1]
+
+
+def live_document_at(store: Store, month: str) -> tuple[tuple, dict]:
+    """(revision, live_document) with the revision it was scored at: what publishing freezes,
+    once it has checked, holding the month, that the revision still stands."""
     month = parse_month(month)
-    document = _DRAFTS.get(store, month, document_revision(store, month),
+    revision = document_revision(store, month)
+    document = _DRAFTS.get(store, month, revision,
                            lambda: {**month_json(store, month, exact=True), "draw": draw_record(store.sample(month))})
-    return dict(document)        # callers add keys to their copy, never to the kept one
+    return revision, dict(document)        # callers add keys to their copy, never to the kept one
 
 
 def document_revision(store: Store, month: str) -> tuple:
-    """What a drafted month's scores come from, in a few primary-key look-ups: its draw, the
-    findings, the grids and the rulebook in force."""
-    from ..storage import grid_t
+    """What a drafted month's scores come from, in a few primary-key look-ups: its draw, how
+    many times its findings were written (the database's count), the grids, the notices and
+    the rulebook in force."""
+    from ..storage import grid_t, publishing
 
     store.require_schema()
     draw_id = store.draw_id(month)
@@ -205,7 +213,7 @@ def document_revision(store: Store, month: str) -> tuple:
         _require_sample(store, month)            # the user's error: the month is not drawn
     rulebook = rulebook_for(month, store.rulebooks())
     # rectification counts as of today: a deadline passing changes the month without a write
-    return (draw_id, store.findings_revision(), store.revision(grid_t), rulebook.id,
+    return (draw_id, publishing.findings_changes(store, month), store.revision(grid_t), rulebook.id,
             tuple(sorted(rulebook.units.items())), rulebook.area_threshold, notices.revision(store),
             clock.today(store.timezone()))
 

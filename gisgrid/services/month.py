@@ -117,11 +117,24 @@ def import_findings(store: Store, actor: Actor, path, crs: str | None = None, lo
     return office.import_findings(store, path, crs=crs, log=log, created_by=actor.name, restricted=restricted)
 
 
+PUBLISH_ATTEMPTS = 3
+
+
 def publish(store: Store, actor: Actor, month: str) -> dict:
     month = parse_month(month)
     decide("publish_month", actor, _month_facts(store, month))
-    scores = assessment.live_scores(store, month)     # frozen with the month (a month undrawn has none)
-    return publishing.publish(store, month, actor.name, scores, scores["draw"]["id"] if scores["draw"] else None)
+    # scored outside the publication's transaction (a city takes seconds, the tablets' writes
+    # would wait), then frozen only if what they came from still stands once the month is held
+    for _attempt in range(PUBLISH_ATTEMPTS):
+        revision, scores = assessment.live_scores_at(store, month)
+        try:
+            return publishing.publish(store, month, actor.name, scores,
+                                      scores["draw"]["id"] if scores["draw"] else None,
+                                      still_current=lambda: assessment.scores_revision(store, month) == revision)
+        except publishing.Moved:
+            continue
+    raise Conflict("{month}'s findings kept changing while it was being published ({attempts} tries); "
+                   "close its inspection window, then publish again", month=month, attempts=PUBLISH_ATTEMPTS)
 
 
 def reopen(store: Store, actor: Actor, month: str, reason: str | None) -> dict:

@@ -4,6 +4,7 @@ lock taken at BEGIN), the migrations' location and head, and the tables by name.
 from __future__ import annotations
 
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -12,7 +13,9 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
+from ..domain.errors import Conflict
 from ..domain.months import DEFAULT_TIMEZONE
 from .schema import Finding, Grid, Road, SampleDraw, SampleRoad, Setting, User
 
@@ -68,6 +71,23 @@ def _sqlite_begin(conn) -> None:
     read first and wrote later would fail at once, not wait, when another writer came between
     (a use case reads what it checks, then writes, in one transaction)."""
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("gisgrid_write") else "BEGIN")
+
+
+# what the database answers a write to a published month's findings (migration 0016's triggers)
+FROZEN_FINDINGS = "gisgrid: the findings of a published month are frozen"
+
+
+@contextmanager
+def published_months_refused():
+    """The database's refusal of a write to a published month's findings as the user's error:
+    a month published between the write's check and its insert (PostgreSQL lets them meet)."""
+    try:
+        yield
+    except IntegrityError as error:
+        if FROZEN_FINDINGS in str(error.orig):
+            raise Conflict("The month was published meanwhile: its scores and findings are frozen; "
+                           "re-open the month with a reason to change them") from None
+        raise
 
 
 def ignoring_duplicates(dialect: str, table):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ..domain import scoring
 from .schema import SRID, utcnow
 
-from .db import finding_t, grid_t, ignoring_duplicates, road_t
+from .db import finding_t, grid_t, ignoring_duplicates, published_months_refused, road_t
 
 
 class FindingQueries:
@@ -43,7 +43,7 @@ class FindingQueries:
         insert_stmt = ignoring_duplicates(self.engine.dialect.name, finding_t).returning(finding_t.c.id)
         now = utcnow()
         inserted = 0
-        with self.begin() as conn:
+        with self.begin() as conn, published_months_refused():
             for start in range(0, len(rows), 20000):
                 chunk = [{"created_at": now, "created_by": None, **r} for r in rows[start:start + 20000]]
                 inserted += len(conn.execute(insert_stmt, chunk).all())
@@ -129,17 +129,6 @@ class FindingQueries:
                 observed_on = observed.astimezone(tz).date()
             by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
         return by_road
-
-    def findings_revision(self) -> tuple:
-        """Changes whenever a finding is added (a new id), edited, moved or deleted (each change
-        writes its audit row in the same transaction, a new id there): two look-ups of a
-        primary key, not a scan of a city's million findings."""
-        from .schema import FindingChange
-
-        change_t = FindingChange.__table__
-        with self.engine.connect() as conn:
-            return (conn.execute(select(func.max(finding_t.c.id))).scalar(),
-                    conn.execute(select(func.max(change_t.c.id))).scalar())
 
     def grid_codes(self) -> list[str]:
         with self.engine.connect() as conn:

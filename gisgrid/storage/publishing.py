@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import insert, select, update
+from collections.abc import Callable
+
+from sqlalchemy import insert, select, text, update
 
 from ..domain.errors import Conflict, GisgridError
-from .schema import AuditLog, MonthState, utcnow
+from .schema import AuditLog, MonthRevision, MonthState, utcnow
 from . import Store
 
-state_t, audit_t = MonthState.__table__, AuditLog.__table__
+state_t, audit_t, revision_t = MonthState.__table__, AuditLog.__table__, MonthRevision.__table__
 
 DRAFT, PUBLISHED = "draft", "published"
 
@@ -36,6 +38,24 @@ def month_state(store: Store, month: str) -> dict:
     for key in ("updated_at", "closes_on", "closed_by"):      # the window is window()'s
         row.pop(key)
     return row
+
+
+def findings_changes(store: Store, month: str) -> int:
+    """How many times the month's findings were written, as the database counted them (0: never)."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(revision_t.c.changes).where(revision_t.c.month == month)).scalar() or 0
+
+
+def _hold_findings(conn, month: str) -> None:
+    """Take the month's count row for the rest of the transaction: a write of its findings in
+    flight has committed once this returns, and one that comes after waits, then is refused by
+    the database when the month is published (migration 0016)."""
+    conn.execute(text("INSERT INTO month_revision (month, changes) VALUES (:month, 0) "
+                      "ON CONFLICT (month) DO UPDATE SET changes = month_revision.changes"), {"month": month})
+
+
+class Moved(Conflict):
+    """What the scores were made from changed before the publication could freeze them."""
 
 
 def stamp(store: Store, month: str) -> tuple:
@@ -97,12 +117,18 @@ def require_open(store: Store, *months: str) -> None:
                            "re-open the month with a reason to change them", month=month)
 
 
-def publish(store: Store, month: str, by: str, scores: dict, draw_id: int | None) -> dict:
-    """Freeze the month's scores and sample; logs the scores before (of an earlier publication) and after."""
+def publish(store: Store, month: str, by: str, scores: dict, draw_id: int | None,
+            still_current: Callable[[], bool] = lambda: True) -> dict:
+    """Freeze the month's scores and sample; logs the scores before (of an earlier publication)
+    and after. `still_current` is asked once no finding of the month can be written any more
+    (nor is one being written): False, and nothing is published (Moved)."""
     with store.begin() as conn:
         row = conn.execute(select(state_t).where(state_t.c.month == month).with_for_update()).first()
         if row is not None and row.state == PUBLISHED:
             raise Conflict("{month} is already published", month=month)
+        _hold_findings(conn, month)
+        if not still_current():
+            raise Moved("{month} changed while it was being published", month=month)
         now = utcnow()
         values = {"state": PUBLISHED, "draw_id": draw_id, "published_at": now, "published_by": by,
                   "scores": _dump(scores), "updated_at": now}

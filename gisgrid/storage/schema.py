@@ -341,6 +341,18 @@ class MonthState(Base):
     closed_by: Mapped[str | None] = mapped_column(String(100))
 
 
+class MonthRevision(Base):
+    """How many times the month's findings were written (added, edited, moved, deleted), counted
+    by the database itself (migration 0016's triggers) in the writing transaction. The key of a
+    draft month's kept scores, and the row a publication locks: on PostgreSQL, ids are handed out
+    before commit, so a finding committed after a later one hides behind the largest id; a count
+    cannot. The same triggers refuse any write to the findings of a published month."""
+
+    __tablename__ = "month_revision"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)
+
+
 class AuditLog(Base):
     """Every change the office makes, and who published or re-opened a month: who, when, why,
     what it was done to (`subject`: an account, a road; `month` when it belongs to one) and
