@@ -251,7 +251,10 @@ _MONTH_ROADS = RevisionCache("month road indexes", maxsize=2)   # the month bein
 def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list[int], list[str], RoadIndex]:
     """(road ids, codes, spatial index) that place a finding of `month`: the roads as they stood
     when the month's sample was drawn (a later boundary change does not move that month's
-    findings), the current roads before a draw. Kept until a road changes (the web app reuses it)."""
+    findings), the current roads before a draw. Kept (the web app reuses it): a drawn month's
+    roads are what history says they were at the draw, which no later change alters (an import
+    of 120,000 roads made every tablet's write wait while each server rebuilt the same index);
+    the current roads until one changes."""
     from ..storage import boundaries
 
     when = store.drawn_at(month) if month else None
@@ -262,7 +265,7 @@ def month_roads(store: Store, month: str | None, tolerance: float) -> tuple[list
             raise NotFound("There are no roads yet; import roads before findings")
         return ids, codes, RoadIndex(geoms, tolerance_m=tolerance)
 
-    return _MONTH_ROADS.get(store, (tolerance, when), store.roads_revision(), build)
+    return _MONTH_ROADS.get(store, (tolerance, when), store.roads_revision() if when is None else when, build)
 
 
 def place(store: Store, lon: float, lat: float, month: str | None = None) -> tuple[int, str, float]:
