@@ -14,21 +14,21 @@ from gisgrid.storage import Store, boundaries
 
 
 def meanwhile(store, change):
-    """`store`, whose next write transaction (the import's) starts only after `change` was made
-    through another app server on the same database."""
-    real = store.begin
+    """`store`, whose import's write transaction (on the connection it planned and staged on)
+    starts only after `change` was made through another app server on the same database."""
+    real = store.begin_on
 
     @contextmanager
-    def begin():
-        del store.begin                    # the method again, for anything after
+    def begin_on(conn):
+        del store.begin_on                 # the method again, for anything after
         other = Store(store.url)
         try:
             change(other)
         finally:
             other.dispose()
-        with real() as conn:
+        with real(conn) as conn:
             yield conn
-    store.begin = begin
+    store.begin_on = begin_on
 
 
 def test_a_grid_changed_while_the_import_was_being_planned_keeps_that_change(district, tmp_path):

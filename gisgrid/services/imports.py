@@ -117,12 +117,13 @@ def import_layer(store: Store, kind: str, path, crs: str | None = None, layer: s
     # writes wait while it is held); under it only checked and written
     with store.engine.connect() as conn:
         stored, found, plan = planned(conn)
-    with store.begin() as conn:
-        if not layer_imports.still_current(conn, plan):     # a change came in between: again, locked
-            stored, found, plan = planned(conn)
-        created, updated = layer_imports.write_import(conn, plan)
-        if retire_missing and found.missing:
-            layer_imports.retire_missing(conn, kind, found.missing, stored, changed_by, RETIRED_BY_IMPORT)
+        with layer_imports.staged_import(conn, plan) as staged, store.begin_on(conn):
+            if not layer_imports.still_current(conn, plan):     # a change came in between: again, locked
+                stored, found, plan = planned(conn)
+                staged = None
+            created, updated = layer_imports.write_import(conn, plan, staged)
+            if retire_missing and found.missing:
+                layer_imports.retire_missing(conn, kind, found.missing, stored, changed_by, RETIRED_BY_IMPORT)
     if found.missing and not retire_missing:
         log(f"{len(found.missing)} stored {kind} are not in the file and were left as they are: "
             f"{', '.join(found.missing[:10])}")

@@ -140,6 +140,23 @@ class Store(SampleQueries, FindingQueries):
                     raise _busy() from None
                 raise
 
+    @contextmanager
+    def begin_on(self, conn: Connection) -> Iterable[Connection]:
+        """begin()'s write transaction on a connection of the caller's (an import's, which
+        copied its rows to that connection's temporary tables first)."""
+        if conn.in_transaction():
+            conn.commit()
+        with self._turn():
+            try:
+                with conn.execution_options(gisgrid_write=True).begin():
+                    yield conn
+            except OperationalError as exc:
+                if "database is locked" in str(exc):
+                    raise _busy() from None
+                raise
+            finally:
+                conn.execution_options(gisgrid_write=False)
+
     def _turn(self):
         return _held(self._writers) if self._writers is not None else nullcontext()
 

@@ -41,10 +41,16 @@ def still_current(conn, planned: bulk.Planned) -> bool:
     return bulk.still_current(conn, planned)
 
 
-def write_import(conn, planned: bulk.Planned) -> tuple[int, int]:
+def staged_import(conn, planned: bulk.Planned):
+    """The plan's rows copied, off SQLite's lock, to the connection that will write them (a
+    context: see bulk.staged)."""
+    return bulk.staged(conn, planned)
+
+
+def write_import(conn, planned: bulk.Planned, staged: bulk.Staged | None = None) -> tuple[int, int]:
     """Write a current plan in the caller's transaction: (created, updated). A road's grid must
     be a current grid."""
-    return bulk.write(conn, planned)
+    return bulk.write(conn, planned, staged)
 
 
 def retire_missing(conn, kind: str, codes: list[str], stored: dict[str, dict], changed_by: str, reason: str
