@@ -6,11 +6,13 @@ between does not see the imported roads as there when it was drawn."""
 
 from contextlib import contextmanager
 
+import pytest
 import shapely
 
-from fixtures import box, small_district
+from fixtures import box, finding, small_district
+from gisgrid.domain.errors import LayerError
 from gisgrid.services import office
-from gisgrid.storage import Store, boundaries
+from gisgrid.storage import Store, boundaries, bulk
 
 
 def meanwhile(store, change):
@@ -62,3 +64,39 @@ def test_a_month_drawn_while_the_import_was_being_planned_does_not_see_its_roads
     assert "R14" not in boundaries.road_geometries_as_of(district, drawn_at)[1]
     assert boundaries.feature(district, "road", "R14")["properties"]["updated_at"] >= \
         drawn_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_new_roads_naming_a_grid_not_stored_are_refused_and_nothing_is_written(district, tmp_path):
+    _, roads = small_district()
+    new = roads.iloc[[0, 1]].assign(code=["R14", "R15"], grid=["G1", "G9"],
+                                    geometry=[box(114.031, 33.5990, 114.039, 33.5992)] * 2)
+    new.to_file(tmp_path / "roads.geojson", driver="GeoJSON")
+    before = district.road_geometries()[1]
+    with pytest.raises(LayerError, match="Roads name grids that are not in the database: G9"):
+        office.import_layer(district, "roads", tmp_path / "roads.geojson")
+    assert district.road_geometries()[1] == before
+    assert boundaries.history(district, "road", "R14") == []
+
+
+def test_a_tablets_finding_is_written_while_an_import_copies_its_rows(district, tmp_path, monkeypatch):
+    """The rows are staged off SQLite's one lock: a finding recorded through another app server
+    meanwhile is stored at once, and the import then writes every road (PostgreSQL has no such
+    lock and stages nothing)."""
+    _, roads = small_district()
+    new = roads.iloc[[0]].assign(code="R14", name="新路", geometry=[box(114.031, 33.5990, 114.039, 33.5992)])
+    new.to_file(tmp_path / "roads.geojson", driver="GeoJSON")
+    staged, recorded = bulk._stage, []
+
+    def stage_then_a_tablet_writes(conn, *args):
+        staged(conn, *args)
+        other = Store(district.url)
+        try:
+            recorded.append(office.record_findings(
+                other, [finding(f"t{len(recorded)}", 114.035, 33.5951, "5.1")]).accepted)
+        finally:
+            other.dispose()
+    monkeypatch.setattr(bulk, "_stage", stage_then_a_tablet_writes)
+    result = office.import_layer(district, "roads", tmp_path / "roads.geojson")
+    assert result.created == 1 and "R14" in district.road_geometries()[1]
+    assert recorded == ([1, 1] if district.engine.dialect.name == "sqlite" else [])   # the roads, their history
+    assert district.count("findings") == len(recorded)

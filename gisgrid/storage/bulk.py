@@ -75,11 +75,14 @@ def _plan(conn: Connection, grids: list[dict] | None, roads: list[dict] | None, 
 def _with_grid_ids(conn: Connection, rows: list[dict]) -> list[dict]:
     """Roads name their grid by code; stored, they point at its id (a grid of this save included)."""
     grid_ids = dict(conn.execute(select(grid_t.c.code, grid_t.c.id).where(grid_t.c.retired_at.is_(None))).all())
-    unknown = sorted({r["grid"] for r in rows if r["grid"] is not None and r["grid"] not in grid_ids})
+    _refuse_unknown_grids(sorted({r["grid"] for r in rows if r["grid"] is not None and r["grid"] not in grid_ids}))
+    return [{**{k: v for k, v in r.items() if k != "grid"}, "grid_id": grid_ids.get(r["grid"])} for r in rows]
+
+
+def _refuse_unknown_grids(unknown: list[str]) -> None:
     if unknown:
         raise LayerError("Roads name grids that are not in the database: {codes} (import those grids "
                          "first)", codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
-    return [{**{k: v for k, v in r.items() if k != "grid"}, "grid_id": grid_ids.get(r["grid"])} for r in rows]
 
 
 def _stamp(planned: Planned, rows: list[dict], history: list[dict]) -> None:
@@ -138,12 +141,9 @@ class Staged:
             chosen = [f"s.{quote(c)}" for c in names]
             targets = list(names)
             if table is road_t:
-                unknown = [code for (code,) in conn.exec_driver_sql(
+                _refuse_unknown_grids([code for (code,) in conn.exec_driver_sql(
                     "SELECT DISTINCT s.grid FROM temp.gisgrid_new s WHERE s.grid IS NOT NULL AND NOT EXISTS "
-                    "(SELECT 1 FROM grid g WHERE g.code = s.grid AND g.retired_at IS NULL) ORDER BY 1 LIMIT 11")]
-                if unknown:
-                    raise LayerError("Roads name grids that are not in the database: {codes} (import those "
-                                     "grids first)", codes=", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
+                    "(SELECT 1 FROM grid g WHERE g.code = s.grid AND g.retired_at IS NULL) ORDER BY 1 LIMIT 11")])
                 at = names.index("grid")
                 targets[at] = "grid_id"
                 chosen[at] = "(SELECT g.id FROM grid g WHERE g.code = s.grid AND g.retired_at IS NULL)"
@@ -151,7 +151,7 @@ class Staged:
                                  f"SELECT {', '.join(chosen)}, ? FROM temp.gisgrid_new s ORDER BY s.rowid", (stamp,))
         if "history" in self.columns:
             names = self.columns["history"]
-            chosen = [f"replace(s.after, ?, ?)" if c == "after" else f"s.{quote(c)}" for c in names]
+            chosen = ["replace(s.after, ?, ?)" if c == "after" else f"s.{quote(c)}" for c in names]
             conn.exec_driver_sql(
                 f"INSERT INTO {quote(version_t.name)} ({', '.join(map(quote, names))}, changed_at) "
                 f"SELECT {', '.join(chosen)}, ? FROM temp.gisgrid_history s ORDER BY s.rowid",
