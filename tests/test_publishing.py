@@ -100,7 +100,7 @@ def test_the_database_refuses_a_published_months_findings_written_around_the_app
     for change in (update(finding_t).values(count=3), update(finding_t).values(month="2026-12"),
                    delete(finding_t)):
         with pytest.raises(IntegrityError, match="published month are frozen"):
-            with drawn.begin() as conn:
+            with drawn.engine.begin() as conn:          # SQL by hand, not through the app
                 conn.execute(change)
     with drawn.engine.connect() as conn:
         assert conn.execute(select(finding_t.c.external_id, finding_t.c.count, finding_t.c.month)).all() == [
@@ -109,7 +109,7 @@ def test_the_database_refuses_a_published_months_findings_written_around_the_app
     drawn.add_findings([{**RAW, "road_id": ids["R41"], "month": "2026-12",
                          "observed_at": datetime(2026, 12, 2, 2, tzinfo=timezone.utc)}])
     with pytest.raises(IntegrityError, match="published month are frozen"):
-        with drawn.begin() as conn:
+        with drawn.engine.begin() as conn:
             conn.execute(update(finding_t).where(finding_t.c.external_id == "raw").values(month=MONTH))
     month_work.reopen(drawn, Actor(None, "office2", "reviewer"), MONTH, "R41 finding from the paper sheet")
     assert drawn.add_findings([{**RAW, "external_id": "paper", "road_id": ids["R41"]}]) == 1
@@ -181,19 +181,41 @@ def _until_a_session_waits(store) -> None:
             if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                                  "AND cardinality(pg_blocking_pids(pid)) > 0")).scalar():
                 return
+            conn.rollback()          # the activity view is read once per transaction: a new one each time
             time.sleep(0.05)
     raise AssertionError("no session waited for a lock within 30 s")
 
 
 @pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
-def test_a_finding_whose_transaction_was_open_when_publishing_began_is_frozen_with_the_month(drawn):
-    """Its id was taken before publishing looked, its commit comes after: publishing waits for
-    it, sees the month's count move, and scores again."""
+def test_a_finding_whose_transaction_commits_after_the_publication_is_refused(drawn):
+    """Its id was taken before publishing looked, its commit comes after: the database counts
+    it at commit, finds the month published and refuses it; the month is as published."""
     ids = drawn.road_ids()
     writer = drawn.engine.connect()
     transaction = writer.begin()
     writer.execute(insert(finding_t).values({**RAW, "external_id": "slow", "road_id": ids["R41"],
                                              "created_at": RAW["observed_at"]}))
+    month_work.publish(drawn, Actor(None, "office1", "reviewer"), MONTH)
+    with pytest.raises(IntegrityError, match="published month are frozen"):
+        transaction.commit()
+    writer.close()
+    assert drawn.count("findings") == 1
+    frozen = {g["code"]: g["score"] for g in publishing.month_state(drawn, MONTH)["scores"]["grids"]}
+    assert frozen == {g["code"]: g["score"] for g in scores.month_json(drawn, MONTH)["grids"]}
+
+
+@pytest.mark.parametrize("db_url", ["postgis"], indirect=True)
+def test_a_finding_counted_before_the_publication_looked_is_frozen_with_the_month(drawn):
+    """A commit under way when publishing takes the month: publishing waits for it, sees the
+    count move, and scores again."""
+    from sqlalchemy import text
+
+    ids = drawn.road_ids()
+    writer = drawn.engine.connect()
+    transaction = writer.begin()
+    writer.execute(insert(finding_t).values({**RAW, "external_id": "slow", "road_id": ids["R41"],
+                                             "created_at": RAW["observed_at"]}))
+    writer.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))     # counted now, as at the start of its commit
     published = {}
     publisher = threading.Thread(target=lambda: published.update(
         month_work.publish(drawn, Actor(None, "office1", "reviewer"), MONTH)))

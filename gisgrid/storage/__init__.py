@@ -25,8 +25,8 @@ from ..settings import Settings
 from ..settings import load as load_settings
 from . import db as database
 from .db import (DEFAULT_SETTINGS, LANGS, MIGRATIONS, ROLES, Draw, _alembic_config, _sqlite_begin, _sqlite_pragmas,
-                 database_url, draw_t, finding_t, grid_t, ignoring_duplicates, road_t, sample_t, schema_head, setting_t,
-                 user_t)
+                 database_url, draw_t, finding_t, grid_t, ignoring_duplicates, published_months_refused, road_t,
+                 sample_t, schema_head, setting_t, user_t)
 from .findings import FindingQueries
 from .samples import SampleQueries
 from .schema import CODE, SRID, AccountTown, utcnow
@@ -131,7 +131,7 @@ class Store(SampleQueries, FindingQueries):
         """One write transaction: everything inside is written, or nothing is; what it reads
         stays as read until it ends (no other writer comes between). A writer that waited longer
         than WRITE_WAIT_S for SQLite's lock is refused with Busy, having written nothing."""
-        with self._turn():
+        with self._turn(), published_months_refused():
             try:
                 with self._writer.begin() as conn:
                     yield conn
@@ -146,7 +146,7 @@ class Store(SampleQueries, FindingQueries):
         copied its rows to that connection's temporary tables first)."""
         if conn.in_transaction():
             conn.commit()
-        with self._turn():
+        with self._turn(), published_months_refused():
             try:
                 with conn.execution_options(gisgrid_write=True).begin():
                     yield conn

@@ -80,7 +80,7 @@ FROZEN_FINDINGS = "gisgrid: the findings of a published month are frozen"
 @contextmanager
 def published_months_refused():
     """The database's refusal of a write to a published month's findings as the user's error:
-    a month published between the write's check and its insert (PostgreSQL lets them meet)."""
+    a month published between the write's check and its commit (PostgreSQL lets them meet)."""
     try:
         yield
     except IntegrityError as error:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ..domain import scoring
 from .schema import SRID, utcnow
 
-from .db import finding_t, grid_t, ignoring_duplicates, published_months_refused, road_t
+from .db import finding_t, grid_t, ignoring_duplicates, road_t
 
 
 class FindingQueries:
@@ -43,7 +43,7 @@ class FindingQueries:
         insert_stmt = ignoring_duplicates(self.engine.dialect.name, finding_t).returning(finding_t.c.id)
         now = utcnow()
         inserted = 0
-        with self.begin() as conn, published_months_refused():
+        with self.begin() as conn:
             for start in range(0, len(rows), 20000):
                 chunk = [{"created_at": now, "created_by": None, **r} for r in rows[start:start + 20000]]
                 inserted += len(conn.execute(insert_stmt, chunk).all())

@@ -11,7 +11,6 @@ from sqlalchemy import func, insert, select, update
 from ..domain.errors import Conflict, NotFound
 from .schema import ClientWrite, FindingChange, Inspection, Photo, utcnow
 from . import Store, finding_t, grid_t, ignoring_duplicates, road_t, sample_t, user_t
-from .db import published_months_refused
 
 inspection_t, change_t, photo_t = Inspection.__table__, FindingChange.__table__, Photo.__table__
 client_write_t = ClientWrite.__table__
@@ -208,19 +207,16 @@ def insert_finding(conn, values: dict) -> int | None:
     On PostgreSQL a concurrent insert of the same id waits for the other transaction, then
     inserts nothing."""
     statement = ignoring_duplicates(conn.dialect.name, finding_t).values(created_at=utcnow(), **values)
-    with published_months_refused():
-        return conn.execute(statement.returning(finding_t.c.id)).scalar()
+    return conn.execute(statement.returning(finding_t.c.id)).scalar()
 
 
 def write_finding(conn, finding_id: int, values: dict) -> None:
-    with published_months_refused():
-        conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(**values, updated_at=utcnow()))
+    conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(**values, updated_at=utcnow()))
 
 
 def mark_deleted(conn, finding_id: int) -> None:
     """Soft delete: the finding is kept (with its photos) but no longer scored."""
-    with published_months_refused():
-        conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(deleted_at=utcnow()))
+    conn.execute(update(finding_t).where(finding_t.c.id == finding_id).values(deleted_at=utcnow()))
 
 
 def submit_in(conn, month: str, road_id: int, by: str) -> None:

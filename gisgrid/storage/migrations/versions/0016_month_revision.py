@@ -4,8 +4,10 @@ findings, in the writing transaction, whatever wrote them (the tablet, an import
 The count is the key of a draft month's kept scores: the largest finding id was, and on
 PostgreSQL a finding whose transaction took its id first and committed last hid behind it (the
 scores kept stale, and frozen so by a publication). Publishing locks the month's count row:
-a write of the month's findings either committed before (and the publication sees its count
-move and scores again) or waits for it and then finds the month published.
+a write of the month's findings either counted itself before (the publication waits for its
+commit, sees the count move and scores again) or counts itself after, and is refused. On
+SQLite the triggers run with each statement (its writers take turns anyway); on PostgreSQL at
+commit, so that the count row is held for a commit, not for the whole of each write.
 
 Revision ID: 0016
 Revises: 0015
@@ -41,24 +43,21 @@ SQLITE = [
          "ON CONFLICT (month) DO UPDATE SET changes = changes + 1;"))
 ]
 
-# one statement's rows at once (an import's 20,000), from its transition tables
+# at commit, row by row (a deferred constraint trigger): 50 tablets writing one month queued
+# behind each other's whole transactions when it ran with the statement
 POSTGRES_FUNCTION = f"""
-CREATE FUNCTION gisgrid_count_finding_writes() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION gisgrid_count_finding_write() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     written text[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(DISTINCT month) INTO written FROM new_rows;
-    ELSIF TG_OP = 'UPDATE' THEN
-        SELECT array_agg(DISTINCT month) INTO written
-          FROM (SELECT month FROM old_rows UNION SELECT month FROM new_rows) AS m;
+        written := ARRAY[NEW.month];
+    ELSIF TG_OP = 'DELETE' OR NEW.month = OLD.month THEN
+        written := ARRAY[OLD.month];
     ELSE
-        SELECT array_agg(DISTINCT month) INTO written FROM old_rows;
+        written := ARRAY[OLD.month, NEW.month];
     END IF;
-    IF written IS NULL THEN
-        RETURN NULL;
-    END IF;
-    -- the count rows in one order: two imports never wait for each other crosswise
+    -- the count rows in one order: two writers never wait for each other crosswise
     INSERT INTO month_revision (month, changes) SELECT m, 1 FROM unnest(written) AS m ORDER BY m
         ON CONFLICT (month) DO UPDATE SET changes = month_revision.changes + 1;
     -- read after the count row is ours: a publication that held it has committed by now
@@ -68,11 +67,7 @@ BEGIN
     RETURN NULL;
 END $$
 """
-POSTGRES_TRIGGERS = [
-    ("finding_insert_counted", "INSERT", "REFERENCING NEW TABLE AS new_rows"),
-    ("finding_update_counted", "UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-    ("finding_delete_counted", "DELETE", "REFERENCING OLD TABLE AS old_rows"),
-]
+POSTGRES_TRIGGER = "finding_written_counted"
 
 
 def upgrade():
@@ -81,9 +76,8 @@ def upgrade():
                     sa.Column("changes", sa.BigInteger, nullable=False))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
-        for name, event, transition in POSTGRES_TRIGGERS:
-            op.execute(f"CREATE TRIGGER {name} AFTER {event} ON finding {transition} "
-                       "FOR EACH STATEMENT EXECUTE FUNCTION gisgrid_count_finding_writes()")
+        op.execute(f"CREATE CONSTRAINT TRIGGER {POSTGRES_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON finding "
+                   "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gisgrid_count_finding_write()")
     else:
         for _name, statement in SQLITE:
             op.execute(statement)
@@ -91,9 +85,8 @@ def upgrade():
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        for name, _event, _transition in POSTGRES_TRIGGERS:
-            op.execute(f"DROP TRIGGER {name} ON finding")
-        op.execute("DROP FUNCTION gisgrid_count_finding_writes()")
+        op.execute(f"DROP TRIGGER {POSTGRES_TRIGGER} ON finding")
+        op.execute("DROP FUNCTION gisgrid_count_finding_write()")
     else:
         for name, _statement in SQLITE:
             op.execute(f"DROP TRIGGER {name}")
