@@ -131,14 +131,8 @@ class Store(SampleQueries, FindingQueries):
         """One write transaction: everything inside is written, or nothing is; what it reads
         stays as read until it ends (no other writer comes between). A writer that waited longer
         than WRITE_WAIT_S for SQLite's lock is refused with Busy, having written nothing."""
-        with self._turn(), published_months_refused():
-            try:
-                with self._writer.begin() as conn:
-                    yield conn
-            except OperationalError as exc:
-                if "database is locked" in str(exc):
-                    raise _busy() from None
-                raise
+        with self._writing(self._writer.begin) as conn:
+            yield conn
 
     @contextmanager
     def begin_on(self, conn: Connection) -> Iterable[Connection]:
@@ -146,16 +140,22 @@ class Store(SampleQueries, FindingQueries):
         copied its rows to that connection's temporary tables first)."""
         if conn.in_transaction():
             conn.commit()
+        try:
+            with self._writing(conn.execution_options(gisgrid_write=True).begin):
+                yield conn
+        finally:
+            conn.execution_options(gisgrid_write=False)
+
+    @contextmanager
+    def _writing(self, begin: Callable):
         with self._turn(), published_months_refused():
             try:
-                with conn.execution_options(gisgrid_write=True).begin():
+                with begin() as conn:
                     yield conn
             except OperationalError as exc:
                 if "database is locked" in str(exc):
                     raise _busy() from None
                 raise
-            finally:
-                conn.execution_options(gisgrid_write=False)
 
     def _turn(self):
         return _held(self._writers) if self._writers is not None else nullcontext()
