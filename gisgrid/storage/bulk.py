@@ -108,7 +108,7 @@ def write(conn: Connection, planned: Planned, staged: Staged | None = None) -> t
     new, history = ([], []) if staged is not None else (planned.new, planned.history)
     _stamp(planned, new + planned.changed, history)
     table, changed = planned.table, planned.changed
-    if table is road_t:
+    if table is road_t and (new or changed):        # staged new roads find their grid in SQL
         new, changed = _with_grid_ids(conn, new), _with_grid_ids(conn, changed)
     if new:
         _insert_many(conn, table, new)
