@@ -37,9 +37,12 @@ class RevisionCache:
         self._lock = threading.Lock()      # guards the slot tables only, never held while building
         self._owners: weakref.WeakKeyDictionary[Any, OrderedDict[Hashable, _Slot]] = weakref.WeakKeyDictionary()
 
-    def get(self, owner: Any, key: Hashable, revision: Hashable, build: Callable[[], T]) -> T:
+    def get(self, owner: Any, key: Hashable, revision: Hashable, build: Callable[[], T],
+            refresh: Callable[[Any, T], T | None] | None = None) -> T:
         """The value of `key` built at `revision`: the kept one, or `build()`'s (kept, unless it
-        raises). The least recently used key goes when more than `maxsize` are kept."""
+        raises). With `refresh`, a value kept at another revision is first offered to it, as
+        refresh(its revision, it): what it returns (not None) stands for build()'s. The least
+        recently used key goes when more than `maxsize` are kept."""
         with self._lock:
             slots = self._owners.setdefault(owner, OrderedDict())
             slot = slots.get(key)
@@ -50,8 +53,10 @@ class RevisionCache:
                 slots.popitem(last=False)
         with slot.lock:
             if not slot.filled or slot.revision != revision:
+                kept = (slot.revision, slot.value) if slot.filled and refresh is not None else None
                 slot.filled, slot.value = False, None   # stale whatever build() does: let it go
-                slot.value = build()
+                value = refresh(*kept) if kept is not None else None
+                slot.value = build() if value is None else value
                 slot.revision, slot.filled = revision, True
             return slot.value
 

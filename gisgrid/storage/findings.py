@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timezone
 
 import geopandas as gpd
@@ -15,6 +15,13 @@ from ..domain import scoring
 from .schema import SRID, utcnow
 
 from .db import finding_t, grid_t, ignoring_duplicates, road_t
+
+
+def _among(roads: Collection[int] | None) -> str:
+    """The sample's roads limited to `roads` (ids from the database, written in as integers)."""
+    if roads is None:
+        return ""
+    return " AND s.road_id IN (" + (",".join(str(int(r)) for r in roads) or "NULL") + ")"
 
 
 class FindingQueries:
@@ -77,13 +84,16 @@ class FindingQueries:
               "AND s.draw_id = %(draw)s AND s.road_id = f.road_id")
 
     def deduction_units_for_scoring(self, draw_id: int, month: str, tariff: dict[str, tuple[int, int]],
-                                    threshold: float) -> tuple[dict[str, dict[str, int]], bool]:
+                                    threshold: float, roads: Collection[int] | None = None
+                                    ) -> tuple[dict[str, dict[str, int]], bool]:
         """What each sampled road's findings without a deadline deduct, per rule, in the
         rulebook's whole units, summed by the database: count × the rule's low figure, or its
         high one above the area threshold (`tariff`: rule -> (low, high) units). Returns
         ({road: {rule: units}}, clean); `clean` is False when a finding the tariff cannot price
         was met (an unknown rule, a count below 1, an area rule without an area > 0, a rule that
-        needs a deadline): the caller then scores finding by finding, which names the finding."""
+        needs a deadline): the caller then scores finding by finding, which names the finding.
+        `roads` (ids) limits it to those of the sample's roads; each of them is in the answer,
+        with no rule when it has no finding."""
         def literal(code: str) -> str:
             return "'" + code.replace("'", "''") + "'"
 
@@ -93,13 +103,13 @@ class FindingQueries:
                          for code, (low, high) in tariff.items())
         query = (f"SELECT s.road_id, f.rule, SUM(f.count * (CASE f.rule {price} END)), MIN(f.count), "
                  "SUM(CASE WHEN f.area_m2 IS NULL OR f.area_m2 <= 0 THEN 1 ELSE 0 END) "
-                 "FROM sample_road s CROSS JOIN finding f " + self._ON_SAMPLE +
+                 "FROM sample_road s CROSS JOIN finding f " + self._ON_SAMPLE + _among(roads) +
                  " AND f.deadline IS NULL GROUP BY s.road_id, f.rule")
         # grouped by the road's id, named from the sample's 40,000 roads after: joining the
         # road to each of the 150,000 groups costs a third of the statement
         codes = dict(self._fetch("SELECT s.road_id, r.code FROM sample_road s JOIN road r ON r.id = s.road_id "
-                                 "WHERE s.draw_id = %(draw)s", {"draw": draw_id}))
-        by_road: dict[str, dict[str, int]] = {}
+                                 "WHERE s.draw_id = %(draw)s" + _among(roads), {"draw": draw_id}))
+        by_road: dict[str, dict[str, int]] = {} if roads is None else {code: {} for code in codes.values()}
         clean = True
         for road, rule, units, smallest, no_area in self._fetch(query, {"draw": draw_id, "month": month,
                                                                         "threshold": threshold}):
@@ -109,14 +119,16 @@ class FindingQueries:
             by_road.setdefault(codes[road], {})[rule] = int(units)
         return by_road, clean
 
-    def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False
-                             ) -> dict[str, list[scoring.Finding]]:
-        """The month's findings on the sampled roads, as the pure scorer wants them (only those
-        with a deadline, when the others are summed by deduction_units_for_scoring)."""
+    def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False,
+                             roads: Collection[int] | None = None) -> dict[str, list[scoring.Finding]]:
+        """The month's findings on the sampled roads (`roads`: on those of them), as the pure
+        scorer wants them (only those with a deadline, when the others are summed by
+        deduction_units_for_scoring)."""
         query = ("SELECT r.code, f.rule, f.count, f.area_m2, "
                  "CASE WHEN f.deadline IS NULL THEN NULL ELSE f.observed_at END, f.deadline " +
                  (self._DATED if with_deadline_only else
-                  "FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id " + self._ON_SAMPLE))
+                  "FROM sample_road s CROSS JOIN finding f JOIN road r ON r.id = f.road_id " + self._ON_SAMPLE) +
+                 _among(roads))
         by_road: dict[str, list[scoring.Finding]] = {}
         rows = self._fetch(query, {"draw": draw_id, "month": month})
         make = tuple.__new__  # a Finding straight from its fields: the hot loop of a city's month
@@ -129,6 +141,12 @@ class FindingQueries:
                 observed_on = observed.astimezone(tz).date()
             by_road.setdefault(road, []).append(make(scoring.Finding, (rule, count, area, observed_on, deadline)))
         return by_road
+
+    def roads_written_since(self, month: str, change: int) -> list[int]:
+        """The roads (ids) whose findings of `month` were written after the month's count was
+        `change` (migration 0017's notes)."""
+        return [road for (road,) in self._fetch("SELECT road_id FROM road_written WHERE month = %(month)s "
+                                                "AND change > %(change)s", {"month": month, "change": change})]
 
     def grid_codes(self) -> list[str]:
         with self.engine.connect() as conn:

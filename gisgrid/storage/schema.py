@@ -353,6 +353,18 @@ class MonthRevision(Base):
     changes: Mapped[int] = mapped_column(BigInteger)
 
 
+class RoadWritten(Base):
+    """Which roads' findings a month's writes touched, with the month's count at each road's last
+    write (migration 0017's triggers, beside 0016's count): a draft month's kept scores rescore
+    the roads written since they were made, not the whole sample."""
+
+    __tablename__ = "road_written"
+    __table_args__ = (Index("ix_road_written_change", "month", "change"),)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    road_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    change: Mapped[int] = mapped_column(BigInteger)
+
+
 class AuditLog(Base):
     """Every change the office makes, and who published or re-opened a month: who, when, why,
     what it was done to (`subject`: an account, a road; `month` when it belongs to one) and
