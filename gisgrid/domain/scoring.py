@@ -12,6 +12,7 @@ from datetime import date
 from fractions import Fraction
 from functools import lru_cache
 import math
+import operator
 
 from .errors import FindingError
 from .months import one_month_after
@@ -187,25 +188,43 @@ def score_month_units(sample: Mapping[str, Sequence[str]], units_by_road: Mappin
                       grids: Iterable[str] = (), grid_deductions: Mapping[str, Fraction] | None = None
                       ) -> list[GridMonth]:
     """score_month from the database's sums per road and rule (plus the findings with a deadline)."""
-    empty: dict[str, int] = {}
-
-    def road(code: str) -> RoadScore:
-        dated = findings_by_road.get(code)
-        if dated:           # rare (5.4): scored one by one, added to the sums
-            return score_road_units(code, units_by_road.get(code, empty), rulebook, dated)
-        return _road(code, units_by_road.get(code, empty), rulebook)
-
-    return month_of_roads({grid: [road(r) for r in roads] for grid, roads in sample.items()}, grids,
+    roads = roads_of_units(units_by_road, findings_by_road, rulebook, {r for roads in sample.values() for r in roads})
+    return month_of_roads({grid: [roads[r] for r in codes] for grid, codes in sample.items()}, grids,
                           grid_deductions)
 
 
+def roads_of_units(units_by_road: Mapping[str, Mapping[str, int]], findings_by_road: Mapping[str, Iterable[Finding]],
+                   rulebook: Rulebook, codes: Iterable[str]) -> dict[str, RoadScore]:
+    """The roads `codes` scored from the database's sums per road and rule (plus the findings
+    with a deadline): score_road's figures, exactly."""
+    empty: dict[str, int] = {}
+    scored = {}
+    for code in codes:
+        dated = findings_by_road.get(code)
+        if dated:           # rare (5.4): scored one by one, added to the sums
+            scored[code] = score_road_units(code, units_by_road.get(code, empty), rulebook, dated)
+        else:
+            scored[code] = _road(code, units_by_road.get(code, empty), rulebook)
+    return scored
+
+
 def month_of_roads(roads_of: dict[str, list[RoadScore]], grids: Iterable[str] = (),
-                   grid_deductions: Mapping[str, Fraction] | None = None) -> list[GridMonth]:
+                   grid_deductions: Mapping[str, Fraction] | None = None,
+                   kept: Mapping[str, GridMonth] | None = None) -> list[GridMonth]:
     """Grid month = max(0, mean of its sampled roads' scores - its grid deductions), ranked;
     grids in `grids` without a sampled road are listed as not assessed (their deductions shown,
-    not applied). (The one place a grid's month score is made.)"""
+    not applied). (The one place a grid's month score is made.) `kept`: grid months made
+    before, whose mean stands for a grid with the very same road scores."""
     grid_deductions = grid_deductions or {}
-    means = {grid: (mean([r.score for r in roads]) if roads else None) for grid, roads in roads_of.items()}
+    kept = kept or {}
+
+    def road_mean(grid: str, roads: list[RoadScore]) -> Fraction | None:
+        before = kept.get(grid)
+        if before is not None and len(before.roads) == len(roads) and all(map(operator.is_, before.roads, roads)):
+            return before.road_mean
+        return mean([r.score for r in roads]) if roads else None
+
+    means = {grid: road_mean(grid, roads) for grid, roads in roads_of.items()}
     for grid in list(grids) + list(grid_deductions):
         means.setdefault(grid, None)
         roads_of.setdefault(grid, [])

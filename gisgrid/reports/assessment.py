@@ -5,9 +5,12 @@ bulletin's data, and the tables the XLSX/CSV exports are made of."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 from functools import lru_cache
+from types import MappingProxyType
 
 import shapely
 
@@ -48,8 +51,9 @@ def _section_key(code: str):
 
 def live_scores_at(store: Store, month: str) -> tuple[tuple, dict]:
     """(revision, the month scored now with exact scores and the draw record): what publishing
-    freezes while scores_revision is still the revision."""
-    return scores.live_document_at(store, month)
+    freezes while scores_revision is still the revision. Every road scored, never the kept
+    scores rescored in part: what cadres are judged by is made the one plain way."""
+    return scores.live_document_at(store, month, whole=True)
 
 
 scores_revision = scores.document_revision
@@ -86,43 +90,78 @@ def month_report(store: Store, month: str) -> dict:
     by section. A copy: callers may set keys of their own (the page adds the audit)."""
     month = parse_month(month)
     revision = (_source(store, month), _source(store, previous_month(month)))
-    return dict(_REPORTS.get(store, month, revision, lambda: _month_report(store, month)[0]))
+
+    def refresh(kept_revision: tuple, kept: _Made) -> _Made:
+        # the month before as kept while its source stands: its rows are the kept ones
+        return _month_report(store, month, kept, same_before=kept_revision[1] == revision[1])
+
+    return dict(_REPORTS.get(store, month, revision, lambda: _month_report(store, month), refresh=refresh).report)
 
 
 _exact = scores.exact_score
 shown = scoring.as_points      # what people read: half up to 0.01
 
 
-@scores.collector_paused()
-def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
-    """month_report, and the exact grid scores of the month and of the month before (the
-    report rounds them for people; the exports carry them whole)."""
-    month = parse_month(month)
-    document = month_scores(store, month)
-    rulebook = _rulebook(store, month)
-    before_month = previous_month(month)
-    before = _scores_or_none(store, before_month)
-    before_by_code = {g["code"]: g for g in before["grids"]} if before else {}
-    grids = []
-    for grid in document["grids"]:
-        prior = before_by_code.get(grid["code"], {})
-        now_exact, prior_exact = _exact(grid), (_exact(prior) if prior else None)
-        rank_change = (prior["rank"] - grid["rank"]) if prior.get("rank") and grid["rank"] else None
+_NO_PRIOR = MappingProxyType({})        # a grid the month before did not have: one, so that it is the same
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A month's report with the documents it was made of, and each grid's row beside the
+    document rows it came from: a report made again keeps the rows whose sources are the very
+    same (a draft's kept scores keep the rows of the grids no write touched)."""
+
+    report: dict
+    document: dict
+    before: dict | None
+    sources: dict[str, tuple[dict, dict, dict]]     # code -> (document row, prior row, report row)
+
+
+def _grid_row(grid: dict, prior: Mapping, rulebook: Rulebook, kept: tuple[dict, dict, dict] | None) -> dict:
+    """A grid's row of the month report, from its document row and the month before's (`kept`:
+    a row made before, whose road rows stand when the grid's roads are the same)."""
+    now_exact, prior_exact = _exact(grid), (_exact(prior) if prior else None)
+    rank_change = (prior["rank"] - grid["rank"]) if prior.get("rank") and grid["rank"] else None
+    if kept is not None and kept[0]["roads"] is grid["roads"]:
+        roads, by_section = kept[2]["roads"], kept[2]["by_section"]
+    else:
         by_rule: dict[str, float] = {}
         for road in grid["roads"]:
             for code, points in road["by_rule"].items():
                 by_rule[code] = round(by_rule.get(code, 0) + points, 2)
-        grids.append({**{k: v for k, v in grid.items() if k != "exact"}, "score": shown(now_exact),
-                      "roads": [{**{k: v for k, v in r.items() if not k.startswith("exact")},
-                                 "score": shown(_exact(r)), "by_section": _by_section(r["by_rule"], rulebook)}
-                                for r in grid["roads"]],
-                      "by_section": _by_section(by_rule, rulebook), "grid_deducted": grid_deducted(grid),
-                      "previous_score": shown(prior_exact), "previous_rank": prior.get("rank"),
-                      "rank_change": rank_change, "score_change": shown(_difference(now_exact, prior_exact))})
+        roads = [{**{k: v for k, v in r.items() if not k.startswith("exact")},
+                  "score": shown(_exact(r)), "by_section": _by_section(r["by_rule"], rulebook)} for r in grid["roads"]]
+        by_section = _by_section(by_rule, rulebook)
+    return {**{k: v for k, v in grid.items() if k != "exact"}, "score": shown(now_exact), "roads": roads,
+            "by_section": by_section, "grid_deducted": grid_deducted(grid),
+            "previous_score": shown(prior_exact), "previous_rank": prior.get("rank"),
+            "rank_change": rank_change, "score_change": shown(_difference(now_exact, prior_exact))}
+
+
+@scores.collector_paused()
+def _month_report(store: Store, month: str, kept: _Made | None = None, same_before: bool = False) -> _Made:
+    """month_report with what it was made of (`kept`: a report of the month made before, whose
+    rows stand where their sources are the same; `same_before`: its month before still is)."""
+    month = parse_month(month)
+    document = month_scores(store, month)
+    rulebook = _rulebook(store, month)
+    before_month = previous_month(month)
+    before = kept.before if kept is not None and same_before else _scores_or_none(store, before_month)
+    before_by_code = {g["code"]: g for g in before["grids"]} if before else {}
+    kept_rows = kept.sources if kept is not None and kept.document["rulebook"] == document["rulebook"] else {}
+    grids, sources = [], {}
+    for grid in document["grids"]:
+        prior = before_by_code.get(grid["code"], _NO_PRIOR)
+        made = kept_rows.get(grid["code"])
+        if made is not None and made[0] is grid and made[1] is prior:
+            row = made[2]
+        else:
+            row = _grid_row(grid, prior, rulebook, made)
+        grids.append(row)
+        sources[grid["code"]] = (grid, prior, row)
     assessed = [_exact(g) for g in document["grids"] if g["score"] is not None]
+    mean = shown(scoring.mean(assessed)) if assessed else None
     state = publishing.month_state(store, month)
-    exact = {g["code"]: {"score": _exact(g), "roads": {r["code"]: r for r in g["roads"]}} for g in document["grids"]}
-    exact_before = {g["code"]: _exact(g) for g in before["grids"]} if before else {}
     towns_before = {t["town"]: t for t in before["towns"]} if before else {}
     towns = []
     for town in document["towns"]:
@@ -131,15 +170,15 @@ def _month_report(store: Store, month: str) -> tuple[dict, dict, dict]:
                       "grids": town["grids"], "previous_rank": prior.get("rank"),
                       "rank_change": (prior["rank"] - town["rank"]) if prior.get("rank") and town["rank"] else None,
                       "score_change": shown(_difference(_exact(town), _exact(prior) if prior else None))})
-    return {
+    return _Made({
         "month": month, "rulebook": document["rulebook"], "previous_month": before_month if before else None,
         "state": {"state": state["state"], "published_at": _iso(state["published_at"]),
                   "published_by": state["published_by"]},
         "draw": document.get("draw"), "sections": _sections(rulebook),
         "summary": {"grids": len(grids), "assessed": len(assessed), "unassessed": len(grids) - len(assessed),
-                    "mean": shown(scoring.mean(assessed)) if assessed else None},
-        "grids": grids, "towns": towns, "tiles": _tiles(grids, assessed),
-    }, exact, exact_before
+                    "mean": mean},
+        "grids": grids, "towns": towns, "tiles": _tiles(grids, len(assessed), mean),
+    }, document, before, sources)
 
 
 def district_rectification(grids: list[dict]) -> dict | None:
@@ -157,7 +196,7 @@ def district_rectification(grids: list[dict]) -> dict | None:
             "rate_label": f"{scoring.as_points(rate * 100):.2f}%" if rate is not None else "—", "grids": deducted}
 
 
-def _tiles(grids: list[dict], assessed: list[Fraction]) -> dict:
+def _tiles(grids: list[dict], assessed: int, mean: float | None) -> dict:
     """The dashboard's figures: grids assessed, the mean, the lowest grid, points lost by rule
     section over the sampled roads, and the rectification rate once the month has one."""
     scored = [g for g in grids if g["score"] is not None]
@@ -167,8 +206,7 @@ def _tiles(grids: list[dict], assessed: list[Fraction]) -> dict:
         for section, points in grid["by_section"].items():
             lost[section] = round(lost.get(section, 0) + points, 2)
     rectification = district_rectification(grids)
-    return {"assessed": len(assessed), "grids": len(grids),
-            "mean": shown(scoring.mean(assessed)) if assessed else None,
+    return {"assessed": assessed, "grids": len(grids), "mean": mean,
             "lowest": {k: lowest[k] for k in ("code", "name", "town", "score")} if lowest else None,
             "lost_by_section": dict(sorted(lost.items(), key=lambda kv: (-kv[1], _section_key(kv[0])))),
             "lost_total": round(sum(lost.values()), 2),
@@ -406,8 +444,10 @@ def deductions_text(grid: dict) -> str:
 
 def export_table(store: Store, month: str, level: str) -> Table:
     """One level of the month's scores as a typed table with Chinese headers; scores exact."""
-    report, exact, exact_before = _month_report(store, month)
-    month = report["month"]
+    made = _month_report(store, month)
+    report, month = made.report, made.report["month"]
+    exact = {g["code"]: {"score": _exact(g), "roads": {r["code"]: r for r in g["roads"]}} for g in made.document["grids"]}
+    exact_before = {g["code"]: _exact(g) for g in made.before["grids"]} if made.before else {}
     if level == "grids":
         rows = [[month, g["rank"], g["code"], g["name"], g["town"], g["class"], exact[g["code"]]["score"],
                  g["previous_rank"], g["rank_change"], exact_before.get(g["code"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,7 @@ from ..gis import write
 from ..domain import rectification, scoring
 from ..domain.errors import GisgridError, NotFound
 from ..domain.months import months_of_year, parse_month, parse_year
-from ..domain.rulebook import rulebook_for
+from ..domain.rulebook import Rulebook, rulebook_for
 from ..storage import Draw, Store, as_of, notices
 from ..storage.cache import RevisionCache
 
@@ -43,18 +44,91 @@ def _require_sample(store: Store, month: str) -> Draw:
     return draw
 
 
-def _month(store: Store, month: str):
-    """(draw, rulebook, grids as of the draw, rectification by grid, results) of a drawn month,
-    scored now."""
+@dataclass(frozen=True)
+class Scored:
+    """A drafted month scored now: its roads' scores by code (None when scored finding by
+    finding) beside what the grid months were made of, and the month's count of finding writes
+    they were read at (None: not known). Rescoring the roads written since then and making the
+    grid months again gives what scoring every road would (see `_rescored`)."""
+
+    draw: Draw
+    rulebook: Rulebook
+    details: dict
+    rectified: dict
+    roads: dict[str, scoring.RoadScore] | None
+    results: list[scoring.GridMonth]
+    changes: int | None = None
+
+    def grid_months(self, roads: dict[str, scoring.RoadScore], kept: bool = False) -> list[scoring.GridMonth]:
+        """The grid months of `roads`' scores (`kept`: this one's means standing for its grids
+        with the same road scores)."""
+        deductions = {grid: rectification.total(found[0]) for grid, found in self.rectified.items()}
+        return scoring.month_of_roads({grid: [roads[r] for r in codes] for grid, codes in self.draw.sample.items()},
+                                      self.details, deductions, {r.code: r for r in self.results} if kept else None)
+
+
+def _scored(store: Store, month: str, counted: bool = True, changes: int | None = None) -> Scored:
+    """The drafted month scored now, its grids' names, towns and classes as they were when the
+    sample was drawn (an edit since never rewrites the month: its ranking, its bulletin, its
+    exports). `counted=False` is the finding-by-finding way (see `_road_scores`)."""
     month = parse_month(month)
     store.require_schema()
     draw = _require_sample(store, month)
     rulebook = rulebook_for(month, store.rulebooks())
-    # names, towns and classes as they were when the sample was drawn: an edit since never
-    # rewrites the month (its ranking, its bulletin, its exports)
     details = as_of.grid_details_as_of(store, draw.drawn_at)
     rectified = grid_rectification(store, month, rulebook)
-    return draw, rulebook, details, rectified, _score(store, draw, month, rulebook, details, rectified=rectified)
+    roads = _road_scores(store, draw, month, rulebook) if counted else None
+    if roads is not None:
+        scored = Scored(draw, rulebook, details, rectified, roads, [], changes)
+        return replace(scored, results=scored.grid_months(roads))
+    deductions = {grid: rectification.total(found[0]) for grid, found in rectified.items()}
+    findings = store.findings_for_scoring(draw.id, month, store.timezone())
+    return Scored(draw, rulebook, details, rectified, None,
+                  scoring.score_month(draw.sample, findings, rulebook, grids=details, grid_deductions=deductions))
+
+
+def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int] | None = None
+                 ) -> dict[str, scoring.RoadScore] | None:
+    """The sampled roads (`roads`: those of them, by id) scored: the database sums each road's
+    deductions per rule in the rulebook's whole units (count × the rule's figure for its side of
+    the area threshold) and the core makes the scores of those sums; findings with a deadline
+    (5.4) come one by one, for their dates. None when that cannot be done exactly: a finding
+    the tariff cannot price (scored one by one, which names it) or a threshold a float cannot
+    hold."""
+    threshold = rulebook.area_threshold
+    if float(threshold) != threshold:
+        return None
+    units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold),
+                                                     roads=roads)
+    if not clean:
+        return None
+    dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True, roads=roads)
+    codes = units if roads is not None else {r for codes in draw.sample.values() for r in codes}
+    return scoring.roads_of_units(units, dated, rulebook, codes)
+
+
+# more roads written than this since a draft was scored: scoring them all is as quick
+RESCORED_AT_MOST = 5000
+
+
+def _rescored(store: Store, kept: Scored, month: str, changes: int) -> Scored | None:
+    """`kept` with the roads whose findings were written since it was read rescored, as of the
+    month's count `changes` (read before this); None when it cannot be (scored finding by
+    finding, or too many roads written). Every road written after kept.changes is noted with a
+    larger count (migration 0017) and read again here, after the note: so each road is read
+    as new as every write counted up to `changes`, as scoring all of them would."""
+    if kept.roads is None or kept.changes is None or changes < kept.changes:
+        return None
+    written = store.roads_written_since(month, kept.changes)
+    if len(written) > RESCORED_AT_MOST:
+        return None
+    if not written:
+        return replace(kept, changes=changes)
+    fresh = _road_scores(store, kept.draw, month, kept.rulebook, roads=written)
+    if fresh is None:
+        return None
+    roads = {**kept.roads, **fresh}
+    return replace(kept, roads=roads, results=kept.grid_months(roads, kept=True), changes=changes)
 
 
 def grid_rectification(store: Store, month: str, rulebook) -> dict[str, tuple[list, rectification.Rate]]:
@@ -70,36 +144,11 @@ def grid_rectification(store: Store, month: str, rulebook) -> dict[str, tuple[li
     return {grid: result for grid, result in found.items() if result[0] or result[1].due or result[1].open}
 
 
-def _score(store: Store, draw: Draw, month: str, rulebook, grids, counted: bool = True,
-           rectified: dict | None = None) -> list[scoring.GridMonth]:
-    """The month's grids scored: the database sums each sampled road's deductions per rule in
-    the rulebook's whole units (count × the rule's figure for its side of the area threshold)
-    and the core makes the scores of those sums; findings with a deadline (5.4) come one by
-    one, for their dates. `counted=False` is the finding-by-finding way, kept for the
-    benchmark's comparison and for a threshold a float cannot hold exactly. `rectified` is
-    grid_rectification's: its deductions come off the grids' means."""
-    if rectified is None:
-        rectified = grid_rectification(store, month, rulebook)
-    deductions = {grid: rectification.total(found[0]) for grid, found in rectified.items()}
-    threshold = rulebook.area_threshold
-    if counted and float(threshold) == threshold:
-        units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold))
-        if clean:    # else a finding the tariff cannot price: scored one by one, which names it
-            dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True)
-            return scoring.score_month_units(draw.sample, units, dated, rulebook, grids=grids,
-                                             grid_deductions=deductions)
-    findings = store.findings_for_scoring(draw.id, month, store.timezone())
-    return scoring.score_month(draw.sample, findings, rulebook, grids=grids, grid_deductions=deductions)
-
-
 @collector_paused()
 def score_month(store: Store, month: str, counted: bool = True) -> list[scoring.GridMonth]:
-    """The month's grid scores now (see _score for `counted`)."""
-    month = parse_month(month)
-    store.require_schema()
-    draw = _require_sample(store, month)
-    rulebook = rulebook_for(month, store.rulebooks())
-    return _score(store, draw, month, rulebook, as_of.grid_details_as_of(store, draw.drawn_at), counted)
+    """The month's grid scores now (`counted=False`: finding by finding, kept for the
+    benchmark's comparison)."""
+    return _scored(store, month, counted).results
 
 
 def exact_score(row: dict) -> Fraction | None:
@@ -139,12 +188,31 @@ def month_json(store: Store, month: str, exact: bool = False) -> dict:
     """The month's scores as `gisgrid score --json` prints them: each number the exact value
     (the float of its fraction, 90.625 not 90.63); `exact` adds each score as a fraction's text
     too (kept with a published month, for means over months)."""
-    _draw, rulebook, details, rectified, results = _month(store, month)
+    return _document(_scored(store, month), exact)
+
+
+def _document(scored: Scored, exact: bool, kept: tuple[Scored, dict] | None = None) -> dict:
+    """month_json's document of `scored`; with `kept` (a document of the same month and flag,
+    and what it was made of) the rows of the grids none of whose roads was rescored are kept
+    ones, given their new ranks."""
+    details, rectified, results = scored.details, scored.rectified, scored.results
     grid_scores = {r.code: r.score for r in results}
     classes = scoring.class_ranks(grid_scores, {c: d["grid_class"] for c, d in details.items()})
     towns = scoring.score_towns(grid_scores, {c: d["town"] for c, d in details.items()})
+    same: dict[str, dict] = {}
+    if kept is not None and scored.roads is not None and kept[0].roads is not None:
+        before, now = kept[0].roads, scored.roads
+        rescored = {code for code, road in now.items() if before.get(code) is not road}
+        same = {g["code"]: g for g in kept[1]["grids"]
+                if not rescored.intersection(scored.draw.sample.get(g["code"], ()))}
     grids = []
     for result in results:
+        row = same.get(result.code)
+        if row is not None:
+            ranks = {"rank": result.rank, "class_rank": classes.get(result.code)}
+            grids.append(row if row["rank"] == ranks["rank"] and row["class_rank"] == ranks["class_rank"]
+                         else {**row, **ranks})
+            continue
         grid = details.get(result.code, {})
         row = {"code": result.code, "name": grid.get("name"), "town": grid.get("town"),
                "class": grid.get("grid_class"), "score": scoring.exact(result.score), "rank": result.rank,
@@ -157,7 +225,7 @@ def month_json(store: Store, month: str, exact: bool = False) -> dict:
                          **({"exact": str(r.score), "exact_deductions": str(r.deductions)} if exact else {})}
                         for r in result.roads]
         grids.append(row)
-    return {"month": parse_month(month), "rulebook": rulebook.id, "grids": grids,
+    return {"month": scored.draw.month, "rulebook": scored.rulebook.id, "grids": grids,
             "towns": _town_rows(towns, exact)}
 
 
@@ -191,13 +259,34 @@ def live_document(store: Store, month: str) -> dict:
     return live_document_at(store, month)[1]
 
 
-def live_document_at(store: Store, month: str) -> tuple[tuple, dict]:
+@collector_paused()
+def live_document_at(store: Store, month: str, whole: bool = False) -> tuple[tuple, dict]:
     """(revision, live_document) with the revision it was scored at: what publishing freezes,
-    once it has checked, holding the month, that the revision still stands."""
+    once it has checked, holding the month, that the revision still stands. After findings were
+    written, the kept scores rescore only the roads written; `whole` scores every road (and
+    keeps nothing): what publishing freezes."""
     month = parse_month(month)
     revision = document_revision(store, month)
-    document = _DRAFTS.get(store, month, revision,
-                           lambda: {**month_json(store, month, exact=True), "draw": draw_record(store.sample(month))})
+    changes = revision[1]
+
+    def build() -> tuple[Scored, dict]:
+        scored = _scored(store, month, changes=changes)
+        return scored, {**_document(scored, exact=True), "draw": draw_record(scored.draw)}
+
+    if whole:
+        return revision, build()[1]
+
+    def refresh(kept_revision: tuple, kept: tuple[Scored, dict]) -> tuple[Scored, dict] | None:
+        if kept_revision[:1] + kept_revision[2:] != revision[:1] + revision[2:]:
+            return None                 # more than the findings moved: the draw, grids, notices, rulebook, day
+        scored = _rescored(store, kept[0], month, changes)
+        if scored is None:
+            return None
+        if scored.roads is kept[0].roads:
+            return scored, kept[1]
+        return scored, {**_document(scored, exact=True, kept=kept), "draw": kept[1]["draw"]}
+
+    _scored_now, document = _DRAFTS.get(store, month, revision, build, refresh=refresh)
     return revision, dict(document)        # callers add keys to their copy, never to the kept one
 
 

@@ -1,0 +1,174 @@
+"""A draft month's kept scores rescore only the roads whose findings were written since
+(migration 0017 notes them): whatever is written, and however (added through the office, edited,
+moved to another road or month, deleted by hand in SQL), the kept month and its report are what
+a server that never kept anything makes of the same database."""
+
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, update
+
+from fixtures import finding
+from gisgrid.reports import assessment, scores
+from gisgrid.services import office
+from gisgrid.storage import Store, finding_t
+
+NOV, OCT = "2026-11", "2026-10"
+# a spot on each road of the small district; R13 and R42 are drawn in neither month
+SPOTS = {"R11": (114.035, 33.5951), "R12": (114.0351, 33.593), "R13": (114.035, 33.5971),
+         "R21": (114.045, 33.5951), "R41": (114.035, 33.5851), "R42": (114.035, 33.5871)}
+RULES = {"4.1": True, "1": True, "5.1": False, "5.3.2": False, "6.3.2": False, "7": False}   # rule: needs area
+AREAS = [0.5, 4.0, 4.000001, 6.0]
+
+
+@pytest.fixture
+def drawn(district):
+    office.sample_month(district, OCT, roads=["R11", "R21", "R41"])
+    office.sample_month(district, NOV, roads=["R11", "R12", "R21", "R41"])
+    return district
+
+
+def _add(store, n, road, rule, count, area, month):
+    observed = f"{month}-20T10:00:00+08:00"
+    props = {"count": count, **({"area_m2": area} if RULES[rule] else {})}
+    result = office.record_findings(store, [finding(f"p{n}", *SPOTS[road], rule, observed_at=observed, **props)])
+    assert result.accepted == 1, result.rejected
+
+
+def _add_overdue(store, n, road, month):
+    """A 5.4 finding (its deadline decides its points, scored one by one beside the sums)."""
+    result = office.record_findings(store, [finding(f"p{n}", *SPOTS[road], "5.4", deadline=f"{OCT}-01",
+                                                    observed_at=f"{month}-20T10:00:00+08:00")])
+    assert result.accepted == 1, result.rejected
+
+
+def _by_hand(store, pick, values=None):
+    """An edit (or with no values, a delete) of one stored finding, in SQL as a script would."""
+    with store.begin() as conn:
+        ids = list(conn.execute(select(finding_t.c.id).order_by(finding_t.c.id)).scalars())
+        if not ids:
+            return
+        target = finding_t.c.id == ids[pick % len(ids)]
+        if values is None:
+            conn.execute(delete(finding_t).where(target))
+        else:
+            conn.execute(update(finding_t).where(target).values(**values))
+
+
+def _road_ids(store):
+    return store.road_ids()
+
+
+operation = st.one_of(
+    st.tuples(st.just("add"), st.sampled_from(sorted(SPOTS)), st.sampled_from(sorted(RULES)), st.integers(1, 3),
+              st.sampled_from(AREAS), st.sampled_from([NOV, NOV, OCT])),
+    st.tuples(st.just("overdue"), st.sampled_from(sorted(SPOTS)), st.sampled_from([NOV, OCT])),
+    st.tuples(st.just("count"), st.integers(0, 50), st.integers(1, 4)),
+    st.tuples(st.just("area"), st.integers(0, 50), st.sampled_from(AREAS)),
+    st.tuples(st.just("move"), st.integers(0, 50), st.sampled_from(sorted(SPOTS))),
+    st.tuples(st.just("month"), st.integers(0, 50), st.sampled_from([NOV, OCT])),
+    st.tuples(st.just("withdraw"), st.integers(0, 50)),
+    st.tuples(st.just("delete"), st.integers(0, 50)),
+)
+
+
+def _apply(store, n, op):
+    kind = op[0]
+    if kind == "add":
+        _add(store, n, *op[1:])
+    elif kind == "overdue":
+        _add_overdue(store, n, *op[1:])
+    elif kind == "count":
+        _by_hand(store, op[1], {"count": op[2]})
+    elif kind == "area":      # an area on a count rule is not read: the sums price it by rule
+        _by_hand(store, op[1], {"area_m2": op[2]})
+    elif kind == "move":
+        _by_hand(store, op[1], {"road_id": _road_ids(store)[op[2]]})
+    elif kind == "month":
+        _by_hand(store, op[1], {"month": op[2]})
+    elif kind == "withdraw":
+        _by_hand(store, op[1], {"deleted_at": datetime(2026, 11, 26, tzinfo=timezone.utc)})
+    else:
+        _by_hand(store, op[1])
+
+
+def _as_a_new_server_makes_them(store):
+    fresh = Store(str(store.engine.url.render_as_string(hide_password=False))
+                  if store.engine.dialect.name == "postgresql" else store.engine.url.database)
+    try:
+        return ({m: scores.live_document(fresh, m) for m in (OCT, NOV)},
+                {m: assessment.month_report(fresh, m) for m in (OCT, NOV)})
+    finally:
+        fresh.dispose()
+
+
+_WRITTEN = [0]      # findings' ids go on across the examples, which share the database
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(operation, min_size=1, max_size=6))
+def test_kept_scores_rescored_in_part_are_those_scored_whole(drawn, operations):
+    counter = _WRITTEN
+    for m in (OCT, NOV):                        # kept before the writes
+        assessment.month_report(drawn, m)
+    for op in operations:
+        counter[0] += 1
+        _apply(drawn, counter[0], op)
+        documents, reports = _as_a_new_server_makes_them(drawn)
+        for m in (OCT, NOV):
+            assert scores.live_document(drawn, m) == documents[m]
+            assert assessment.month_report(drawn, m) == reports[m]
+
+
+def test_a_write_rescores_its_road_and_keeps_the_other_grids_rows(drawn):
+    """Not a rescoring of the whole month: a finding on R21 makes G2's row again, gives G1 (same
+    roads, a new rank) a copy of its row, and keeps G4's (rank unchanged) as the very row."""
+    _add(drawn, "a", "R11", "5.1", 1, None, NOV)                # G1 (R11, R12) 97.5: 3rd behind G2, G4
+    before = {g["code"]: g for g in scores.live_document(drawn, NOV)["grids"]}
+    report_before = {g["code"]: g for g in assessment.month_report(drawn, NOV)["grids"]}
+    _add(drawn, "b", "R21", "5.1", 1, None, NOV)                # G2 (R21) 95: G1 2nd, G2 3rd
+    after = {g["code"]: g for g in scores.live_document(drawn, NOV)["grids"]}
+    report_after = {g["code"]: g for g in assessment.month_report(drawn, NOV)["grids"]}
+    assert [(before[g]["rank"], after[g]["rank"]) for g in ("G1", "G2", "G4")] == [(3, 2), (1, 3), (1, 1)]
+    assert (before["G2"]["score"], after["G2"]["score"]) == (100.0, 95.0)
+    assert after["G4"] is before["G4"] and report_after["G4"] is report_before["G4"]
+    assert after["G1"] is not before["G1"] and after["G1"]["roads"] is before["G1"]["roads"]
+    assert report_after["G1"]["roads"] is report_before["G1"]["roads"]
+    assert after["G2"]["roads"] is not before["G2"]["roads"]
+
+
+def test_the_database_notes_each_road_written_with_the_months_count(drawn):
+    from gisgrid.storage import publishing
+
+    ids = _road_ids(drawn)
+    start = publishing.findings_changes(drawn, NOV)
+    _add(drawn, "a", "R11", "5.1", 1, None, NOV)
+    _add(drawn, "b", "R21", "5.1", 1, None, NOV)
+    assert sorted(drawn.roads_written_since(NOV, start)) == sorted([ids["R11"], ids["R21"]])
+    assert drawn.roads_written_since(NOV, start + 1) == [ids["R21"]]
+    # a move notes the road it left and the road it went to; a month change both months
+    _by_hand(drawn, 0, {"road_id": ids["R41"]})
+    assert sorted(drawn.roads_written_since(NOV, start + 2)) == sorted([ids["R11"], ids["R41"]])
+    october = publishing.findings_changes(drawn, OCT)
+    _by_hand(drawn, 0, {"month": OCT})
+    assert drawn.roads_written_since(OCT, october) == [ids["R41"]]
+    assert drawn.roads_written_since(NOV, start + 3) == [ids["R41"]]
+    _by_hand(drawn, 1)                             # deleted: its road is noted too
+    assert drawn.roads_written_since(NOV, start + 4) == [ids["R21"]]
+
+
+def test_publishing_freezes_the_month_scored_whole(drawn, monkeypatch):
+    """What cadres are judged by is never the kept scores rescored in part."""
+    from gisgrid.services import Actor
+    from gisgrid.services import month as month_work
+
+    assessment.month_report(drawn, NOV)
+    _add(drawn, "a", "R11", "5.1", 1, None, NOV)
+    rescored = []
+    real = scores._rescored
+    monkeypatch.setattr(scores, "_rescored", lambda *a: rescored.append(a) or real(*a))
+    published = month_work.publish(drawn, Actor(None, "zhao", "reviewer"), NOV)
+    assert rescored == [] and published["state"] == "published"
+    assert {g["code"]: g["score"] for g in assessment.month_report(drawn, NOV)["grids"]}["G1"] == 97.5
