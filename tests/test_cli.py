@@ -103,7 +103,8 @@ def test_bench_prints_its_figures_and_baseline(capsys):
     code, out, _ = run(capsys, "bench", "--grids", "30", "--findings", "3000", "--json")
     figures = json.loads(out)
     assert code == 0
-    assert set(figures) >= {"assign_per_s", "sjoin_per_s", "ratio", "score_month_s", "import_roads_s", "peak_rss_mb"}
+    assert set(figures) >= {"assign_per_s", "sjoin_per_s", "ratio", "score_month_s", "import_roads_s", "peak_rss_mb",
+                            "draft_month_report_first_s", "draft_month_report_after_a_write_s"}
     assert figures["assign_agrees_with_sjoin"] is True and figures["roads"] == 240
     assert figures["ratio"] == pytest.approx(figures["assign_per_s"] / figures["sjoin_per_s"], rel=0.01)
 
