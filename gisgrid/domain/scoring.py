@@ -183,16 +183,6 @@ def score_month(
                            for grid, roads in sample.items()}, grids, grid_deductions)
 
 
-def score_month_units(sample: Mapping[str, Sequence[str]], units_by_road: Mapping[str, Mapping[str, int]],
-                      findings_by_road: Mapping[str, Iterable[Finding]], rulebook: Rulebook,
-                      grids: Iterable[str] = (), grid_deductions: Mapping[str, Fraction] | None = None
-                      ) -> list[GridMonth]:
-    """score_month from the database's sums per road and rule (plus the findings with a deadline)."""
-    roads = roads_of_units(units_by_road, findings_by_road, rulebook, {r for roads in sample.values() for r in roads})
-    return month_of_roads({grid: [roads[r] for r in codes] for grid, codes in sample.items()}, grids,
-                          grid_deductions)
-
-
 def roads_of_units(units_by_road: Mapping[str, Mapping[str, int]], findings_by_road: Mapping[str, Iterable[Finding]],
                    rulebook: Rulebook, codes: Iterable[str]) -> dict[str, RoadScore]:
     """The roads `codes` scored from the database's sums per road and rule (plus the findings
