@@ -1,16 +1,20 @@
 """A draft month's kept scores rescore only the roads whose findings were written since
-(migration 0017 notes them): whatever is written, and however (added through the office, edited,
-moved to another road or month, deleted by hand in SQL), the kept month and its report are what
-a server that never kept anything makes of the same database."""
+(migration 0017 notes them), and only the grid deductions when notices or the day move:
+whatever is written, and however (added through the office, edited, moved to another road or
+month, deleted by hand in SQL, notices issued and fixed from the command line, days passing),
+the kept month and its report are what a server that never kept anything makes of the same
+database."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
+from conftest import FROZEN_AT
 from fixtures import finding
+from gisgrid.cli import main
 from gisgrid.reports import assessment, scores
 from gisgrid.services import office
 from gisgrid.storage import Store, finding_t
@@ -71,12 +75,35 @@ operation = st.one_of(
     st.tuples(st.just("month"), st.integers(0, 50), st.sampled_from([NOV, OCT])),
     st.tuples(st.just("withdraw"), st.integers(0, 50)),
     st.tuples(st.just("delete"), st.integers(0, 50)),
+    st.tuples(st.just("notice"), st.sampled_from(["G1", "G2", "G4"]), st.sampled_from([OCT, NOV]), st.integers(2, 24)),
+    st.tuples(st.just("fix"), st.integers(0, 20), st.integers(1, 2), st.integers(1, 25)),
+    st.tuples(st.just("day"), st.integers(0, 5)),
 )
 
 
-def _apply(store, n, op):
+def _url(store) -> str:
+    return store.engine.url.render_as_string(hide_password=False)
+
+
+def _command(store, *args):
+    """The office's command line on the same database (a refusal, such as a second fix, is fine)."""
+    return main(["--db", _url(store), *args])
+
+
+def _apply(store, n, op, clock):
     kind = op[0]
-    if kind == "add":
+    if kind == "notice":
+        _, grid, month, day = op
+        assert _command(store, "notice", "issue", grid, "--deadline", f"{month}-{day:02d}", "--issued",
+                        f"{month}-01", "--item", "清理占道堆放", "--item", "清除小广告") == 0
+    elif kind == "fix":
+        with store.engine.connect() as conn:
+            ids = [str(i) for (i,) in conn.exec_driver_sql("SELECT id FROM notice ORDER BY id")]
+        if ids:
+            _command(store, "notice", "fix", ids[op[1] % len(ids)], str(op[2]), "--on", f"{NOV}-{op[3]:02d}")
+    elif kind == "day":
+        clock.move_to(FROZEN_AT + timedelta(days=op[1]))
+    elif kind == "add":
         _add(store, n, *op[1:])
     elif kind == "overdue":
         _add_overdue(store, n, *op[1:])
@@ -95,8 +122,7 @@ def _apply(store, n, op):
 
 
 def _as_a_new_server_makes_them(store):
-    fresh = Store(str(store.engine.url.render_as_string(hide_password=False))
-                  if store.engine.dialect.name == "postgresql" else store.engine.url.database)
+    fresh = Store(_url(store))
     try:
         return ({m: scores.live_document(fresh, m) for m in (OCT, NOV)},
                 {m: assessment.month_report(fresh, m) for m in (OCT, NOV)})
@@ -109,13 +135,13 @@ _WRITTEN = [0]      # findings' ids go on across the examples, which share the d
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(operation, min_size=1, max_size=6))
-def test_kept_scores_rescored_in_part_are_those_scored_whole(drawn, operations):
+def test_kept_scores_rescored_in_part_are_those_scored_whole(drawn, clock, operations):
     counter = _WRITTEN
     for m in (OCT, NOV):                        # kept before the writes
         assessment.month_report(drawn, m)
     for op in operations:
         counter[0] += 1
-        _apply(drawn, counter[0], op)
+        _apply(drawn, counter[0], op, clock)
         documents, reports = _as_a_new_server_makes_them(drawn)
         for m in (OCT, NOV):
             assert scores.live_document(drawn, m) == documents[m]

@@ -60,8 +60,8 @@ class Scored:
     changes: int | None = None
 
     def grid_months(self, roads: dict[str, scoring.RoadScore], kept: bool = False) -> list[scoring.GridMonth]:
-        """The grid months of `roads`' scores (`kept`: this one's means standing for its grids
-        with the same road scores)."""
+        """The grid months of `roads`' scores less this one's grid deductions (`kept`: the means
+        of this one's results standing for its grids with the same road scores)."""
         deductions = {grid: rectification.total(found[0]) for grid, found in self.rectified.items()}
         return scoring.month_of_roads({grid: [roads[r] for r in codes] for grid, codes in self.draw.sample.items()},
                                       self.details, deductions, {r.code: r for r in self.results} if kept else None)
@@ -111,24 +111,25 @@ def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int
 RESCORED_AT_MOST = 5000
 
 
-def _rescored(store: Store, kept: Scored, month: str, changes: int) -> Scored | None:
+def _rescored(store: Store, kept: Scored, month: str, changes: int, rectified: dict) -> Scored | None:
     """`kept` with the roads whose findings were written since it was read rescored, as of the
-    month's count `changes` (read before this); None when it cannot be (scored finding by
-    finding, or too many roads written). Every road written after kept.changes is noted with a
-    larger count (migration 0017) and read again here, after the note: so each road is read
-    as new as every write counted up to `changes`, as scoring all of them would."""
+    month's count `changes` (read before this), and the grid months made again with `rectified`
+    (grid_rectification's now); None when it cannot be (scored finding by finding, or too many
+    roads written). Every road written after kept.changes is noted with a larger count
+    (migration 0017) and read again here, after the note: so each road is read as new as every
+    write counted up to `changes`, as scoring all of them would."""
     if kept.roads is None or kept.changes is None or changes < kept.changes:
         return None
     written = store.roads_written_since(month, kept.changes)
     if len(written) > RESCORED_AT_MOST:
         return None
-    if not written:
+    if not written and rectified == kept.rectified:
         return replace(kept, changes=changes)
-    fresh = _road_scores(store, kept.draw, month, kept.rulebook, roads=written)
+    fresh = _road_scores(store, kept.draw, month, kept.rulebook, roads=written) if written else {}
     if fresh is None:
         return None
-    roads = {**kept.roads, **fresh}
-    return replace(kept, roads=roads, results=kept.grid_months(roads, kept=True), changes=changes)
+    scored = replace(kept, roads={**kept.roads, **fresh}, rectified=rectified, changes=changes)
+    return replace(scored, results=scored.grid_months(scored.roads, kept=True))
 
 
 def grid_rectification(store: Store, month: str, rulebook) -> dict[str, tuple[list, rectification.Rate]]:
@@ -203,8 +204,10 @@ def _document(scored: Scored, exact: bool, kept: tuple[Scored, dict] | None = No
     if kept is not None and scored.roads is not None and kept[0].roads is not None:
         before, now = kept[0].roads, scored.roads
         rescored = {code for code, road in now.items() if before.get(code) is not road}
+        deducted = kept[0].rectified
         same = {g["code"]: g for g in kept[1]["grids"]
-                if not rescored.intersection(scored.draw.sample.get(g["code"], ()))}
+                if not rescored.intersection(scored.draw.sample.get(g["code"], ()))
+                and deducted.get(g["code"]) == rectified.get(g["code"])}
     grids = []
     for result in results:
         row = same.get(result.code)
@@ -277,12 +280,15 @@ def live_document_at(store: Store, month: str, whole: bool = False) -> tuple[tup
         return revision, build()[1]
 
     def refresh(kept_revision: tuple, kept: tuple[Scored, dict]) -> tuple[Scored, dict] | None:
-        if kept_revision[:1] + kept_revision[2:] != revision[:1] + revision[2:]:
-            return None                 # more than the findings moved: the draw, grids, notices, rulebook, day
-        scored = _rescored(store, kept[0], month, changes)
+        if kept_revision[0] != revision[0] or kept_revision[2:6] != revision[2:6]:
+            return None                 # another draw, grids or rulebook: scored whole
+        # notices and the day move only the grid deductions
+        rectified = (kept[0].rectified if kept_revision[6:] == revision[6:]
+                     else grid_rectification(store, month, kept[0].rulebook))
+        scored = _rescored(store, kept[0], month, changes, rectified)
         if scored is None:
             return None
-        if scored.roads is kept[0].roads:
+        if scored.results is kept[0].results:
             return scored, kept[1]
         return scored, {**_document(scored, exact=True, kept=kept), "draw": kept[1]["draw"]}
 
@@ -301,7 +307,9 @@ def document_revision(store: Store, month: str) -> tuple:
     if draw_id is None:
         _require_sample(store, month)            # the user's error: the month is not drawn
     rulebook = rulebook_for(month, store.rulebooks())
-    # rectification counts as of today: a deadline passing changes the month without a write
+    # rectification counts as of today: a deadline passing changes the month without a write.
+    # live_document_at's refresh reads the parts by place: [0] draw, [1] findings, [2:6] grids
+    # and rulebook, [6:] notices and the day
     return (draw_id, publishing.findings_changes(store, month), store.revision(grid_t), rulebook.id,
             tuple(sorted(rulebook.units.items())), rulebook.area_threshold, notices.revision(store),
             clock.today(store.timezone()))
