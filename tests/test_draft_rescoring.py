@@ -198,3 +198,39 @@ def test_publishing_freezes_the_month_scored_whole(drawn, monkeypatch):
     published = month_work.publish(drawn, Actor(None, "zhao", "reviewer"), NOV)
     assert rescored == [] and published["state"] == "published"
     assert {g["code"]: g["score"] for g in assessment.month_report(drawn, NOV)["grids"]}["G1"] == 97.5
+
+
+def _as_fresh(store, month):
+    documents, _ = _as_a_new_server_makes_them(store)
+    return documents[month]
+
+
+def test_a_sampled_road_renamed_then_written_is_scored_under_its_new_code(drawn):
+    from shapely.geometry import shape
+
+    from gisgrid.storage import boundaries
+
+    _add(drawn, "a", "R11", "5.1", 1, None, NOV)
+    scores.live_document(drawn, NOV)
+    road = boundaries.feature(drawn, "road", "R11")
+    boundaries.save_feature(drawn, "road", "R11", {**road["properties"], "code": "R11X"}, shape(road["geometry"]),
+                            road["properties"]["version"], "planner1", "renamed")
+    _add(drawn, "b", "R11", "5.1", 1, None, NOV)           # the same spot: the renamed road
+    kept = scores.live_document(drawn, NOV)
+    assert kept == _as_fresh(drawn, NOV)
+    g1 = next(g for g in kept["grids"] if g["code"] == "G1")
+    assert g1["score"] == 95.0 and [r["code"] for r in g1["roads"]] == ["R11X", "R12"]
+
+
+def test_another_time_zone_dates_the_kept_overdue_findings_again(drawn):
+    """5.4 doubles when observed after the same day a month past the deadline: 00:30 on the
+    20th in Beijing is still the 19th in UTC, the day itself, so not doubled there."""
+    result = office.record_findings(drawn, [finding("late", *SPOTS["R41"], "5.4", deadline="2026-10-19",
+                                                    observed_at="2026-11-20T00:30:00+08:00")])
+    assert result.accepted == 1, result.rejected
+    r41 = lambda doc: next(r for g in doc["grids"] for r in g["roads"] if r["code"] == "R41")  # noqa: E731
+    assert r41(scores.live_document(drawn, NOV))["deductions"] == 10.0
+    drawn.set_setting("timezone", "UTC")
+    _add(drawn, "b", "R11", "5.1", 1, None, NOV)           # a write elsewhere: R41 itself is not written
+    kept = scores.live_document(drawn, NOV)
+    assert r41(kept)["deductions"] == 5.0 and kept == _as_fresh(drawn, NOV)

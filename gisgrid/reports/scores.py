@@ -56,6 +56,7 @@ class Scored:
     details: dict
     rectified: dict
     roads: dict[str, scoring.RoadScore] | None
+    codes: dict[int, str] | None            # the sampled roads' codes by id, when they were read
     results: list[scoring.GridMonth]
     changes: int | None = None
 
@@ -77,34 +78,35 @@ def _scored(store: Store, month: str, counted: bool = True, changes: int | None 
     rulebook = rulebook_for(month, store.rulebooks())
     details = as_of.grid_details_as_of(store, draw.drawn_at)
     rectified = grid_rectification(store, month, rulebook)
-    roads = _road_scores(store, draw, month, rulebook) if counted else None
-    if roads is not None:
-        scored = Scored(draw, rulebook, details, rectified, roads, [], changes)
-        return replace(scored, results=scored.grid_months(roads))
+    counts = _road_scores(store, draw, month, rulebook) if counted else None
+    if counts is not None:
+        scored = Scored(draw, rulebook, details, rectified, *counts, [], changes)
+        return replace(scored, results=scored.grid_months(scored.roads))
     deductions = {grid: rectification.total(found[0]) for grid, found in rectified.items()}
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
-    return Scored(draw, rulebook, details, rectified, None,
+    return Scored(draw, rulebook, details, rectified, None, None,
                   scoring.score_month(draw.sample, findings, rulebook, grids=details, grid_deductions=deductions))
 
 
 def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int] | None = None
-                 ) -> dict[str, scoring.RoadScore] | None:
-    """The sampled roads (`roads`: those of them, by id) scored: the database sums each road's
-    deductions per rule in the rulebook's whole units (count × the rule's figure for its side of
-    the area threshold) and the core makes the scores of those sums; findings with a deadline
-    (5.4) come one by one, for their dates. None when that cannot be done exactly: a finding
-    the tariff cannot price (scored one by one, which names it) or a threshold a float cannot
-    hold."""
+                 ) -> tuple[dict[str, scoring.RoadScore], dict[int, str]] | None:
+    """The sampled roads (`roads`: those of them, by id) scored, with their codes by id: the
+    database sums each road's deductions per rule in the rulebook's whole units (count × the
+    rule's figure for its side of the area threshold) and the core makes the scores of those
+    sums; findings with a deadline (5.4) come one by one, for their dates. None when that cannot
+    be done exactly: a finding the tariff cannot price (scored one by one, which names it) or a
+    threshold a float cannot hold."""
     threshold = rulebook.area_threshold
     if float(threshold) != threshold:
         return None
+    codes = store.sample_road_codes(draw.id, roads)
     units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold),
                                                      roads=roads)
     if not clean:
         return None
     dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True, roads=roads)
-    codes = units if roads is not None else {r for codes in draw.sample.values() for r in codes}
-    return scoring.roads_of_units(units, dated, rulebook, codes)
+    units_by_code = {codes[road]: sums for road, sums in units.items()}
+    return scoring.roads_of_units(units_by_code, dated, rulebook, codes.values()), codes
 
 
 # more roads written than this since a draft was scored: scoring them all is as quick
@@ -125,9 +127,12 @@ def _rescored(store: Store, kept: Scored, month: str, changes: int, rectified: d
         return None
     if not written and rectified == kept.rectified:
         return replace(kept, changes=changes)
-    fresh = _road_scores(store, kept.draw, month, kept.rulebook, roads=written) if written else {}
-    if fresh is None:
+    counts = _road_scores(store, kept.draw, month, kept.rulebook, roads=written) if written else ({}, {})
+    if counts is None:
         return None
+    fresh, codes = counts
+    if any(kept.codes.get(road) != code for road, code in codes.items()):
+        return None             # a sampled road renamed since: the draw's codes are not the roads' now
     scored = replace(kept, roads={**kept.roads, **fresh}, rectified=rectified, changes=changes)
     return replace(scored, results=scored.grid_months(scored.roads, kept=True))
 
@@ -280,10 +285,10 @@ def live_document_at(store: Store, month: str, whole: bool = False) -> tuple[tup
         return revision, build()[1]
 
     def refresh(kept_revision: tuple, kept: tuple[Scored, dict]) -> tuple[Scored, dict] | None:
-        if kept_revision[0] != revision[0] or kept_revision[2:6] != revision[2:6]:
-            return None                 # another draw, grids or rulebook: scored whole
+        if kept_revision[0] != revision[0] or kept_revision[2] != revision[2]:
+            return None                 # another draw, grids, rulebook or time zone: scored whole
         # notices and the day move only the grid deductions
-        rectified = (kept[0].rectified if kept_revision[6:] == revision[6:]
+        rectified = (kept[0].rectified if kept_revision[3] == revision[3]
                      else grid_rectification(store, month, kept[0].rulebook))
         scored = _rescored(store, kept[0], month, changes, rectified)
         if scored is None:
@@ -307,12 +312,14 @@ def document_revision(store: Store, month: str) -> tuple:
     if draw_id is None:
         _require_sample(store, month)            # the user's error: the month is not drawn
     rulebook = rulebook_for(month, store.rulebooks())
-    # rectification counts as of today: a deadline passing changes the month without a write.
-    # live_document_at's refresh reads the parts by place: [0] draw, [1] findings, [2:6] grids
-    # and rulebook, [6:] notices and the day
-    return (draw_id, publishing.findings_changes(store, month), store.revision(grid_t), rulebook.id,
-            tuple(sorted(rulebook.units.items())), rulebook.area_threshold, notices.revision(store),
-            clock.today(store.timezone()))
+    # (draw, findings, what every road's score depends on, what the grid deductions depend on):
+    # live_document_at's refresh reads the parts by place. Rectification counts as of today: a
+    # deadline passing changes the month without a write; the time zone dates 5.4's findings.
+    tz = store.timezone()
+    return (draw_id, publishing.findings_changes(store, month),
+            (store.revision(grid_t), rulebook.id, tuple(sorted(rulebook.units.items())), rulebook.area_threshold,
+             str(tz)),
+            (notices.revision(store), clock.today(tz)))
 
 
 def month_document(store: Store, month: str) -> dict:

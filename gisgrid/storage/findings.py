@@ -83,17 +83,22 @@ class FindingQueries:
               "WHERE f.month = %(month)s AND f.deadline IS NOT NULL AND f.deleted_at IS NULL "
               "AND s.draw_id = %(draw)s AND s.road_id = f.road_id")
 
+    def sample_road_codes(self, draw_id: int, roads: Collection[int] | None = None) -> dict[int, str]:
+        """The draw's sampled roads (`roads`: those of them) by id, with their codes now."""
+        return dict(self._fetch("SELECT s.road_id, r.code FROM sample_road s JOIN road r ON r.id = s.road_id "
+                                "WHERE s.draw_id = %(draw)s" + _among(roads), {"draw": draw_id}))
+
     def deduction_units_for_scoring(self, draw_id: int, month: str, tariff: dict[str, tuple[int, int]],
                                     threshold: float, roads: Collection[int] | None = None
-                                    ) -> tuple[dict[str, dict[str, int]], bool]:
+                                    ) -> tuple[dict[int, dict[str, int]], bool]:
         """What each sampled road's findings without a deadline deduct, per rule, in the
         rulebook's whole units, summed by the database: count × the rule's low figure, or its
         high one above the area threshold (`tariff`: rule -> (low, high) units). Returns
-        ({road: {rule: units}}, clean); `clean` is False when a finding the tariff cannot price
-        was met (an unknown rule, a count below 1, an area rule without an area > 0, a rule that
-        needs a deadline): the caller then scores finding by finding, which names the finding.
-        `roads` (ids) limits it to those of the sample's roads; each of them is in the answer,
-        with no rule when it has no finding."""
+        ({road id: {rule: units}}, clean); `clean` is False when a finding the tariff cannot
+        price was met (an unknown rule, a count below 1, an area rule without an area > 0, a
+        rule that needs a deadline): the caller then scores finding by finding, which names the
+        finding. `roads` (ids) limits it to those of the sample's roads. A road without such
+        findings is not in the answer."""
         def literal(code: str) -> str:
             return "'" + code.replace("'", "''") + "'"
 
@@ -101,22 +106,20 @@ class FindingQueries:
         price = " ".join(f"WHEN {literal(code)} THEN " + (str(low) if low == high else
                                                           f"CASE WHEN f.area_m2 > %(threshold)s THEN {high} ELSE {low} END")
                          for code, (low, high) in tariff.items())
+        # grouped by the road's id (named by sample_road_codes): joining the road to each of the
+        # 150,000 groups costs a third of the statement
         query = (f"SELECT s.road_id, f.rule, SUM(f.count * (CASE f.rule {price} END)), MIN(f.count), "
                  "SUM(CASE WHEN f.area_m2 IS NULL OR f.area_m2 <= 0 THEN 1 ELSE 0 END) "
                  "FROM sample_road s CROSS JOIN finding f " + self._ON_SAMPLE + _among(roads) +
                  " AND f.deadline IS NULL GROUP BY s.road_id, f.rule")
-        # grouped by the road's id, named from the sample's 40,000 roads after: joining the
-        # road to each of the 150,000 groups costs a third of the statement
-        codes = dict(self._fetch("SELECT s.road_id, r.code FROM sample_road s JOIN road r ON r.id = s.road_id "
-                                 "WHERE s.draw_id = %(draw)s" + _among(roads), {"draw": draw_id}))
-        by_road: dict[str, dict[str, int]] = {} if roads is None else {code: {} for code in codes.values()}
+        by_road: dict[int, dict[str, int]] = {}
         clean = True
         for road, rule, units, smallest, no_area in self._fetch(query, {"draw": draw_id, "month": month,
                                                                         "threshold": threshold}):
             if units is None or smallest < 1 or (no_area and tariff[rule][0] != tariff[rule][1]):
                 clean = False
                 continue
-            by_road.setdefault(codes[road], {})[rule] = int(units)
+            by_road.setdefault(road, {})[rule] = int(units)
         return by_road, clean
 
     def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False,
