@@ -234,3 +234,21 @@ def test_another_time_zone_dates_the_kept_overdue_findings_again(drawn):
     _add(drawn, "b", "R11", "5.1", 1, None, NOV)           # a write elsewhere: R41 itself is not written
     kept = scores.live_document(drawn, NOV)
     assert r41(kept)["deductions"] == 5.0 and kept == _as_fresh(drawn, NOV)
+
+
+def test_many_roads_written_or_a_finding_the_sums_cannot_price_score_the_month_whole(drawn, monkeypatch):
+    from gisgrid.domain.errors import FindingError
+
+    scores.live_document(drawn, NOV)
+    monkeypatch.setattr(scores, "RESCORED_AT_MOST", 0)
+    rescored_whole = []
+    real = scores._scored
+    monkeypatch.setattr(scores, "_scored", lambda *a, **k: rescored_whole.append(a) or real(*a, **k))
+    _add(drawn, "a", "R11", "5.1", 1, None, NOV)
+    kept = scores.live_document(drawn, NOV)
+    assert rescored_whole == [(drawn, NOV)] and kept == _as_fresh(drawn, NOV)
+    monkeypatch.setattr(scores, "RESCORED_AT_MOST", 5000)
+    _add(drawn, "b", "R21", "4.1", 1, 3.0, NOV)
+    _by_hand(drawn, -1, {"area_m2": None})            # as a finding stored before area rules were checked
+    with pytest.raises(FindingError, match="needs the area"):
+        scores.live_document(drawn, NOV)
