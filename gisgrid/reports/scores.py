@@ -60,12 +60,16 @@ class Scored:
     results: list[scoring.GridMonth]
     changes: int | None = None
 
+    def deductions(self) -> dict[str, Fraction]:
+        """The points each grid's month loses to rectification."""
+        return {grid: rectification.total(found[0]) for grid, found in self.rectified.items()}
+
     def grid_months(self, roads: dict[str, scoring.RoadScore], kept: bool = False) -> list[scoring.GridMonth]:
         """The grid months of `roads`' scores less this one's grid deductions (`kept`: the means
         of this one's results standing for its grids with the same road scores)."""
-        deductions = {grid: rectification.total(found[0]) for grid, found in self.rectified.items()}
         return scoring.month_of_roads({grid: [roads[r] for r in codes] for grid, codes in self.draw.sample.items()},
-                                      self.details, deductions, {r.code: r for r in self.results} if kept else None)
+                                      self.details, self.deductions(),
+                                      {r.code: r for r in self.results} if kept else None)
 
 
 def _scored(store: Store, month: str, counted: bool = True, changes: int | None = None) -> Scored:
@@ -79,13 +83,12 @@ def _scored(store: Store, month: str, counted: bool = True, changes: int | None 
     details = as_of.grid_details_as_of(store, draw.drawn_at)
     rectified = grid_rectification(store, month, rulebook)
     counts = _road_scores(store, draw, month, rulebook) if counted else None
+    scored = Scored(draw, rulebook, details, rectified, *(counts or (None, None)), [], changes)
     if counts is not None:
-        scored = Scored(draw, rulebook, details, rectified, *counts, [], changes)
         return replace(scored, results=scored.grid_months(scored.roads))
-    deductions = {grid: rectification.total(found[0]) for grid, found in rectified.items()}
     findings = store.findings_for_scoring(draw.id, month, store.timezone())
-    return Scored(draw, rulebook, details, rectified, None, None,
-                  scoring.score_month(draw.sample, findings, rulebook, grids=details, grid_deductions=deductions))
+    return replace(scored, results=scoring.score_month(draw.sample, findings, rulebook, grids=details,
+                                                       grid_deductions=scored.deductions()))
 
 
 def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int] | None = None
