@@ -86,6 +86,26 @@ def test_a_failed_build_is_not_kept_and_the_stale_value_is_not_served():
         RevisionCache("test", maxsize=0)
 
 
+def test_a_value_kept_at_another_revision_is_offered_to_refresh_first():
+    """refresh(kept revision, kept value) makes the new value from the kept one; None from it
+    means build; a refresh that raises keeps nothing, and the next ask builds."""
+    cache, owner, asked = RevisionCache("test", maxsize=1), Owner(), []
+
+    def refresh(revision, value):
+        asked.append((revision, value))
+        return None if value == "from 2" else f"{value}+"
+
+    assert cache.get(owner, "k", 1, lambda: "built", refresh=refresh) == "built" and asked == []
+    assert cache.get(owner, "k", 2, lambda: "from 2", refresh=refresh) == "built+"
+    assert asked == [(1, "built")]
+    assert cache.get(owner, "k", 2, lambda: "unused", refresh=refresh) == "built+" and len(asked) == 1
+    cache.get(owner, "k", 3, lambda: "unused", refresh=lambda *_: None)     # None: built
+    assert cache.get(owner, "k", 3, lambda: "unused") == "unused"
+    with pytest.raises(ZeroDivisionError):
+        cache.get(owner, "k", 4, lambda: "unused", refresh=lambda *_: 1 / 0)
+    assert cache.get(owner, "k", 4, lambda: "rebuilt", refresh=refresh) == "rebuilt" and len(asked) == 1
+
+
 def test_a_request_reads_the_settings_and_rulebooks_once_and_a_change_in_it_again(store):
     """One unit of work (the web app wraps each request in it) reads the settings and the
     rulebooks once; a change made inside is read again, and outside one nothing is kept, so a
