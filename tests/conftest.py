@@ -11,14 +11,12 @@ import socket
 import subprocess
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
-from fixtures import finding, small_district  # noqa: F401  (finding: for tests importing it from here)
+from fixtures import FROZEN_AT, finding, small_district  # noqa: F401  (finding: for tests importing it from here)
 from gisgrid.storage import Store
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -65,10 +63,7 @@ def postgres_server():
         shutil.rmtree(root, ignore_errors=True)
 
 
-# The instant every test but the browser's lives in: late November 2026 in Beijing, the last
-# third of the month (when the office draws), so tests pass whatever the machine's date is.
 # Browser tests keep the real clock: Chromium's clock and the app's must agree.
-FROZEN_AT = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture(autouse=True)

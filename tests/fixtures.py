@@ -1,5 +1,13 @@
 """Data built in code for the tests, so a reader sees each case in the test."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+# The instant every test but the browser's lives in (conftest's clock): late November 2026 in
+# Beijing, the last third of the month (when the office draws), so tests pass whatever the
+# machine's date is.
+FROZEN_AT = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
 # Four grids near Luohe (114.03–114.06°E, 33.58–33.60°N): G1 with three roads, G2 with one,
 # G3 with none, G4 with two. Roads are thin boxes (~22 m wide) well inside their grid.
 

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from conftest import FROZEN_AT
-from fixtures import finding
+from fixtures import FROZEN_AT, finding
 from gisgrid.cli import main
 from gisgrid.reports import assessment, scores
 from gisgrid.services import office
