@@ -417,6 +417,7 @@ def assign(ctx: Context, month: str, inspectors: str, cross_town: bool, as_json:
 def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from .reports import assessment
     from .web import create_app
 
     app = create_app(settings=ctx.settings)
@@ -446,6 +447,9 @@ def serve(ctx: Context, host: str, port: int, workers: int, threads: int) -> Non
         def load(self):
             return app
 
+    # scored here, the draft months are kept in every worker forked below: no reviewer's first
+    # view after a restart waits for a city's month to be scored
+    assessment.keep_drafts(store, log=lambda message: click.echo(message, err=True))
     click.echo(f"gisgrid is serving on http://{host}:{port}/", err=True)
     # The workers are forked from this process: a pooled connection it opened (the migration,
     # the check above) would be shared by every worker, their statements interleaved on one

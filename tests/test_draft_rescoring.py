@@ -251,3 +251,33 @@ def test_many_roads_written_or_a_finding_the_sums_cannot_price_score_the_month_w
     _by_hand(drawn, -1, {"area_m2": None})            # as a finding stored before area rules were checked
     with pytest.raises(FindingError, match="needs the area"):
         scores.live_document(drawn, NOV)
+
+
+def test_the_server_keeps_the_latest_draft_months_before_the_first_view(drawn, monkeypatch):
+    """`gisgrid serve` reports the last two drawn months that are drafts before its workers
+    fork: their first views build nothing. A published one is not scored for it, and one that
+    cannot be scored is left to its first view, which says why."""
+    from gisgrid.domain.errors import FindingError
+    from gisgrid.services import Actor
+    from gisgrid.services import month as month_work
+
+    office.sample_month(drawn, "2026-09", roads=["R11"])
+    month_work.publish(drawn, Actor(None, "zhao", "reviewer"), OCT)
+    said = []
+    assert assessment.keep_drafts(drawn, log=said.append) == [NOV]
+    builds = []
+    real = assessment._month_report
+    monkeypatch.setattr(assessment, "_month_report", lambda *a, **k: builds.append(a) or real(*a, **k))
+    assert assessment.month_report(drawn, NOV)["month"] == NOV and builds == []
+    assert said == [f"scoring the draft month {NOV} for its first views"]
+    _add(drawn, "a", "R21", "4.1", 1, 3.0, NOV)
+    _by_hand(drawn, -1, {"area_m2": None})
+    said.clear()
+    another = Store(_url(drawn))           # a server started now
+    try:
+        assert assessment.keep_drafts(another, log=said.append) == []
+    finally:
+        another.dispose()
+    assert "is left to its first view" in said[-1] and "needs the area" in said[-1]
+    with pytest.raises(FindingError):
+        assessment.month_report(drawn, NOV)

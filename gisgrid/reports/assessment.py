@@ -15,7 +15,7 @@ from types import MappingProxyType
 import shapely
 
 from ..domain import scoring
-from ..domain.errors import NotFound
+from ..domain.errors import GisgridError, NotFound
 from ..domain.months import parse_month, parse_year, previous_month
 from ..render import sheets
 from ..render.sheets import CODE, DATE, DATETIME, INTEGER, NUMBER, SCORE, Column, Table
@@ -96,6 +96,25 @@ def month_report(store: Store, month: str) -> dict:
         return _month_report(store, month, kept, same_before=kept_revision[1] == revision[1])
 
     return dict(_REPORTS.get(store, month, revision, lambda: _month_report(store, month), refresh=refresh).report)
+
+
+def keep_drafts(store: Store, log=lambda _message: None) -> list[str]:
+    """Report the latest drawn months that are drafts (of the last two drawn: the month page reads
+    the month and the one before) once, so that their first views find them kept. `gisgrid serve`
+    does it before its workers fork, and each starts with them. A month that cannot be scored is
+    left to its first view, which says why. Returns the months kept."""
+    kept = []
+    for month in store.months_drawn()[-2:]:
+        if publishing.stamp(store, month)[0] == publishing.PUBLISHED:
+            continue
+        log(f"scoring the draft month {month} for its first views")
+        try:
+            month_report(store, month)
+        except GisgridError as error:
+            log(f"{month} is left to its first view: {error}")
+            continue
+        kept.append(month)
+    return kept
 
 
 _exact = scores.exact_score
