@@ -87,7 +87,8 @@ def _source(store: Store, month: str) -> tuple | None:
 
 def month_report(store: Store, month: str) -> dict:
     """The month page's data: state, ranking with change against the previous month, deductions
-    by section. A copy: callers may set keys of their own (the page adds the audit)."""
+    by section. A copy: callers may set keys of their own (the page adds the audit); its grid
+    rows are shared with later reports of the month and never changed in place."""
     month = parse_month(month)
     revision = (_source(store, month), _source(store, previous_month(month)))
 

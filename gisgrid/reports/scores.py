@@ -301,7 +301,9 @@ def live_document_at(store: Store, month: str, whole: bool = False) -> tuple[tup
         return scored, {**_document(scored, exact=True, kept=kept), "draw": kept[1]["draw"]}
 
     _scored_now, document = _DRAFTS.get(store, month, revision, build, refresh=refresh)
-    return revision, dict(document)        # callers add keys to their copy, never to the kept one
+    # callers add keys to their copy, never to the kept one; its grid and road rows are shared
+    # with the next documents (kept where no write touched them): never changed in place
+    return revision, dict(document)
 
 
 def document_revision(store: Store, month: str) -> tuple:
