@@ -246,3 +246,61 @@ def test_writers_of_one_process_wait_in_turn_and_one_held_up_too_long_is_busy(di
     assert district.snap_tolerance_m() == 10.0                # nothing of the refused write
     district.set_setting("snap_tolerance_m", "7")
     assert district.snap_tolerance_m() == 7.0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_writers_of_other_processes_wait_for_the_turn_on_the_file_beside_the_database(district, monkeypatch):
+    """Another gisgrid process writing (an import, the other worker) holds the flock beside the
+    database: a writer here waits for it, not for SQLite's lock, which is free meanwhile, and
+    one kept too long is refused with Busy, having written nothing."""
+    import fcntl
+    import os
+
+    from gisgrid.domain.errors import Busy
+    from gisgrid.storage import db
+
+    monkeypatch.setattr(db, "WRITE_WAIT_S", 0.2)
+    other = os.open(district.engine.url.database + "-writers", os.O_WRONLY | os.O_CREAT)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with pytest.raises(Busy, match="busy"):
+            district.set_setting("snap_tolerance_m", "7")
+        assert district.snap_tolerance_m() == 10.0
+        fcntl.flock(other, fcntl.LOCK_UN)
+        district.set_setting("snap_tolerance_m", "7")
+    finally:
+        os.close(other)
+    assert district.snap_tolerance_m() == 7.0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_forked_worker_takes_the_turn_on_its_own_file_not_its_parents(district, monkeypatch):
+    """gunicorn forks its workers from a process whose store has written already: a worker holding
+    the turn keeps its parent's writers waiting (an flock shared through one open file would let
+    both write at once)."""
+    import multiprocessing
+
+    from gisgrid.domain.errors import Busy
+    from gisgrid.storage import db
+
+    district.set_setting("snap_tolerance_m", "8")            # the parent's file is open now
+    context = multiprocessing.get_context("fork")
+    holding, release = context.Event(), context.Event()
+
+    def worker():
+        with district._turn():
+            holding.set()
+            release.wait(10)
+    child = context.Process(target=worker)
+    child.start()
+    try:
+        assert holding.wait(10)
+        monkeypatch.setattr(db, "WRITE_WAIT_S", 0.2)
+        with pytest.raises(Busy):
+            district.set_setting("snap_tolerance_m", "7")
+    finally:
+        release.set()
+        child.join(10)
+    assert child.exitcode == 0
+    district.set_setting("snap_tolerance_m", "7")
+    assert district.snap_tolerance_m() == 7.0

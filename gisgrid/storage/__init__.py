@@ -7,7 +7,11 @@ boundaries, publishing, accounts, locks)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
@@ -47,14 +51,57 @@ def _busy() -> Busy:
     return Busy("The database is busy with a large change (an import?); nothing was saved. Try again in a moment.")
 
 
-@contextmanager
-def _held(lock: threading.Lock):
-    if not lock.acquire(timeout=database.WRITE_WAIT_S):
-        raise _busy()
-    try:
-        yield
-    finally:
-        lock.release()
+class _Writers:
+    """SQLite's writers, in turn. Those of one process wait for a thread lock; the processes of
+    one database file (the app server's workers, an import from the command line) for an
+    `flock` on a file beside it, asked every millisecond or so. Both hand the turn on at once,
+    where SQLite's busy handler polls ever more slowly (every 100 ms after the first few): under
+    many tablets the newest writer won and early ones waited seconds (p99 3 s, median 0.3 s),
+    and one worker's writers kept the other's waiting. A writer kept waiting longer than
+    WRITE_WAIT_S is refused with Busy. SQLite's own lock stays the guard against any other
+    program writing the file."""
+
+    def __init__(self, database_file: str | None):
+        self._threads = threading.Lock()
+        self._path = f"{database_file}-writers" if database_file and database_file != ":memory:" else None
+        self._file, self._pid = None, None
+
+    def _handle(self):
+        """This process's own open file (a forked worker must not share its parent's: an flock
+        belongs to the open file, so both would hold it at once); None where none can be made."""
+        if self._path is not None and self._pid != os.getpid():
+            try:
+                self._file = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                weakref.finalize(self, os.close, self._file)     # open for the store's life
+            except OSError:
+                self._file = None
+            self._pid = os.getpid()
+        return self._file
+
+    @contextmanager
+    def turn(self):
+        waited_until = time.monotonic() + database.WRITE_WAIT_S
+        if not self._threads.acquire(timeout=database.WRITE_WAIT_S):
+            raise _busy()
+        try:
+            handle = self._handle()
+            pause = 0.0001
+            while handle is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > waited_until:
+                        raise _busy() from None
+                    time.sleep(pause)
+                    pause = min(2 * pause, 0.001)
+            try:
+                yield
+            finally:
+                if handle is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 class Store(SampleQueries, FindingQueries):
@@ -73,10 +120,7 @@ class Store(SampleQueries, FindingQueries):
         self._writer = self.engine.execution_options(gisgrid_write=True)
         self.postgis = self.engine.dialect.name == "postgresql"
         self._schema_current = False  # checked (or migrated) once: a read never runs Alembic
-        # SQLite's writers of this app server wait here in turn, not in SQLite's busy handler,
-        # which polls ever more slowly (every 100 ms after the first few): under many tablets the
-        # newest writer won and early ones waited seconds (p99 3 s with the median 0.3 s)
-        self._writers = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._writers = _Writers(self.engine.url.database) if self.engine.dialect.name == "sqlite" else None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -158,7 +202,7 @@ class Store(SampleQueries, FindingQueries):
                 raise
 
     def _turn(self):
-        return _held(self._writers) if self._writers is not None else nullcontext()
+        return self._writers.turn() if self._writers is not None else nullcontext()
 
     # settings -------------------------------------------------------------------------
 
