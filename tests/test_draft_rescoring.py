@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 
 from fixtures import FROZEN_AT, finding
 from gisgrid.cli import main
+from gisgrid.domain import scoring
 from gisgrid.reports import assessment, scores
 from gisgrid.services import office
 from gisgrid.storage import Store, finding_t
@@ -145,6 +146,13 @@ def test_kept_scores_rescored_in_part_are_those_scored_whole(drawn, clock, opera
         for m in (OCT, NOV):
             assert scores.live_document(drawn, m) == documents[m]
             assert assessment.month_report(drawn, m) == reports[m]
+            # the running score each tablet write answers with (alike findings grouped by the
+            # database) is the month's score of that road
+            month_roads = {r["code"]: r for g in documents[m]["grids"] for r in g["roads"]}
+            for code, road in month_roads.items():
+                running = scores.road_score(drawn, m, code)
+                assert (scoring.exact(running.score), {k: scoring.exact(v) for k, v in running.by_rule.items()}) == \
+                    (road["score"], road["by_rule"])
 
 
 def test_a_write_rescores_its_road_and_keeps_the_other_grids_rows(drawn):

@@ -5,6 +5,7 @@ GIS exports of layers, findings and scores."""
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -447,7 +448,9 @@ def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
     from ..storage import inspections
 
     tz = store.timezone()
-    findings = [scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"],
-                                observed_on=f["observed_at"].astimezone(tz).date(), deadline=f["deadline"])
-                for f in inspections.road_scored_findings(store, month, road_code)]
-    return scoring.score_road(road_code, findings, rulebook_for(month, store.rulebooks()))
+    alike = Counter()
+    for f, times in inspections.road_scored_findings(store, month, road_code):
+        observed_on = f["observed_at"].astimezone(tz).date() if f["observed_at"] is not None else None
+        alike[scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"], observed_on=observed_on,
+                              deadline=f["deadline"])] += times
+    return scoring.score_road(road_code, (), rulebook_for(month, store.rulebooks()), alike)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 
 from ..domain.errors import Conflict, NotFound
 from .schema import ClientWrite, FindingChange, Inspection, Photo, utcnow
@@ -147,14 +147,19 @@ def road_findings(store: Store, month: str, road_code: str) -> list[dict]:
         return _with_photos(conn, rows)
 
 
-def road_scored_findings(store: Store, month: str, road_code: str) -> list[dict]:
-    """What the scorer needs of a road's findings in the month (no places, no photos): the
-    running score each tablet write answers with."""
+def road_scored_findings(store: Store, month: str, road_code: str) -> list[tuple[dict, int]]:
+    """What the scorer needs of a road's findings in the month (no places, no photos), alike
+    ones once with how many there are: the running score each tablet write answers with. The
+    time observed only where a deadline makes it count (5.4): a busy road's findings of one rule
+    are then one row, not hundreds."""
+    observed = case((finding_t.c.deadline.is_not(None), finding_t.c.observed_at)).label("observed_at")
+    alike = (finding_t.c.rule, finding_t.c.count, finding_t.c.area_m2, finding_t.c.deadline, observed)
     with store.engine.connect() as conn:
-        return [r._asdict() for r in conn.execute(
-            select(finding_t.c.rule, finding_t.c.count, finding_t.c.area_m2, finding_t.c.observed_at,
-                   finding_t.c.deadline).join(road_t, road_t.c.id == finding_t.c.road_id)
-            .where(road_t.c.code == road_code, finding_t.c.month == month, finding_t.c.deleted_at.is_(None)))]
+        return [(dict(zip(("rule", "count", "area_m2", "deadline", "observed_at"), row[:-1])), row[-1])
+                for row in conn.execute(
+                    select(*alike, func.count()).join(road_t, road_t.c.id == finding_t.c.road_id)
+                    .where(road_t.c.code == road_code, finding_t.c.month == month, finding_t.c.deleted_at.is_(None))
+                    .group_by(*alike))]
 
 
 def finding(store: Store, *, id: int | None = None, external_id: str | None = None) -> dict:
