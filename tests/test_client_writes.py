@@ -304,3 +304,41 @@ def test_a_forked_worker_takes_the_turn_on_its_own_file_not_its_parents(district
     assert child.exitcode == 0
     district.set_setting("snap_tolerance_m", "7")
     assert district.snap_tolerance_m() == 7.0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_write_ahead_log_is_checkpointed_after_the_turn_is_handed_on(district, monkeypatch):
+    """SQLite's own checkpoint runs inside a commit, while gisgrid's writers wait for the turn
+    (0.4 s of an import's): the Store checkpoints after the turn instead — another process may
+    take it meanwhile — every CHECKPOINT_EVERY writes and after an import, copying all the log
+    holds into the database file."""
+    import fcntl
+    import os
+
+    from gisgrid.storage import db
+
+    monkeypatch.setattr(db, "CHECKPOINT_EVERY", 3)
+    checkpoints = []
+    checkpoint = district._checkpoint
+
+    def watched():
+        other = os.open(district.engine.url.database + "-writers", os.O_WRONLY)
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)     # raises if the turn were still held
+            fcntl.flock(other, fcntl.LOCK_UN)
+        finally:
+            os.close(other)
+        checkpoints.append(checkpoint())
+        return checkpoints[-1]
+    monkeypatch.setattr(district, "_checkpoint", watched)
+    district._writers._since_checkpoint = 0
+    for value in ("1", "2"):
+        district.set_setting("snap_tolerance_m", value)
+    assert checkpoints == []
+    district.set_setting("snap_tolerance_m", "3")
+    with district.engine.connect() as conn, district.begin_on(conn):      # an import's: at once
+        conn.exec_driver_sql("UPDATE setting SET value = '4' WHERE key = 'snap_tolerance_m'")
+    assert len(checkpoints) == 2
+    for busy, logged, copied in checkpoints:       # SQLite left the log alone; all of it was copied
+        assert busy == 0 and logged > 0 and copied == logged
+    assert district.snap_tolerance_m() == 4.0

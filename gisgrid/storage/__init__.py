@@ -65,6 +65,18 @@ class _Writers:
         self._threads = threading.Lock()
         self._path = f"{database_file}-writers" if database_file and database_file != ":memory:" else None
         self._file, self._pid = None, None
+        self._since_checkpoint = 0
+
+    def written(self, large: bool) -> bool:
+        """A write was committed: whether the log is due to be checkpointed now (about every
+        CHECKPOINT_EVERY writes of this process, as SQLite would at its 1,000 pages, and after
+        a large one such as an import)."""
+        with self._threads:
+            self._since_checkpoint += 1
+            due = large or self._since_checkpoint >= database.CHECKPOINT_EVERY
+            if due:
+                self._since_checkpoint = 0
+        return due
 
     def _handle(self):
         """This process's own open file (a forked worker must not share its parent's: an flock
@@ -185,13 +197,13 @@ class Store(SampleQueries, FindingQueries):
         if conn.in_transaction():
             conn.commit()
         try:
-            with self._writing(conn.execution_options(gisgrid_write=True).begin):
+            with self._writing(conn.execution_options(gisgrid_write=True).begin, large=True):
                 yield conn
         finally:
             conn.execution_options(gisgrid_write=False)
 
     @contextmanager
-    def _writing(self, begin: Callable):
+    def _writing(self, begin: Callable, large: bool = False):
         with self._turn(), published_months_refused():
             try:
                 with begin() as conn:
@@ -200,6 +212,16 @@ class Store(SampleQueries, FindingQueries):
                 if "database is locked" in str(exc):
                     raise _busy() from None
                 raise
+        if self._writers is not None and self._writers.written(large):
+            self._checkpoint()
+
+    def _checkpoint(self) -> tuple[int, int, int]:
+        """SQLite: copy what the write-ahead log holds into the database file, after the turn
+        was handed on (a checkpoint lets the next writer write meanwhile; SQLite's own, run
+        inside a commit, kept every gisgrid writer waiting: 0.4 s of an import's 1.5 s). Returns
+        SQLite's (busy, frames in the log, frames copied)."""
+        with self.engine.connect() as conn:
+            return tuple(conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
 
     def _turn(self):
         return self._writers.turn() if self._writers is not None else nullcontext()

@@ -26,6 +26,7 @@ grid_t, road_t, draw_t, sample_t, finding_t, setting_t, user_t = (
     m.__table__ for m in (Grid, Road, SampleDraw, SampleRoad, Finding, Setting, User))
 ROLES = ("admin", "planner", "inspector", "reviewer", "town")   # town: a town office (镇办网格办)
 LANGS = ("zh", "en")
+CHECKPOINT_EVERY = 100  # writes of one process between checkpoints of SQLite's write-ahead log
 WRITE_WAIT_S = 10      # how long a write waits for SQLite's one write lock before it is refused
 
 
@@ -63,6 +64,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={WRITE_WAIT_S * 1000}")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")      # the Store checkpoints, after a writer's turn
     cursor.close()
 
 
