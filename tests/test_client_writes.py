@@ -310,8 +310,8 @@ def test_a_forked_worker_takes_the_turn_on_its_own_file_not_its_parents(district
 def test_the_write_ahead_log_is_checkpointed_after_the_turn_is_handed_on(district, monkeypatch):
     """SQLite's own checkpoint runs inside a commit, while gisgrid's writers wait for the turn
     (0.4 s of an import's): the Store checkpoints after the turn instead — another process may
-    take it meanwhile — every CHECKPOINT_EVERY writes and after an import, copying all the log
-    holds into the database file."""
+    take it meanwhile — every CHECKPOINT_EVERY writes, after an import and when the store is
+    closed, copying all the log holds into the database file."""
     import fcntl
     import os
 
@@ -339,6 +339,10 @@ def test_the_write_ahead_log_is_checkpointed_after_the_turn_is_handed_on(distric
     with district.engine.connect() as conn, district.begin_on(conn):      # an import's: at once
         conn.exec_driver_sql("UPDATE setting SET value = '4' WHERE key = 'snap_tolerance_m'")
     assert len(checkpoints) == 2
+    district.set_setting("snap_tolerance_m", "5")      # one write, not due yet ...
+    assert len(checkpoints) == 2
+    district.dispose()                                  # ... until the store is closed (a command ends)
+    assert len(checkpoints) == 3
     for busy, logged, copied in checkpoints:       # SQLite left the log alone; all of it was copied
         assert busy == 0 and logged > 0 and copied == logged
-    assert district.snap_tolerance_m() == 4.0
+    assert district.snap_tolerance_m() == 5.0

@@ -78,6 +78,10 @@ class _Writers:
                 self._since_checkpoint = 0
         return due
 
+    def pending(self) -> bool:
+        """Whether this process wrote since its last checkpoint."""
+        return self._since_checkpoint > 0
+
     def _handle(self):
         """This process's own open file (a forked worker must not share its parent's: an flock
         belongs to the open file, so both would hold it at once); None where none can be made."""
@@ -135,6 +139,14 @@ class Store(SampleQueries, FindingQueries):
         self._writers = _Writers(self.engine.url.database) if self.engine.dialect.name == "sqlite" else None
 
     def dispose(self) -> None:
+        """Close the store's connections; on SQLite, its writes since the last checkpoint go into
+        the database file first (a command's few writes would otherwise wait in the log for the
+        server's next checkpoint)."""
+        if self._writers is not None and self._writers.pending():
+            try:
+                self._checkpoint()
+            except OperationalError:
+                pass            # the file is gone or unreadable: nothing to copy into it
         self.engine.dispose()
 
     # schema ---------------------------------------------------------------------------
