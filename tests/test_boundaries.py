@@ -119,8 +119,6 @@ def test_an_import_records_each_feature_as_it_is_stored(district, district_files
 def test_a_save_between_an_imports_plan_and_its_write_is_kept_in_the_history(store):
     """A bulk save plans on a read connection, before the write lock: a planner's save that
     lands in between must not be overwritten by a stale plan — the import is planned again."""
-    from sqlalchemy import event
-
     from gisgrid.storage import Store
 
     grids, roads = small_district()
@@ -129,17 +127,19 @@ def test_a_save_between_an_imports_plan_and_its_write_is_kept_in_the_history(sto
     other = Store(store.url)          # a second app server's planner
     cut_in = []
 
-    def planner_saves_first(_conn):
+    def planner_saves_first():
         if not cut_in:
             cut_in.append(boundaries.save_feature(other, "road", "R11", {"name": "改名路"},
                                                   shape(boundaries.feature(other, "road", "R11")["geometry"]), 1,
                                                   "planner1"))
+        return turn()
 
-    event.listen(store._writer, "begin", planner_saves_first, insert=True)   # before the write lock is taken
+    # before the write lock is taken (on SQLite the writer's turn comes first: taken there)
+    turn, store._turn = store._turn, planner_saves_first
     try:
         store.save_roads(roads, changed_by="import2")
     finally:
-        event.remove(store._writer, "begin", planner_saves_first)
+        del store._turn
         other.dispose()
     log = boundaries.history(store, "road", "R11")
     assert cut_in and [(h["version"], h["changed_by"]) for h in log] == [(3, "import2"), (2, "planner1"), (1, "import")]
