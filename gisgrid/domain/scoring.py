@@ -96,15 +96,12 @@ def _fraction(units: int, unit: int) -> Fraction:
     return Fraction(units, unit)
 
 
-def score_road(code: str, findings: Iterable[Finding], rulebook: Rulebook,
-               alike: Mapping[Finding, int] | None = None) -> RoadScore:
-    """A road's score from its findings; `alike` gives findings with how many of each there are
-    (a database that grouped them), instead of or besides `findings`."""
+def score_road(code: str, findings: Iterable[Finding] | Mapping[Finding, int], rulebook: Rulebook) -> RoadScore:
+    """A road's score from its findings, or from a mapping of findings to how many of each
+    there are (a database that grouped alike ones)."""
     units: dict[str, int] = {}
     # Identical findings deduct identically: count them once (a month has many alike).
-    counted = Counter(findings)
-    counted.update(alike or {})
-    for finding, times in counted.items():
+    for finding, times in Counter(findings).items():
         rule = rulebook.rule(finding.rule)
         units[rule.code] = units.get(rule.code, 0) + _units(rule, finding, rulebook) * times
     return _road(code, units, rulebook)

@@ -453,4 +453,4 @@ def road_score(store: Store, month: str, road_code: str) -> scoring.RoadScore:
         observed_on = f["observed_at"].astimezone(tz).date() if f["observed_at"] is not None else None
         alike[scoring.Finding(rule=f["rule"], count=f["count"], area_m2=f["area_m2"], observed_on=observed_on,
                               deadline=f["deadline"])] += times
-    return scoring.score_road(road_code, (), rulebook_for(month, store.rulebooks()), alike)
+    return scoring.score_road(road_code, alike, rulebook_for(month, store.rulebooks()))
