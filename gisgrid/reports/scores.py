@@ -103,7 +103,8 @@ def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int
     threshold = rulebook.area_threshold
     if float(threshold) != threshold:
         return None
-    codes = store.sample_road_codes(draw.id, roads)
+    # the whole sample's codes came with it; a part's are read now (a rename since is seen)
+    codes = draw.road_codes if roads is None and draw.road_codes else store.sample_road_codes(draw.id, roads)
     units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold),
                                                      roads=roads)
     if not clean:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -114,3 +114,5 @@ class Draw:
     superseded_at: datetime | None
     reason: str | None
     sample: dict[str, list[str]]
+    # the sampled roads' codes by id, read with the sample (their codes then, as `sample`'s)
+    road_codes: dict[int, str] = field(default_factory=dict, compare=False, repr=False)

@@ -24,14 +24,17 @@ class SampleQueries:
         with self.engine.connect() as conn:
             draws = conn.execute(select(draw_t).where(*where).order_by(draw_t.c.id.desc())).all()
         # a city's draw is 40,000 roads: read as plain rows (the draws' ids are the database's integers)
-        picks = self._fetch("SELECT s.draw_id, g.code, r.code FROM sample_road s JOIN grid g ON g.id = s.grid_id "
+        picks = self._fetch("SELECT s.draw_id, g.code, r.code, r.id FROM sample_road s JOIN grid g ON g.id = s.grid_id "
                             "JOIN road r ON r.id = s.road_id WHERE s.draw_id IN "
                             f"({', '.join(str(int(d.id)) for d in draws) or '-1'}) ORDER BY g.code, r.code", {})
         samples: dict[int, dict[str, list[str]]] = {d.id: {} for d in draws}
-        for draw_id, grid, road in picks:
+        codes: dict[int, dict[int, str]] = {d.id: {} for d in draws}
+        for draw_id, grid, road, road_id in picks:
             samples[draw_id].setdefault(grid, []).append(road)
+            codes[draw_id][road_id] = road
         return [Draw(id=d.id, month=d.month, seed=d.seed, method=d.method, drawn_by=d.drawn_by,
-                     drawn_at=d.drawn_at, superseded_at=d.superseded_at, reason=d.reason, sample=samples[d.id])
+                     drawn_at=d.drawn_at, superseded_at=d.superseded_at, reason=d.reason, sample=samples[d.id],
+                     road_codes=codes[d.id])
                 for d in draws]
 
     def drawn_at(self, month: str) -> datetime | None:
