@@ -77,3 +77,16 @@ def test_year_charts_carry_their_values_for_hover(reviewer, client):
     assert '<circle class="spark-dot"' in page and "<title>2026-10: 91.00</title>" in page
     assert "<title>2026-11: 97.67</title>" in page          # the district mean's dot
     assert 'id="town-year-ranking"' in page and 'href="/review/year/2026/bulletin.docx"' in page
+
+
+def test_the_year_page_shows_each_month_to_the_hundredth(app, reviewer, client):
+    """A month score is read to 0.01 on the year page as everywhere (94.75, not 94.8), in the
+    table and on the district chart."""
+    office.record_findings(app.extensions["gisgrid.storage"], [finding("n3", 114.035, 33.5951, "7")])  # half a point
+    for month in (OCT, NOV):
+        month_work.publish(reviewer, Actor(None, "zhao", "reviewer"), month)
+    page = client.get("/review/year/2026").get_data(as_text=True)
+    row = page.split('<tr data-code="G1">', 1)[1].split("</tr>", 1)[0]
+    assert re.findall(r'<td class="num">(\d+\.\d+)</td>', row)[1:] == ["100.00", "94.75"]   # Oct, Nov (G1 95 - 0.25)
+    chart = page.split('id="year-ranking"', 1)[0]
+    assert ">97.58</text>" in chart and ">97.6</text>" not in chart    # Nov's district mean (94.75 + 98 + 100) / 3
