@@ -260,3 +260,29 @@ def test_serve_prints_where_the_office_starts_and_no_password(tmp_path):
         printed = (tmp_path / "serve.log").read_text(encoding="utf-8", errors="replace")
     assert f"{server.url}/setup" in printed and f"{server.url}/admin/" in printed
     assert "password " not in printed.replace("administrator's password", "")
+
+
+def test_a_file_of_findings_cannot_pin_the_grids_work_on_a_road(db, tmp_path, capsys):
+    """6.3.2 comes from the month's rectification rate, 8.1 from the patrol records: a file that
+    pins them is refused finding by finding, as the tablet's form refuses them, so 6.3.2 is not
+    deducted from a road besides the grid."""
+    from fixtures import finding
+    from gisgrid.storage import Store
+
+    on_r11 = (114.035, 33.5951)
+    path = tmp_path / "findings.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+        for props, lon, lat in (finding("rate", *on_r11, "6.3.2"), finding("patrol", *on_r11, "8.1"),
+                                finding("ads", *on_r11, "5.3.1"))]}), encoding="utf-8")
+    code, out, _ = run(capsys, "--db", db, "import", "findings", str(path), "--json")
+    report = json.loads(out)
+    reasons = {r["id"]: r["reason"] for r in report["rejected"]}
+    assert code == 0 and report["accepted"] == 1 and set(reasons) == {"rate", "patrol"}
+    assert reasons["rate"].startswith("Rule 6.3.2 (月整改率低于90%) describes the grid's work, not a spot")
+    assert "patrol records" in reasons["patrol"]
+    store = Store(db)
+    try:
+        assert list(store.findings_frame()["id"]) == ["ads"]
+    finally:
+        store.dispose()

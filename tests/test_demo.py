@@ -46,6 +46,7 @@ def test_findings_are_plausible_and_deterministic():
     for feature in features:
         props = feature["properties"]
         rule = book.rule(props["rule"])
+        assert rule.pinned, rule.code        # 6.3.2 and 8.1 are the grid's work, never a pin
         assert (props["area_m2"] is not None) == rule.needs_area
         assert (props["deadline"] is not None) == (props["rule"] in {"5.4", "5.5", "6.3.1"})
         assert props["observed_at"].endswith("+08:00") and 21 <= int(props["observed_at"][8:10]) <= 30

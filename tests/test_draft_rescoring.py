@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from fixtures import FROZEN_AT, finding
+from fixtures import FROZEN_AT, finding, stored_as_of_old
 from gisgrid.cli import main
 from gisgrid.domain import scoring
 from gisgrid.reports import assessment, scores
@@ -36,6 +36,8 @@ def drawn(district):
 
 def _add(store, n, road, rule, count, area, month):
     observed = f"{month}-20T10:00:00+08:00"
+    if rule == "6.3.2":     # not a spot finding: only a database from before that was refused holds one
+        return stored_as_of_old(store, month, road, SPOTS[road], rule, f"p{n}", count, observed)
     props = {"count": count, **({"area_m2": area} if RULES[rule] else {})}
     result = office.record_findings(store, [finding(f"p{n}", *SPOTS[road], rule, observed_at=observed, **props)])
     assert result.accepted == 1, result.rejected

@@ -13,7 +13,6 @@ import shapely
 from . import office
 from .client_writes import claimed, fingerprint, replayed
 from ..domain.errors import Conflict, FindingError, Gone, NotFound
-from ..domain.rulebook import Rule, rulebook_for
 from ..storage.photos import process_photo
 from ..storage import Store, inspections, publishing
 from .policy import OPEN, SUBMITTED, Actor, Facts, decide
@@ -43,16 +42,6 @@ def _road_id(conn, code: str) -> int:
     return inspections._road_id(conn, code)
 
 
-def _spot_rule(books, month: str, code: str) -> Rule:
-    """The rule of a finding pinned on the tablet: one that is a spot in the street."""
-    rule = rulebook_for(month, books).rule(code)
-    if not rule.pinned:
-        raise FindingError("Rule {code} ({label}) describes the grid's work, not a spot in the street: it comes "
-                           "from the rectification and patrol records and is not pinned on a road",
-                           code=rule.code, label=rule.zh)
-    return rule
-
-
 FindingRef = int | str   # the database id, or the client-made id the tablet gave it
 
 
@@ -73,7 +62,7 @@ def record(store: Store, actor: Actor, props: dict, lon: float, lat: float) -> t
     if not external or len(external) > 128:
         raise FindingError("A finding needs its client-made id")
     row = office._parse_finding(props, store.timezone(), store.rulebooks())
-    _spot_rule(store.rulebooks(), row["month"], row["rule"])
+    office.spot_rule(store.rulebooks(), row["month"], row["rule"])
     road_id, road_code, snapped = office.place(store, lon, lat, row["month"])
     with store.begin() as conn:
         stored = inspections.finding_in(conn, external_id=external)
@@ -132,7 +121,7 @@ def _edit_in(conn, store: Store, actor: Actor, row: dict, props: dict, reason, l
     merged.update({k: v for k, v in props.items() if k in EDITABLE})
     values = office._parse_finding(merged, tz, books)
     if "rule" in props:
-        rule = _spot_rule(books, values["month"], values["rule"])
+        rule = office.spot_rule(books, values["month"], values["rule"])
         # another rule: what the old one needed and the new one does not (an area, a deadline) goes
         values.update({k: None for k, needed in (("area_m2", rule.needs_area), ("deadline", rule.needs_deadline))
                        if not needed and k not in props})

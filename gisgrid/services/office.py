@@ -21,7 +21,7 @@ from ..storage.cache import RevisionCache
 from ..domain.errors import FindingError, GisgridError, NotFound, SampleError
 from ..domain.months import month_of, parse_date, parse_month, parse_observed, utc
 from ..render.times import shown_time
-from ..domain.rulebook import Rulebook, rulebook_for
+from ..domain.rulebook import Rule, Rulebook, rulebook_for
 from ..domain.sampling import designate, draw_sample
 from ..storage import Store, publishing
 from .imports import LayerImport, import_layer  # noqa: F401  (the layer import; callers find it here)
@@ -141,6 +141,16 @@ def _parse_finding(props: dict, tz, books: list[Rulebook]) -> dict:
             "observed_at": utc(observed), "deadline": deadline, "note": _text(props.get("note"))}
 
 
+def spot_rule(books: list[Rulebook], month: str, code: str) -> Rule:
+    """The rule of a finding pinned on a road, from the tablet or a file: one that is a spot in the street."""
+    rule = rulebook_for(month, books).rule(code)
+    if not rule.pinned:
+        raise FindingError("Rule {code} ({label}) describes the grid's work, not a spot in the street: it comes "
+                           "from the rectification and patrol records and is not pinned on a road",
+                           code=rule.code, label=rule.zh)
+    return rule
+
+
 def _content_id(row: dict, lon: float, lat: float) -> str:
     """An id for a finding that came without one: identical content is the same finding."""
     # the UTC time written without offset, as before times were stored aware: a file keeps its ids
@@ -169,6 +179,7 @@ def record_findings(store: Store, features: Iterable[tuple[dict, float, float]],
         label = external or f"#{n}"
         try:
             row = _parse_finding(props, tz, books)
+            spot_rule(books, row["month"], row["rule"])
         except GisgridError as exc:
             result.rejected.append({"id": label, "reason": exc.message})
             continue
