@@ -54,6 +54,31 @@ def test_month_report_equals_the_core_and_compares_with_the_previous_month(month
     assert report["summary"] == {"grids": 4, "assessed": 3, "unassessed": 1, "mean": 97.5}
 
 
+def test_a_published_months_changes_stay_as_published_while_the_month_before_is_edited(months):
+    """November published against October still a draft: a finding added to October afterwards
+    changes October, not what November was published with (its page, its town changes, its
+    export), until November is re-opened and published again."""
+    reviewer = Actor(None, "office1", "reviewer")
+    month_work.publish(months, reviewer, NOV)
+    published = by_code(assessment.month_report(months, NOV))
+    assert (published["G2"]["previous_score"], published["G2"]["score_change"]) == (91.0, 9.0)
+    towns = {t["town"]: t["score_change"] for t in assessment.month_report(months, NOV)["towns"]}
+    assert office.record_findings(months, [finding("o2", 114.045, 33.5951, "5.1",
+                                                   observed_at="2026-10-21T10:00:00+08:00")]).accepted == 1
+    assert by_code(assessment.month_report(months, OCT))["G2"]["score"] == 86.0          # R21 -9 -5
+    after = assessment.month_report(months, NOV)
+    assert {c: (g["previous_score"], g["previous_rank"], g["score_change"], g["rank_change"])
+            for c, g in by_code(after).items()} == {
+        c: (g["previous_score"], g["previous_rank"], g["score_change"], g["rank_change"]) for c, g in published.items()}
+    assert {t["town"]: t["score_change"] for t in after["towns"]} == towns
+    exported = assessment.export_table(months, NOV, "grids")
+    g2 = next(row for row in exported.rows if row[2] == "G2")
+    assert g2[9] == 91 and g2[10] == 9
+    month_work.reopen(months, reviewer, NOV, "compare with October as corrected")
+    month_work.publish(months, reviewer, NOV)
+    assert by_code(assessment.month_report(months, NOV))["G2"]["score_change"] == 14.0
+
+
 def test_deductions_by_section(months):
     grids = by_code(assessment.month_report(months, NOV))
     r11 = next(r for r in grids["G1"]["roads"] if r["code"] == "R11")

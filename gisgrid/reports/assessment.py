@@ -53,7 +53,19 @@ def live_scores_at(store: Store, month: str) -> tuple[tuple, dict]:
     """(revision, the month scored now with exact scores and the draw record): what publishing
     freezes while scores_revision is still the revision. Every road scored, never the kept
     scores rescored in part: what cadres are judged by is made the one plain way."""
-    return scores.live_document_at(store, month, whole=True)
+    revision, document = scores.live_document_at(store, month, whole=True)
+    return revision, {**document, "previous": _comparison(_scores_or_none(store, previous_month(month)))}
+
+
+def _comparison(before: dict | None) -> dict | None:
+    """What a month is compared with, frozen with it when it is published: the month before's
+    grid and town ranks and scores as they stand then (a draft edited since, or a month re-opened
+    and published again, does not move a published month's changes)."""
+    if before is None:
+        return None
+    keep = ("code", "town", "rank", "score", "exact")
+    return {"grids": [{k: g[k] for k in keep if k in g} for g in before["grids"]],
+            "towns": [{k: t[k] for k in keep if k in t} for t in before["towns"]]}
 
 
 scores_revision = scores.document_revision
@@ -166,7 +178,12 @@ def _month_report(store: Store, month: str, kept: _Made | None = None, same_befo
     document = month_scores(store, month)
     rulebook = _rulebook(store, month)
     before_month = previous_month(month)
-    before = kept.before if kept is not None and same_before else _scores_or_none(store, before_month)
+    if "previous" in document:          # frozen with the published month
+        before = document["previous"]
+    elif kept is not None and same_before and "previous" not in kept.document:
+        before = kept.before
+    else:
+        before = _scores_or_none(store, before_month)
     before_by_code = {g["code"]: g for g in before["grids"]} if before else {}
     kept_rows = kept.sources if kept is not None and kept.document["rulebook"] == document["rulebook"] else {}
     grids, sources = [], {}
@@ -477,8 +494,7 @@ def export_table(store: Store, month: str, level: str) -> Table:
                 for g in report["grids"]]
         return Table(SHEETS[level], GRID_COLUMNS, rows)
     if level == "towns":
-        document = month_scores(store, month)
-        before = _scores_or_none(store, previous_month(month))
+        document, before = made.document, made.before
         prior = {t["town"]: t for t in before["towns"]} if before else {}
         rows = [[month, t["rank"], t["town"], _exact(t), t["grids"], prior.get(t["town"], {}).get("rank"),
                  _difference(_exact(t), _exact(prior[t["town"]]) if t["town"] in prior else None)]
