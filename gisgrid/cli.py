@@ -293,7 +293,9 @@ def bulletin(ctx: Context, period: str, pdf_path: str | None, docx_path: str | N
 
     if not pdf_path and not docx_path:
         raise click.UsageError("give --pdf PATH, --docx PATH or both")
-    options = {"number": number, "remarks": list(remarks), "issued": issued.date() if issued else None}
+    missing: list[str] = []
+    options = {"number": number, "remarks": list(remarks), "issued": issued.date() if issued else None,
+               "missing": missing}
     app = create_app(settings=ctx.settings)
     try:
         if docx_path:
@@ -304,6 +306,9 @@ def bulletin(ctx: Context, period: str, pdf_path: str | None, docx_path: str | N
             log(f"bulletin of {period} written to {pdf_path} ({size} bytes)")
     finally:
         app.extensions["gisgrid.storage"].dispose()
+    for path in sorted(set(missing)):
+        log(f"warning: photo {path} is not there, left out of the bulletin (this command reads photos from "
+            f"{ctx.settings.photo_dir}: give it the server's GISGRID_PHOTO_DIR or GISGRID_INSTANCE_PATH)")
 
 
 @cli.command(help="Load the demo district, draw this month, generate findings and print the ranking.")

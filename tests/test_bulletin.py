@@ -174,3 +174,38 @@ def test_the_docx_carries_the_photo_of_a_large_deduction(app, reviewer, client):
     doc = Document(io.BytesIO(client.get(f"/review/{NOV}/bulletin.docx").data))
     assert len(doc.inline_shapes) == 1
     assert any("沙北街道第1网格，R11：5.1" in p.text for p in doc.paragraphs)
+
+
+def test_the_command_lines_bulletin_carries_the_photo_too(app, reviewer, tmp_path, monkeypatch, capsys):
+    """`gisgrid bulletin` on the same instance as the server: the DOCX holds the photo and the
+    PDF shows it; run where the photos are not, it leaves them out and says where it looked."""
+    from PIL import Image
+
+    from gisgrid.services import findings
+    from gisgrid.storage import inspections
+
+    raw = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 60, 40)).save(raw, "JPEG")
+    settings = app.extensions["gisgrid.settings"]
+    findings.add_photo(reviewer, Actor(None, "office", "admin"), settings.photo_dir,
+                       inspections.finding(reviewer, external_id="n1")["id"], "p1", raw.getvalue(), 10 * 1024 * 1024, 3)
+    monkeypatch.setenv("GISGRID_INSTANCE_PATH", str(settings.instance_path))
+    docx, pdf = tmp_path / "b.docx", tmp_path / "b.pdf"
+    assert main(["--db", reviewer.url, "bulletin", NOV, "--docx", str(docx), "--pdf", str(pdf)]) == 0
+    assert len(Document(docx).inline_shapes) == 1
+    listed = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    images = [line.split() for line in listed.splitlines()[2:]]
+    assert images and all(int(width) > 1 for _page, _num, _type, width, *_ in images), listed
+
+    # run where the photos are not (another instance folder): left out and named, never drawn broken
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("GISGRID_INSTANCE_PATH", str(elsewhere))
+    capsys.readouterr()
+    assert main(["--db", reviewer.url, "bulletin", NOV, "--docx", str(docx), "--pdf", str(pdf)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: photo")]
+    assert len(warnings) == 1 and str(elsewhere / "photos") in warnings[0]
+    assert len(Document(docx).inline_shapes) == 0
+    listed = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert listed.splitlines()[2:] == []
+    assert "沙北街道第1网格" in subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                                             check=True).stdout

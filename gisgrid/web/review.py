@@ -174,9 +174,10 @@ def _without_report(data: dict) -> dict:
     return {k: v for k, v in data.items() if k != "report"}
 
 
-def _photo_bytes(who):
+def _photo_bytes(who, missing: list | None = None):
     """A bulletin photo's thumbnail bytes, for `who` (the reviewer on the web; the office on the
-    command line, who may see every photo of it); None when the file is gone."""
+    command line, who may see every photo of it); None when the file is gone (its path added to
+    `missing`)."""
     from ..reports import inspection
     from .api import photo_folder
 
@@ -184,7 +185,11 @@ def _photo_bytes(who):
 
     def read(photo: dict) -> bytes | None:
         path = photo_folder() / inspection.photo_file(store, who, photo["id"], thumb=True)
-        return path.read_bytes() if path.is_file() else None
+        if path.is_file():
+            return path.read_bytes()
+        if missing is not None:
+            missing.append(str(path))
+        return None
 
     return read
 
@@ -229,42 +234,44 @@ def _docx_response(period: str, who) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="bulletin-{period}.docx"'})
 
 
-def render_bulletin(period: str, inline_photos: bool = False, **options) -> str:
+def render_bulletin(period: str, inline_photos: bool = False, missing: list | None = None, **options) -> str:
     """The bulletin page, self-contained but for photos (inlined too when asked: the PDF
-    command renders it with no server to fetch them from)."""
+    command renders it with no server to fetch them from; a photo whose file is not found is
+    left out, its path added to `missing`, rather than drawn broken)."""
     import base64
 
     from ..services import OPERATOR
 
     data = _bulletin_data(period, **options)
-    read = _photo_bytes(OPERATOR)
+    read = _photo_bytes(OPERATOR, missing)
 
-    def photo_src(photo: dict) -> str:
+    def photo_src(photo: dict) -> str | None:
         if not inline_photos:
             return photo["thumb"]
-        raw = read(photo) or b""
-        return "data:image/jpeg;base64," + base64.b64encode(raw).decode("ascii")
+        raw = read(photo)
+        return "data:image/jpeg;base64," + base64.b64encode(raw).decode("ascii") if raw else None
 
     css = (Path(current_app.static_folder) / "css" / "review.css").read_text(encoding="utf-8")
     docx_url = url_for("review.bulletin_docx", month=period) if data["kind"] == "month" else None
     return render_template("review/bulletin.html", data=data, css=css, photo_src=photo_src, docx_url=docx_url)
 
 
-def bulletin_pdf(app, period: str, path, lang: str = "zh", browser=None, **options) -> int:
+def bulletin_pdf(app, period: str, path, lang: str = "zh", browser=None, missing: list | None = None,
+                 **options) -> int:
     """Write a month's (YYYY-MM) or the year's (YYYY) bulletin as an A4 PDF with headless
     Chromium, page numbers in the footer; returns its size in bytes. `options`: number,
-    remarks, issued (reports/bulletin.py)."""
+    remarks, issued (reports/bulletin.py); `missing` gathers the photos not found."""
     with app.test_request_context("/", headers={"Accept-Language": lang}):
-        html = render_bulletin(_period(period), inline_photos=True, **options)
+        html = render_bulletin(_period(period), inline_photos=True, missing=missing, **options)
     return review.html_to_pdf(html, path, browser, app.config["CHROMIUM"])
 
 
-def bulletin_docx_file(app, period: str, path, **options) -> int:
+def bulletin_docx_file(app, period: str, path, missing: list | None = None, **options) -> int:
     """Write the bulletin as DOCX (for Word or WPS); returns its size in bytes."""
     from ..services import OPERATOR
 
     with app.test_request_context("/"):
-        body = word.bulletin_docx(_bulletin_data(_period(period), **options), _photo_bytes(OPERATOR))
+        body = word.bulletin_docx(_bulletin_data(_period(period), **options), _photo_bytes(OPERATOR, missing))
     Path(path).write_bytes(body)
     return len(body)
 
