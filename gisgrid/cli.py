@@ -249,15 +249,20 @@ def score(ctx: Context, month: str, as_json: bool) -> None:
     emit_json(scores.public(document)) if as_json else show_month(document)
 
 
-@cli.command(help="Year scores: the mean of each grid's assessed months, ranked.")
+@cli.command(help="Year scores: the mean of each grid's assessed months, ranked; published months only, "
+                  "as the year page and the year bulletin count them.")
 @click.argument("year")
+@click.option("--drafts", is_flag=True, help="Count the months still in draft too (a provisional year).")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @pass_context
-def annual(ctx: Context, year: str, as_json: bool) -> None:
-    document = scores.year_json(ctx.store, year)
+def annual(ctx: Context, year: str, drafts: bool, as_json: bool) -> None:
+    document = scores.year_json(ctx.store, year, published_only=not drafts)
     if as_json:
         emit_json(document)
         return
+    counted = "、".join(document["months"]) or "—"
+    log(f"{document['year']}: {'drawn months, drafts included' if drafts else 'published months'} counted: {counted}"
+        + ("" if drafts or document["months"] else " (none published yet; --drafts counts the drafts)"))
     click.echo(f"{document['year']} 年度排名 year ranking")
     click.echo(table(["排名", "类内", "网格", "名称", "镇办", "等级", "得分", "月数"],
                      [[g["rank"], g["class_rank"] or "-", g["code"], g.get("name"), g.get("town"), g.get("class"),

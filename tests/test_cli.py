@@ -50,9 +50,10 @@ def test_import_sample_score_annual_json(db, tmp_path, capsys):
     assert g2["score"] == 95.0 and g2["roads"][0] == {"code": "R21", "score": 95.0, "deductions": 5.0,
                                                       "by_rule": {"5.1": 5.0}}
 
-    code, out, _ = run(capsys, "--db", db, "annual", "2026", "--json")
+    code, out, _ = run(capsys, "--db", db, "annual", "2026", "--drafts", "--json")
     year = json.loads(out)
     assert year["year"] == 2026 and {g["code"] for g in year["grids"]} == {"G1", "G2", "G4"}
+    assert year["published_only"] is False and year["months"] == ["2026-11"]
     assert all(set(g) == {"code", "name", "town", "class", "score", "months", "rank", "class_rank"}
                for g in year["grids"])
 

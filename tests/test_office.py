@@ -135,7 +135,7 @@ def test_month_scores_ranks_and_edges(november):
 
 
 def test_year_is_the_mean_of_assessed_months(november):
-    document = scores.year_json(november, 2026)
+    document = scores.year_json(november, 2026, published_only=False)
     assert {g["code"]: (g["score"], g["rank"], g["months"]) for g in document["grids"]} == {
         "G4": (98.25, 1, {"2026-10": 100.0, "2026-11": 96.5}),
         "G1": (97.5, 2, {"2026-10": 98.5, "2026-11": 96.5}),

@@ -103,7 +103,7 @@ def test_score_json_has_towns_and_class_ranks_exact(two_months, capsys):
 
 
 def test_annual_json_is_exact_with_towns_and_class_ranks(two_months, capsys):
-    code, out, _ = run(capsys, "--db", two_months.url, "annual", "2026", "--json")
+    code, out, _ = run(capsys, "--db", two_months.url, "annual", "2026", "--drafts", "--json")
     year = json.loads(out)
     assert code == 0
     g1 = next(g for g in year["grids"] if g["code"] == "G1")
@@ -115,8 +115,33 @@ def test_annual_json_is_exact_with_towns_and_class_ranks(two_months, capsys):
         {"town": "沙北街道", "score": 95.3125, "months": {OCT: 95.375, NOV: 95.25}, "rank": 2}]
 
 
+def test_annual_counts_the_published_months_as_the_year_page_does(two_months, capsys):
+    """The year people are judged by is made of published months, from the command line as on
+    the year page and in the year bulletin; --drafts is the provisional year, said as such."""
+    from gisgrid.reports import assessment
+    from gisgrid.services import Actor
+    from gisgrid.services import month as month_work
+
+    code, out, err = run(capsys, "--db", two_months.url, "annual", "2026", "--json")
+    assert code == 0 and json.loads(out)["months"] == [] and json.loads(out)["grids"] == []
+    code, out, err = run(capsys, "--db", two_months.url, "annual", "2026")
+    assert "none published yet; --drafts counts the drafts" in err
+    month_work.publish(two_months, Actor(None, "office1", "reviewer"), OCT)
+    code, out, _ = run(capsys, "--db", two_months.url, "annual", "2026", "--json")
+    year, page = json.loads(out), assessment.year_report(two_months, 2026)
+    assert year["published_only"] is True and year["months"] == page["months"] == [OCT]
+    g1 = next(g for g in year["grids"] if g["code"] == "G1")
+    assert g1["score"] == 90.75 and g1["months"] == {OCT: 90.75}
+    assert {g["code"]: (g["score"], g["rank"]) for g in year["grids"]} == {
+        g["code"]: (g["score"], g["rank"]) for g in page["grids"]}
+    code, out, err = run(capsys, "--db", two_months.url, "annual", "2026", "--drafts", "--json")
+    assert json.loads(out)["months"] == [OCT, NOV] and json.loads(out)["published_only"] is False
+    code, out, err = run(capsys, "--db", two_months.url, "annual", "2026", "--drafts")
+    assert "drafts included" in err and f"{OCT}、{NOV}" in err
+
+
 def test_people_read_half_up_hundredths(two_months, capsys):
-    code, out, _ = run(capsys, "--db", two_months.url, "annual", "2026")
+    code, out, _ = run(capsys, "--db", two_months.url, "annual", "2026", "--drafts")
     assert code == 0
     g1 = next(line for line in out.splitlines() if " G1 " in f" {line} ")
     assert "90.63" in g1 and "90.625" not in g1

@@ -145,7 +145,7 @@ def test_three_months_with_every_rule_and_the_year_over_them(db, capsys):
     assert months["2026-11"]["rectification"] == {"due": 2, "on_time": 1, "open": 1, "rate": 0.5}
     assert [(x["rule"], x["item"]) for x in months["2026-11"]["grid_deductions"]] == [("5.5", 2), ("6.3.2", None)]
 
-    year = ok(capsys, db, "annual", "2026", "--json")
+    year = ok(capsys, db, "annual", "2026", "--drafts", "--json")
     g1 = next(g for g in year["grids"] if g["code"] == "G1")
     assert g1["months"] == {"2026-09": 83, "2026-10": 90, "2026-11": 87}
     assert g1["score"] == float(Fraction(260, 3))

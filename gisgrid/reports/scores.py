@@ -377,14 +377,18 @@ def latest_details(documents: dict[str, dict]) -> dict[str, dict]:
     return details
 
 
-def year_json(store: Store, year) -> dict:
+def year_json(store: Store, year, published_only: bool = True) -> dict:
     """`gisgrid annual --json`: grids and towns ranked by the mean of their assessed months,
-    grids also within their class (the class of their last month); exact values."""
-    documents, grids, towns = _year(store, year)
+    grids also within their class (the class of their last month); exact values. Published
+    months only, as the year page and bulletin count them, unless asked otherwise."""
+    from ..storage import publishing
+
+    documents, grids, towns = _year(store, year, publishing.published_months(store, parse_year(year))
+                                    if published_only else None)
     details = latest_details(documents)
     classes = scoring.class_ranks({g.code: g.score for g in grids},
                                   {g.code: details.get(g.code, {}).get("class") for g in grids})
-    return {"year": parse_year(year), "grids": [
+    return {"year": parse_year(year), "published_only": published_only, "months": sorted(documents), "grids": [
         {"code": g.code, **details.get(g.code, {}), "score": scoring.exact(g.score),
          "months": {m: scoring.exact(s) for m, s in g.months.items()}, "rank": g.rank,
          "class_rank": classes[g.code]} for g in grids],
