@@ -314,6 +314,21 @@ def bulletin(ctx: Context, period: str, pdf_path: str | None, docx_path: str | N
     for path in sorted(set(missing)):
         log(f"warning: photo {path} is not there, left out of the bulletin (this command reads photos from "
             f"{ctx.settings.photo_dir}: give it the server's GISGRID_PHOTO_DIR or GISGRID_INSTANCE_PATH)")
+    _warn_unpublished(ctx.store, period)
+
+
+def _warn_unpublished(store: Store, period: str) -> None:
+    """Say so when a bulletin was written of a period not yet published: a month in draft (its
+    bulletin is marked as one), a year with no month published (its rankings are empty)."""
+    from .domain.months import parse_month, parse_year
+    from .storage import publishing
+
+    period = period.strip()
+    if len(period) == 4:
+        if not publishing.published_months(store, parse_year(period)):
+            log(f"warning: no month of {period} is published yet; the year bulletin counts published months only")
+    elif not publishing.is_published(store, parse_month(period)):
+        log(f"warning: {parse_month(period)} is a draft, not published: the bulletin is marked as a draft")
 
 
 @cli.command(help="Load the demo district, draw this month, generate findings and print the ranking.")

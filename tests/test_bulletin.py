@@ -112,6 +112,11 @@ def test_docx_from_the_command_line_opens_in_libreoffice(months, tmp_path, capsy
 
 def test_the_year_bulletin_commends_the_top_and_lists_the_lowest(months, tmp_path, capsys):
     reviewer = Actor(None, "zhao", "reviewer")
+    path = tmp_path / "year.docx"
+    assert main(["--db", months.url, "bulletin", "2026", "--docx", str(path)]) == 0
+    assert "warning: no month of 2026 is published yet" in capsys.readouterr().err
+    assert main(["--db", months.url, "bulletin", NOV, "--docx", str(path)]) == 0
+    assert "warning: 2026-11 is a draft, not published" in capsys.readouterr().err
     for month in (OCT, NOV):
         month_work.publish(months, reviewer, month)
     data = bulletin.year_bulletin(months, 2026, top=10)
@@ -120,8 +125,9 @@ def test_the_year_bulletin_commends_the_top_and_lists_the_lowest(months, tmp_pat
     # G4 (100 + 98) / 2 = 99, G2 (91 + 100) / 2 = 95.5, G1 (100 + 95) / 2 = 97.5: all three in the top 10
     assert [g["code"] for g in data["commended"]] == ["G4", "G1", "G2"] and data["criticised"] == []
     assert [(t["town"], t["score"]) for t in data["towns"]] == [("城关镇", 99.0), ("沙北街道", 96.5)]
-    path = tmp_path / "year.docx"
     assert main(["--db", months.url, "bulletin", "2026", "--docx", str(path)]) == 0
+    assert main(["--db", months.url, "bulletin", NOV, "--docx", str(tmp_path / "nov.docx")]) == 0
+    assert "warning" not in capsys.readouterr().err
     paragraphs, tables, _ = _docx_text(path.read_bytes())
     assert "关于2026年度网格化管理考核情况的通报" in paragraphs
     assert any("城关镇第2网格（城关镇，99.00分）" in p for p in paragraphs)
