@@ -36,16 +36,28 @@
     });
   }
 
-  async function keepOffline() {
+  /* Ask the service worker to keep this list and every road page, and say so only when it has
+     (and each road's state is in IndexedDB): on a first visit the worker does not control this
+     page yet, so the page's own fetches would go past its cache. */
+  function workerKeeps(worker, urls) {
+    return new Promise(function (resolve) {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = function (event) { resolve(event.data.kept); };
+      worker.postMessage({ type: "keep", urls: urls }, [channel.port2]);
+    });
+  }
+
+  async function keepOffline(registration) {
     const links = Array.from(document.querySelectorAll("a.road-link"));
-    await Promise.all(links.map(function (a) {
-      return Promise.all([
-        fetch(a.href, { credentials: "same-origin" }).catch(function () {}),
-        window.gisgridHttp.call("/api/months/" + page.month + "/roads/" + a.dataset.code)
-          .then(RoadState.keep).catch(function () {})
-      ]);
-    }));
-    if (links.length && navigator.onLine) { $("offline-ready").hidden = false; }
+    if (!links.length || !registration.active) { return; }
+    const pages = [location.href.split("#")[0]].concat(links.map(function (a) { return a.href; }));
+    const states = links.map(function (a) {
+      return window.gisgridHttp.call("/api/months/" + page.month + "/roads/" + a.dataset.code)
+        .then(RoadState.keep).then(function () { return true; }, function () { return false; });
+    });
+    const kept = await workerKeeps(registration.active, pages);
+    const stateKept = await Promise.all(states);
+    $("offline-ready").hidden = !(kept === pages.length && stateKept.every(Boolean));
   }
 
   async function refresh() {
@@ -59,5 +71,5 @@
   window.addEventListener("online", flush);
   Outbox.storage();
   render().then(function () { if (navigator.onLine) { flush(); } });
-  if (navigator.serviceWorker) { navigator.serviceWorker.ready.then(keepOffline); }
+  if (navigator.serviceWorker && navigator.onLine) { navigator.serviceWorker.ready.then(keepOffline); }
 })();

@@ -1,8 +1,11 @@
 /* gisgrid service worker: assets from the cache (refreshed in the background), pages and
    data from the network with the cache as fallback, so the inspector's pages open with no
-   network. Writes (POST, PATCH, DELETE) are never intercepted: the outbox retries them. */
+   network. Writes (POST, PATCH, DELETE) are never intercepted: the outbox retries them.
+   A page asks the worker to keep pages for offline use (a "keep" message) and hears back only
+   once they are in the cache: the worker may not control that page yet (a first visit), and
+   only the worker knows when a copy is stored. */
 "use strict";
-const CACHE = "gisgrid-v4";   // v4: the re-inspection page; v3: the outbox of every write, the road state, photos, geo
+const CACHE = "gisgrid-v5";   // v5: pages kept on the page's request; v4: the re-inspection page; v3: the outbox of every write, the road state, photos, geo
 const ASSETS = [
   "/static/css/app.css", "/static/css/inspect.css", "/static/js/lib/http.js", "/static/js/lib/photos.js",
   "/static/js/lib/geo.js", "/static/js/outbox.js", "/static/js/road_state.js", "/static/js/road_map.js", "/static/js/road.js",
@@ -51,6 +54,27 @@ function staleWhileRevalidate(request) {
     return cached || refresh;
   });
 }
+
+/* Fetch and store each of `urls` (the inspector's pages only); the number stored. A page that
+   did not come back as itself (an error, or a redirect to the login page) is not stored. */
+function keep(urls) {
+  return caches.open(CACHE).then(function (cache) {
+    return Promise.all(urls.map(function (address) {
+      const url = new URL(address, self.location.origin);
+      if (url.origin !== self.location.origin || !url.pathname.startsWith("/inspect/")) { return false; }
+      return fetch(url.href, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok || response.redirected) { return false; }
+        return cache.put(url.href, response).then(function () { return true; });
+      }).catch(function () { return false; });
+    }));
+  }).then(function (stored) { return stored.filter(Boolean).length; });
+}
+
+self.addEventListener("message", function (event) {
+  const message = event.data || {}, reply = event.ports && event.ports[0];
+  if (message.type !== "keep" || !Array.isArray(message.urls) || !reply) { return; }
+  event.waitUntil(keep(message.urls).then(function (kept) { reply.postMessage({ kept: kept }); }));
+});
 
 self.addEventListener("fetch", function (event) {
   const request = event.request;

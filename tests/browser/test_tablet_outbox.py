@@ -181,3 +181,21 @@ def test_a_refused_finding_can_be_moved_or_discarded(tablet, district_month):
     sent(tablet)
     stored = inspections.road_findings(store, month, "R11")
     assert [f["note"] for f in stored] == ["被拒一"]
+
+
+def test_the_first_login_keeps_the_roads_for_offline_before_saying_so(tablet, district_month):
+    """A fresh tablet: the service worker is new and does not control the page the inspector
+    logs in to. The notice that the roads are kept appears only once they are, and then the
+    list and a road open with no network."""
+    month, password = district_month
+    tablet.login("wang", password)
+    assert "/inspect/" in tablet.page.url
+    tablet.page.locator("#offline-ready").wait_for(state="visible")
+    assert "已保存在本机" in tablet.page.inner_text("#offline-ready")
+
+    tablet.context.set_offline(True)
+    tablet.page.reload()
+    assert tablet.page.locator("a.road-link").count() == 2
+    tablet.page.click("a.road-link[href$='/R11']")
+    tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
+    assert "R11" in tablet.page.inner_text("h1")
