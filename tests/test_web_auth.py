@@ -60,6 +60,39 @@ def test_language_switch_is_kept_per_user(app, client, auth):
     assert app.extensions["gisgrid.storage"].user(name="qian")["lang"] == "en"
 
 
+def test_the_language_switch_stays_on_the_page(client, auth):
+    """Pages send no Referer (Referrer-Policy: no-referrer): the switch carries the page's path,
+    written into the form by the server, and goes back to it, query included."""
+    auth.login("zhou", "inspector")
+    page = client.get("/inspect/?month=2026-03").get_data(as_text=True)
+    assert 'name="next" value="/inspect/?month=2026-03"' in page
+    response = client.post("/lang/en", data={"csrf_token": auth.csrf("/"), "next": "/inspect/?month=2026-03"})
+    assert response.status_code == 302 and response.headers["Location"] == "/inspect/?month=2026-03"
+    assert "My roads this month" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'name="next" value="/inspect/"' in client.get("/inspect/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "\\evil.example",
+                                    "/\t/evil.example", "javascript:alert(1)", "evil.example", ""])
+def test_the_language_switch_is_no_open_redirect(client, auth, target):
+    auth.login("wu", "planner")
+    response = client.post("/lang/zh", data={"csrf_token": auth.csrf("/"), "next": target})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_the_language_switch_needs_csrf(client, auth):
+    auth.login("zheng", "planner")
+    assert client.post("/lang/en", data={"next": "/plan/history"}).status_code == 400
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "/\t/evil.example"])
+def test_the_login_is_no_open_redirect(client, auth, target):
+    password = auth.account("feng", "planner")
+    response = client.post("/login", query_string={"next": target},
+                           data={"name": "feng", "password": password, "csrf_token": auth.csrf()})
+    assert response.headers["Location"] == "/"
+
+
 def test_session_cookie_is_secure_by_default(db_url, tmp_path):
     from gisgrid.web import create_app
 

@@ -5,6 +5,7 @@ changing one's password, the UI language, and the role check every route carries
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext
@@ -80,6 +81,19 @@ def add_account(store: Store, name: str, role: str, password: str | None = None,
     return account_work.add_account(store, OPERATOR, name, role, password, lang)
 
 
+def local_path(target: str | None) -> str | None:
+    r"""`target` if it is a path on this site ("/inspect/?month=2026-03"), else None: never an
+    open redirect. Refused: another host ("//host", "/\host", which browsers read as "//host"),
+    a scheme, and any control character (browsers drop tabs and newlines from a URL, and the
+    redirect's Location loses them too: "/\t/host" would become "//host")."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ch < " " or ch == "\x7f" for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
 def client_address() -> str:
     # behind reverse proxies, ProxyFix (GISGRID_TRUSTED_PROXIES) has put the client's address here
     return request.remote_addr or "-"
@@ -122,11 +136,7 @@ def login():
             session.clear()
             g.pop("csrf_token", None)
             login_user(Account(row, token))
-            target = request.args.get("next", "")
-            # Only local paths: never an open redirect.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("auth.home")
-            return redirect(target)
+            return redirect(local_path(request.args.get("next")) or url_for("auth.home"))
     return render_template("auth/login.html", form=form, error=error,
                            first_run=account_work.needs_first_admin(get_store())), status
 
@@ -173,7 +183,8 @@ def set_lang(lang: str):
         abort(400)
     if current_user.is_authenticated:
         account_work.set_language(get_store(), actor(), lang)
-    response = redirect(request.referrer if (request.referrer or "").startswith(request.host_url) else url_for("auth.home"))
+    # back to the page the switch was on: its path comes in the form (pages send no Referer)
+    response = redirect(local_path(request.form.get("next")) or url_for("auth.home"))
     response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax", secure=request.is_secure)
     return response
 

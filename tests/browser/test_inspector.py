@@ -234,3 +234,20 @@ def test_what_an_inspector_may_not_open(tablet, district_month):
     assert "不能打开" in tablet.page.goto(tablet.server.url + "/review/").text()
     assert inspections.finding(store, id=theirs["id"])["note"] is None
     assert other
+
+
+def test_the_language_switch_stays_on_the_road(tablet, district_month):
+    """Pages send no Referer: the switch goes back to the page it was on, in the other language."""
+    month, password = district_month
+    open_road(tablet, month, password)
+    road = f"{tablet.server.url}/inspect/{month}/R11"
+    assert tablet.page.inner_text("#pin-here") == "在我所在位置标注"
+    with tablet.page.expect_navigation():
+        tablet.page.click("header button:has-text('English')")
+    assert tablet.page.url == road
+    tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
+    assert tablet.page.get_attribute("html", "lang") == "en"
+    assert tablet.page.inner_text("#pin-here") == "Pin where I stand"
+    with tablet.page.expect_navigation():
+        tablet.page.click("header button:has-text('中文')")
+    assert tablet.page.url == road and tablet.page.get_attribute("html", "lang") == "zh-CN"
