@@ -21,9 +21,16 @@
 
   function fmt(template, values) { return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k]; }); }
   function label(code) { return ruleByCode[code] ? code + " " + ruleByCode[code].label : code; }
+  // "kept, sending in the background" stands while this road's writes wait, and gives way to
+  // "sent" once none does; "queuing" while the write said kept is not in the outbox yet
+  let keptNotice = null;
   function say(message, kind) {
     const box = $("message");
     box.textContent = message; box.className = "notice " + (kind || "good"); box.hidden = false;
+    keptNotice = message === text.kept ? "waiting" : null;
+  }
+  function settleKeptNotice() {
+    if (keptNotice === "waiting" && !$("message").hidden && current.waiting === 0) { say(text.sent, "good"); }
   }
 
   // the map, for a finger (road_map.js) -----------------------------------------------
@@ -104,6 +111,7 @@
     $("score-note").textContent = fmt(text.provisional, { n: current.waiting });
     $("outbox").hidden = current.waiting === 0;
     $("outbox").textContent = fmt(text.waiting, { n: current.waiting });
+    settleKeptNotice();
     const submitted = !!data.inspection.submitted_at, frozen = data.month_state.state === "published";
     $("submit-road").disabled = submitted || frozen || !!current.submitting;
     $("submit-road").textContent = submitted ? text.submitted : current.submitting ? text.submit_waiting : text.submit;
@@ -330,8 +338,13 @@
     window.gisgridLastSave = { closed_at: performance.now() };
     closeForm();
     say(text.kept, "good");
+    keptNotice = "queuing";   // until the write is in the outbox, an empty outbox does not mean sent
     const work = finding ? saveEdit(finding, fields, fresh, removed, reason) : saveNew(fields, fresh, at);
-    work.then(function () { window.gisgridLastSave.queued_at = performance.now(); return render(); })
+    work.then(function () {
+      window.gisgridLastSave.queued_at = performance.now();
+      if (keptNotice === "queuing") { keptNotice = "waiting"; }
+      return render();
+    })
       .then(flush, function (error) { say(fmt(text.not_kept, { reason: String(error) }), "bad"); });
   });
 

@@ -199,3 +199,23 @@ def test_the_first_login_keeps_the_roads_for_offline_before_saying_so(tablet, di
     tablet.page.click("a.road-link[href$='/R11']")
     tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
     assert "R11" in tablet.page.inner_text("h1")
+
+
+def test_the_kept_notice_says_sent_once_the_outbox_is_empty(tablet, district_month):
+    """"Kept on this tablet; sending in the background" stands while the finding waits, and
+    gives way to "sent" once the outbox has sent it: it never says sending when nothing is."""
+    month, password = district_month
+    open_road(tablet, month, password)
+    tablet.page.reload()
+    tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
+    tablet.context.set_offline(True)
+    pin(tablet, "5.3.1", at=map_point(tablet, dx=-100), note="待上传")
+    tablet.until("Outbox.all().then(items => items.length === 1)", polling=200)
+    message = tablet.page.locator("#message")
+    assert message.inner_text() == "已保存在本机，正在后台上传"
+
+    tablet.context.set_offline(False)
+    sent(tablet)
+    tablet.until("document.getElementById('message').textContent !== '已保存在本机，正在后台上传'")
+    assert message.is_visible() and message.inner_text() == "已上传到服务器"
+    assert [f["note"] for f in inspections.road_findings(tablet.server.store, month, "R11")] == ["待上传"]
