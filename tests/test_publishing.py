@@ -237,7 +237,7 @@ def test_a_finding_written_while_the_month_is_being_published_waits_then_is_refu
     def held() -> bool:                       # publishing holds the month: a write comes now
         holding.set()
         _until_a_session_waits(drawn)         # the writer, for publishing
-        return assessment.scores_revision(drawn, MONTH) == revision
+        return assessment.publication_revision(drawn, MONTH) == revision
 
     def write() -> None:            # checked while the month was a draft, inserted once it is not
         try:

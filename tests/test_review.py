@@ -60,9 +60,12 @@ def test_a_published_months_changes_stay_as_published_while_the_month_before_is_
     export), until November is re-opened and published again."""
     reviewer = Actor(None, "office1", "reviewer")
     month_work.publish(months, reviewer, NOV)
-    published = by_code(assessment.month_report(months, NOV))
+    report = assessment.month_report(months, NOV)
+    published = by_code(report)
     assert (published["G2"]["previous_score"], published["G2"]["score_change"]) == (91.0, 9.0)
-    towns = {t["town"]: t["score_change"] for t in assessment.month_report(months, NOV)["towns"]}
+    assert report["previous_as_published"] == {"state": "draft"}
+    towns = {t["town"]: t["score_change"] for t in report["towns"]}
+    town_rows = assessment.export_table(months, NOV, "towns").rows
     assert office.record_findings(months, [finding("o2", 114.045, 33.5951, "5.1",
                                                    observed_at="2026-10-21T10:00:00+08:00")]).accepted == 1
     assert by_code(assessment.month_report(months, OCT))["G2"]["score"] == 86.0          # R21 -9 -5
@@ -71,12 +74,40 @@ def test_a_published_months_changes_stay_as_published_while_the_month_before_is_
             for c, g in by_code(after).items()} == {
         c: (g["previous_score"], g["previous_rank"], g["score_change"], g["rank_change"]) for c, g in published.items()}
     assert {t["town"]: t["score_change"] for t in after["towns"]} == towns
+    assert assessment.export_table(months, NOV, "towns").rows == town_rows
+    from docx import Document
+
+    from gisgrid.render.bulletin_docx import bulletin_docx
+    from gisgrid.reports import bulletin
+
+    issued = Document(io.BytesIO(bulletin_docx(bulletin.month_bulletin(months, NOV))))
+    assert "名次升降、得分变化与本月发布时的2026年10月（当时尚为草稿）相比。" in [p.text for p in issued.paragraphs]
     exported = assessment.export_table(months, NOV, "grids")
     g2 = next(row for row in exported.rows if row[2] == "G2")
     assert g2[9] == 91 and g2[10] == 9
     month_work.reopen(months, reviewer, NOV, "compare with October as corrected")
     month_work.publish(months, reviewer, NOV)
     assert by_code(assessment.month_report(months, NOV))["G2"]["score_change"] == 14.0
+
+
+def test_a_month_re_opened_compares_with_the_month_before_as_it_is_now(months):
+    """Viewed published, the month before edited, viewed again, re-opened: the draft's changes
+    are against the month before as it is now, not the comparison it was frozen with."""
+    reviewer = Actor(None, "office1", "reviewer")
+    month_work.publish(months, reviewer, OCT)
+    month_work.publish(months, reviewer, NOV)
+    assert assessment.month_report(months, NOV)["previous_as_published"] == {"state": "published"}
+    month_work.reopen(months, reviewer, OCT, "R21 missed a finding")
+    assert office.record_findings(months, [finding("o2", 114.045, 33.5951, "5.1",
+                                                   observed_at="2026-10-21T10:00:00+08:00")]).accepted == 1
+    published = assessment.month_report(months, NOV)
+    # 沙北街道: November (94.5 + 100) / 2 = 97.25 against October (100 + 91) / 2 as published
+    assert by_code(published)["G2"]["score_change"] == 9.0
+    assert {t["town"]: t["score_change"] for t in published["towns"]}["沙北街道"] == 1.75
+    month_work.reopen(months, reviewer, NOV, "compare with October as corrected")
+    report = assessment.month_report(months, NOV)
+    assert by_code(report)["G2"]["score_change"] == 14.0 and report["previous_as_published"] is None
+    assert {t["town"]: t["score_change"] for t in report["towns"]}["沙北街道"] == 4.25      # (100 + 86) / 2
 
 
 def test_deductions_by_section(months):
@@ -228,6 +259,10 @@ def test_month_page_and_its_json_twin(reviewer, client):
     one = client.get(f"/review/{NOV}.json?grid=G1").get_json()["grids"]
     assert one == [g for g in twin["grids"] if g["code"] == "G1"]
     assert client.get(f"/review/{NOV}?compare={OCT}").status_code == 200
+    assert "升降与 2026-10 相比。" in html
+    month_work.publish(reviewer, Actor(None, "office1", "reviewer"), NOV)
+    frozen = client.get(f"/review/{NOV}").get_data(as_text=True)
+    assert "升降与本月发布时的 2026-10 相比（当时尚为草稿）。" in frozen
 
 
 def test_grid_page_escapes_what_came_from_files(reviewer, client):

@@ -167,7 +167,12 @@ def bulletin_docx(data: dict, photo: Callable[[dict], bytes | None] = lambda _p:
              _points(g["score"]) if g["score"] is not None else "未考核"]
             + ([_change(g), _score_change(g)] if month else []) for g in data["grids"]], numeric={0, 4, 6})
     if data.get("previous_period"):
-        _paragraph(doc, f"名次升降、得分变化与{data['previous_period']}相比。", size=10.5)
+        against, frozen = data["previous_period"], data.get("previous_as_published")
+        if frozen and frozen["state"] == "published":      # the month before as frozen with this one
+            against = f"本月发布时已发布的{against}"
+        elif frozen:
+            against = f"本月发布时的{against}（当时尚为草稿）"
+        _paragraph(doc, f"名次升降、得分变化与{against}相比。", size=10.5)
     number += 1
     _heading(doc, f"{ordinal[number - 1]}、分类排名")
     for group in data["classes"]:

@@ -50,25 +50,34 @@ def _section_key(code: str):
 
 
 def live_scores_at(store: Store, month: str) -> tuple[tuple, dict]:
-    """(revision, the month scored now with exact scores and the draw record): what publishing
-    freezes while scores_revision is still the revision. Every road scored, never the kept
-    scores rescored in part: what cadres are judged by is made the one plain way."""
+    """(revision, the month scored now with exact scores, the draw record and, as "previous",
+    what it is compared with): what publishing freezes while publication_revision is still the
+    revision. Every road scored, never the kept scores rescored in part: what cadres are judged
+    by is made the one plain way."""
+    before_month = previous_month(month)
+    before_source = _source(store, before_month)         # read before what it stands for
     revision, document = scores.live_document_at(store, month, whole=True)
-    return revision, {**document, "previous": _comparison(_scores_or_none(store, previous_month(month)))}
+    previous = _comparison(store, before_month, _scores_or_none(store, before_month))
+    return (revision, before_source), {**document, "previous": previous}
 
 
-def _comparison(before: dict | None) -> dict | None:
+def publication_revision(store: Store, month: str) -> tuple:
+    """What a month's publication is made of: its scores' revision and the month before's."""
+    return scores.document_revision(store, month), _source(store, previous_month(month))
+
+
+def _comparison(store: Store, month: str, before: dict | None) -> dict | None:
     """What a month is compared with, frozen with it when it is published: the month before's
-    grid and town ranks and scores as they stand then (a draft edited since, or a month re-opened
-    and published again, does not move a published month's changes)."""
+    grid and town ranks and scores, and its state, as they stand then (a draft edited since,
+    or re-opened and published again, does not move a published month's changes)."""
     if before is None:
         return None
     keep = ("code", "town", "rank", "score", "exact")
-    return {"grids": [{k: g[k] for k in keep if k in g} for g in before["grids"]],
+    return {"month": month, "state": publishing.month_state(store, month)["state"],
+            "grids": [{k: g[k] for k in keep if k in g} for g in before["grids"]],
             "towns": [{k: t[k] for k in keep if k in t} for t in before["towns"]]}
 
 
-scores_revision = scores.document_revision
 
 
 def month_scores(store: Store, month: str) -> dict:
@@ -209,6 +218,8 @@ def _month_report(store: Store, month: str, kept: _Made | None = None, same_befo
                       "score_change": shown(_difference(_exact(town), _exact(prior) if prior else None))})
     return _Made({
         "month": month, "rulebook": document["rulebook"], "previous_month": before_month if before else None,
+        # the month before as frozen with this one (and the state it had then), or None: as it is now
+        "previous_as_published": ({"state": before.get("state")} if "previous" in document and before else None),
         "state": {"state": state["state"], "published_at": _iso(state["published_at"]),
                   "published_by": state["published_by"]},
         "draw": document.get("draw"), "sections": _sections(rulebook),

@@ -71,6 +71,7 @@ def month_bulletin(store: Store, month: str, number: str | None = None, remarks=
         "title": f"关于{month_label(month)}份网格化管理考核情况的通报",
         "draft": report["state"]["state"] != "published",
         "previous_period": month_label(previous_month(month)) if report["previous_month"] else None,
+        "previous_as_published": report["previous_as_published"],
         "summary": {**report["summary"],
                     "lowest": {k: lowest[k] for k in ("code", "name", "town", "score")} if lowest else None},
         "towns": report["towns"], "grids": report["grids"], "classes": _by_class(report["grids"]),

@@ -346,7 +346,7 @@ def public(document: dict) -> dict:
     def strip(row: dict) -> dict:
         return {k: ([strip(r) for r in v] if k == "roads" else v) for k, v in row.items()
                 if not k.startswith("exact")}
-    return {**{k: v for k, v in document.items() if k not in ("grids", "towns", "draw", "previous")},
+    return {**{k: v for k, v in document.items() if k not in ("grids", "towns", "draw")},
             "grids": [strip(g) for g in document["grids"]], "towns": [strip(t) for t in document["towns"]]}
 
 

@@ -130,7 +130,7 @@ def publish(store: Store, actor: Actor, month: str) -> dict:
         try:
             return publishing.publish(store, month, actor.name, scores,
                                       scores["draw"]["id"] if scores["draw"] else None,
-                                      still_current=lambda: assessment.scores_revision(store, month) == revision)
+                                      still_current=lambda: assessment.publication_revision(store, month) == revision)
         except publishing.Moved:
             continue
     raise Conflict("{month}'s findings kept changing while it was being published ({attempts} tries); "
