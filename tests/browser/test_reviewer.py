@@ -74,6 +74,41 @@ def test_month_map_hover_and_click_equal_the_core(tablet, demo):
     assert tablet.offsite() == []
 
 
+def test_month_map_labels_sit_centred_on_their_grids_label_points(tablet, demo):
+    """Each grid's name on the month map is centred on the point it is placed at (not hung
+    down-right of it from its top-left corner), on one line."""
+    month, core = demo
+    page = tablet.page
+    page.goto(f"{tablet.server.url}/review/{month}")
+    page.wait_for_selector(".folium-map[data-drawn]")
+    tablet.until("(n) => document.querySelectorAll('.grid-label[data-code]').length === n"
+                 " && Object.values(window.gisgridMaps).every((map) => !map._animatingZoom)", len(core["grids"]))
+    labels = page.evaluate("""() => {
+      const out = [];
+      for (const map of Object.values(window.gisgridMaps)) {
+        const frame = map.getContainer().getBoundingClientRect();
+        map.eachLayer((layer) => {
+          const icon = layer instanceof L.Marker && layer.getElement();
+          if (!icon || !icon.dataset.code) return;
+          const text = icon.querySelector('.grid-label-text');
+          const box = text.getBoundingClientRect();
+          const point = map.latLngToContainerPoint(layer.getLatLng());
+          out.push({code: icon.dataset.code, text: text.textContent,
+                    dx: box.left + box.width / 2 - frame.left - point.x,
+                    dy: box.top + box.height / 2 - frame.top - point.y,
+                    width: box.width, height: box.height, lines: text.getClientRects().length,
+                    size: parseFloat(getComputedStyle(text).fontSize)});
+        });
+      }
+      return out;
+    }""")
+    assert sorted(label["code"] for label in labels) == sorted(g["code"] for g in core["grids"])
+    for label in labels:
+        assert label["width"] > 10 and label["text"], label
+        assert abs(label["dx"]) <= 2 and abs(label["dy"]) <= 2, label
+        assert label["lines"] == 1 and label["height"] < 2 * label["size"], label   # not wrapped
+
+
 def test_grid_page_pins_findings_and_opens_a_photo(tablet, demo):
     month, core = demo
     server = tablet.server
