@@ -20,6 +20,16 @@ SAMPLE = ["R11", "R12", "R21", "R41", "R42"]     # G1: R11 R12, G2: R21, G4: R41
 # the pure core ----------------------------------------------------------------------------
 
 
+def test_classes_are_named_in_chinese_and_english_by_their_code():
+    from gisgrid.domain.grid_classes import CODES, class_name
+    from gisgrid.storage.boundaries import GRID_CLASSES
+
+    assert CODES == GRID_CLASSES == ("A", "B", "C")
+    assert class_name("A") == "A类（主干道严管）" and class_name("A", "en") == "Class A (main roads, strict)"
+    assert class_name("C", "zh") == "C类（背街小巷规范管理）"
+    assert class_name("D", "en") == "D" and class_name(None) == "" and class_name("", "en") == ""
+
+
 def test_class_ranks_share_ties_within_each_class_only():
     scores = {"A1": F(90), "A2": F(95), "A3": F(90), "B1": F(80), "B2": None, "X": F(99)}
     classes = {"A1": "A", "A2": "A", "A3": "A", "B1": "B", "B2": "B", "X": None}

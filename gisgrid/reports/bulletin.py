@@ -9,14 +9,10 @@ from datetime import date
 
 from .. import clock
 from ..domain.errors import GisgridError
+from ..domain.grid_classes import CODES as CLASS_ORDER, class_name
 from ..domain.months import parse_month, parse_year, previous_month
 from ..storage import Store
 from . import assessment
-
-# seed 002: grids are classed by the roads they manage
-CLASSES = {"A": "A类（主干道严管）", "B": "B类（次干道严控）", "C": "C类（背街小巷规范管理）"}
-CLASS_ORDER = tuple(CLASSES)
-
 
 def month_label(month: str) -> str:
     """2026-12 as a document writes it: 2026年12月."""
@@ -44,13 +40,14 @@ def _head(store: Store, number: str | None, remarks, issued: date | None) -> dic
 
 
 def _by_class(grids: list[dict]) -> list[dict]:
-    """The assessed grids of each class, in their class's order."""
+    """The assessed grids of each class, in their class's order; `label` is the class's name in
+    the document's language (Chinese, as its title): a page in English names it by `class`."""
     groups = []
     for code in CLASS_ORDER:
         members = sorted((g for g in grids if g.get("class") == code and g.get("class_rank") is not None),
                          key=lambda g: (g["class_rank"], g["code"]))
         if members:
-            groups.append({"class": code, "label": CLASSES[code], "grids": members})
+            groups.append({"class": code, "label": class_name(code, "zh"), "grids": members})
     return groups
 
 

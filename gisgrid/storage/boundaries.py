@@ -15,13 +15,14 @@ from sqlalchemy import func, insert, select, update
 
 from .cache import RevisionCache
 from ..domain.errors import Conflict, LayerError, NotFound
+from ..domain.grid_classes import CODES as CLASS_CODES
 from .schema import CODE, BoundaryVersion, utcnow
 from . import Store, grid_t, road_t
 
 version_t = BoundaryVersion.__table__
 
 ATTRIBUTES = {"grid": ("name", "town", "grid_class", "leader"), "road": ("name", "grade", "grid")}
-GRID_CLASSES = ("A", "B", "C")
+GRID_CLASSES = CLASS_CODES
 # Codes go into URLs and file names: no spaces or slashes; the national 15-digit grid codes fit.
 
 

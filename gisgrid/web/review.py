@@ -10,6 +10,7 @@ from flask_babel import gettext
 
 from .. import clock
 from ..render import maps as review
+from ..domain import grid_classes
 from ..domain.errors import GisgridError
 from ..domain.months import parse_month, parse_year
 from ..reports import assessment
@@ -90,7 +91,7 @@ def month(month: str):
                            total=len(ranked),
                            audit=assessment.audit_report(store, report["month"]), legend=review.legend(),
                            months=store.months_drawn(), filters=filters, sorts=list(assessment.SORTS),
-                           classes=bulletin_data.CLASSES)
+                           classes={code: grid_classes.class_name(code) for code in grid_classes.CODES})
 
 
 @bp.post("/review/<month>/publish")
