@@ -6,6 +6,7 @@ as a DOCX that LibreOffice opens, and from the command line for a month and for 
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -215,3 +216,38 @@ def test_the_command_lines_bulletin_carries_the_photo_too(app, reviewer, tmp_pat
     assert listed.splitlines()[2:] == []
     assert "沙北街道第1网格" in subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                                              check=True).stdout
+
+
+def _class_headings(page: str) -> list[str]:
+    classes = page.split('class="bulletin-classes"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r"<h3>([^<]*)</h3>", classes)
+
+
+def test_class_headings_in_the_bulletins_language_codes_in_its_json(reviewer, client, auth):
+    """The bulletin's class headings read in the page's language; the DOCX (the document offices
+    edit, in Chinese throughout) and the JSON's class codes stay as they are."""
+    chinese = client.get(f"/review/{NOV}/bulletin").get_data(as_text=True)
+    assert _class_headings(chinese) == ["A类（主干道严管）", "B类（次干道严控）"]
+    paragraphs = _docx_text(client.get(f"/review/{NOV}/bulletin.docx").data)[0]
+    assert "A类（主干道严管）" in paragraphs and "B类（次干道严控）" in paragraphs
+
+    client.post("/lang/en", data={"csrf_token": auth.csrf("/")})
+    english = client.get(f"/review/{NOV}/bulletin").get_data(as_text=True)
+    assert _class_headings(english) == ["Class A (main roads, strict)", "Class B (secondary roads, controlled)"]
+    assert "A类" not in english and "类（" not in english
+    assert [c["class"] for c in client.get(f"/review/{NOV}/bulletin.json").get_json()["classes"]] == ["A", "B"]
+    assert "A类（主干道严管）" in _docx_text(client.get(f"/review/{NOV}/bulletin.docx").data)[0]
+
+
+def test_the_bulletin_command_in_english_names_the_classes_in_english(app, reviewer):
+    """`gisgrid bulletin --lang en` renders this page (then prints it with Chromium): its class
+    headings are English."""
+    from gisgrid.web.review import render_bulletin
+
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        english = render_bulletin(NOV)
+    with app.test_request_context("/", headers={"Accept-Language": "zh"}):
+        chinese = render_bulletin(NOV)
+    assert _class_headings(english) == ["Class A (main roads, strict)", "Class B (secondary roads, controlled)"]
+    assert "A类" not in english
+    assert _class_headings(chinese) == ["A类（主干道严管）", "B类（次干道严控）"]

@@ -90,3 +90,41 @@ def test_the_year_page_shows_each_month_to_the_hundredth(app, reviewer, client):
     assert re.findall(r'<td class="num">(\d+\.\d+)</td>', row)[1:] == ["100.00", "94.75"]   # Oct, Nov (G1 95 - 0.25)
     chart = page.split('id="year-ranking"', 1)[0]
     assert ">97.58</text>" in chart and ">97.6</text>" not in chart    # Nov's district mean (94.75 + 98 + 100) / 3
+
+
+ZH_CLASSES = {"A": "A类（主干道严管）", "B": "B类（次干道严控）", "C": "C类（背街小巷规范管理）"}
+EN_CLASSES = {"A": "Class A (main roads, strict)", "B": "Class B (secondary roads, controlled)",
+              "C": "Class C (back streets and alleys, regulated)"}
+
+
+def _class_options(page: str) -> dict[str, str]:
+    select = page.split('<select name="class">', 1)[1].split("</select>", 1)[0]
+    return dict(re.findall(r'<option value="([ABC])"[^>]*>([^<]+)</option>', select))
+
+
+def _class_cell(page: str, table: str, code: str) -> str:
+    row = page.split(f'id="{table}"', 1)[1].split(f'<tr data-code="{code}">', 1)[1].split("</tr>", 1)[0]
+    return re.search(r'<td class="grid-class">(.*?)</td>', row).group(1)
+
+
+def test_class_names_are_read_in_the_readers_language_codes_stay_in_json(reviewer, client, auth):
+    for month in (OCT, NOV):
+        month_work.publish(reviewer, Actor(None, "zhao", "reviewer"), month)
+    month_page = client.get(f"/review/{NOV}").get_data(as_text=True)
+    year_page = client.get("/review/year/2026").get_data(as_text=True)
+    assert _class_options(month_page) == ZH_CLASSES
+    assert _class_cell(month_page, "ranking", "G1") == f'<abbr title="{ZH_CLASSES["A"]}">A</abbr>'
+    assert _class_cell(year_page, "year-ranking", "G2") == f'<abbr title="{ZH_CLASSES["B"]}">B</abbr>'
+
+    client.post("/lang/en", data={"csrf_token": auth.csrf("/")})
+    month_page = client.get(f"/review/{NOV}?class=A").get_data(as_text=True)
+    year_page = client.get("/review/year/2026").get_data(as_text=True)
+    assert _class_options(month_page) == EN_CLASSES
+    assert '<option value="A" selected>Class A (main roads, strict)</option>' in month_page
+    assert _class_cell(month_page, "ranking", "G1") == f'<abbr title="{EN_CLASSES["A"]}">A</abbr>'
+    assert _class_cell(year_page, "year-ranking", "G2") == f'<abbr title="{EN_CLASSES["B"]}">B</abbr>'
+    for page in (month_page, year_page):
+        assert not [name for name in ZH_CLASSES.values() if name in page] and "类（" not in page
+    # machines keep the stable code
+    assert {g["code"]: g["class"] for g in client.get(f"/review/{NOV}.json").get_json()["grids"]}["G1"] == "A"
+    assert {g["code"]: g["class"] for g in client.get("/review/year/2026.json").get_json()["grids"]}["G2"] == "B"

@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..domain.errors import Busy, GisgridError
+from ..domain.grid_classes import class_name
 from ..i18n import DOMAINS, TRANSLATIONS
 from ..gis.formats import confine_gdal
 from ..render import times
@@ -72,6 +73,11 @@ def shown_time(moment) -> str:
     if "district_timezone" not in g:
         g.district_timezone = get_store().timezone()
     return times.shown_time(moment, g.district_timezone, select_locale())
+
+
+def shown_class(code) -> str:
+    """The templates' `class_name` filter: a grid class's name in the reader's language."""
+    return class_name(code, select_locale())
 
 
 def get_store() -> Store:
@@ -186,6 +192,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
                                            mb=(request.max_content_length or 0) // (1024 * 1024)), 413)
 
     app.add_template_filter(shown_time, "when")
+    app.add_template_filter(shown_class, "class_name")
 
     @app.context_processor
     def page_globals():

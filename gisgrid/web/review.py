@@ -91,7 +91,7 @@ def month(month: str):
                            total=len(ranked),
                            audit=assessment.audit_report(store, report["month"]), legend=review.legend(),
                            months=store.months_drawn(), filters=filters, sorts=list(assessment.SORTS),
-                           classes={code: grid_classes.class_name(code) for code in grid_classes.CODES})
+                           classes=grid_classes.CODES)
 
 
 @bp.post("/review/<month>/publish")

@@ -173,6 +173,21 @@ def test_bulletin_pdf_has_the_ranking_on_page_one(tablet, demo, chromium, tmp_pa
     assert (ARTIFACTS / "review-bulletin.png").stat().st_size > 10_000
 
 
+def test_bulletin_pdf_in_english_names_the_classes_in_english(tablet, demo, chromium, tmp_path):
+    """What `gisgrid bulletin --lang en --pdf` writes: the class headings in English."""
+    from gisgrid.web.review import bulletin_pdf
+
+    month, core = demo
+    pdf = tmp_path / "bulletin-en.pdf"
+    bulletin_pdf(tablet.server.app, month, pdf, lang="en", browser=chromium)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert {g["class"] for g in core["grids"]} == {"A", "B", "C"}
+    for name in ("Class A (main roads, strict)", "Class B (secondary roads, controlled)",
+                 "Class C (back streets and alleys, regulated)"):
+        assert name in text
+    assert "A类" not in text and "类（" not in text
+
+
 def test_xlsx_download_opens_in_openpyxl(tablet, demo, tmp_path):
     from openpyxl import load_workbook
 
