@@ -89,7 +89,8 @@ def test_offline_writes_arrive_once_after_a_reload_and_a_lost_answer(tablet, dis
     assert sorted(after) == ["丙", "乙", "甲改"]
     a, b, c = after["甲改"], after["乙"], after["丙"]
     assert len(a["photos"]) == 1 and a["photos"] != before["甲"]["photos"]
-    assert b["geom"].x < before["乙"]["geom"].x - 0.0005 and b["count"] == 2
+    # moved west, where the tap was (how far in degrees depends on the map's zoom at that moment)
+    assert b["geom"].x < before["乙"]["geom"].x - 0.0001 and b["count"] == 2
     assert len(c["photos"]) == 1 and c["rule"] == "8.3.1"
     # each write once: the lost answer's re-send changed nothing and logged nothing again
     assert actions(store, a["id"]) == ["create", "photo", "update", "unphoto", "photo"]
@@ -119,6 +120,9 @@ def test_the_server_stopped_and_started_again_mid_send(chromium, live_server, di
         stopped = []
 
         def stop_after_the_first_photo(route):
+            if stopped:             # the server is gone: what the tablet sends now finds no one
+                route.abort("connectionrefused")
+                return
             response = route.fetch()
             route.fulfill(response=response)
             if not stopped:
