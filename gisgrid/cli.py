@@ -245,8 +245,14 @@ def sample(ctx: Context, month: str, seed: int | None, roads: str | None, force:
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @pass_context
 def score(ctx: Context, month: str, as_json: bool) -> None:
+    from .domain.rulebook import rulebook_for
+    from .reports.assessment import not_spot_deductions
+
     document = scores.month_json(ctx.store, month, exact=True)
     emit_json(scores.public(document)) if as_json else show_month(document)
+    for d in not_spot_deductions(document, rulebook_for(document["month"], ctx.store.rulebooks())):
+        log(f"warning: {d['grid']} {d['road']}: {d['rule']} deducts {d['points']:g} from the road, but it is not a "
+            "spot in the street (a finding stored before such pins were refused); delete it with a reason")
 
 
 @cli.command(help="Year scores: the mean of each grid's assessed months, ranked; published months only, "

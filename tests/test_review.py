@@ -110,6 +110,22 @@ def test_a_month_re_opened_compares_with_the_month_before_as_it_is_now(months):
     assert {t["town"]: t["score_change"] for t in report["towns"]}["沙北街道"] == 4.25      # (100 + 86) / 2
 
 
+def test_a_deduction_by_a_rule_that_is_no_spot_is_shown_to_the_office(months, capsys):
+    """A 6.3.2 finding stored on a road before files were refused them: still scored (nothing
+    recorded changes silently), and named on the month's report and by `score`, for the office
+    to delete before publishing."""
+    from fixtures import stored_as_of_old
+    from gisgrid.cli import main
+
+    assert assessment.month_report(months, NOV)["not_spots"] == []
+    stored_as_of_old(months, NOV, "R21", (114.045, 33.5951), "6.3.2", "old-rate")
+    report = assessment.month_report(months, NOV)
+    assert report["not_spots"] == [{"grid": "G2", "road": "R21", "rule": "6.3.2", "points": 10.0}]
+    assert by_code(report)["G2"]["score"] == 90.0
+    assert main(["--db", months.url, "score", NOV, "--json"]) == 0
+    assert "warning: G2 R21: 6.3.2 deducts 10 from the road" in capsys.readouterr().err
+
+
 def test_deductions_by_section(months):
     grids = by_code(assessment.month_report(months, NOV))
     r11 = next(r for r in grids["G1"]["roads"] if r["code"] == "R11")
@@ -259,7 +275,12 @@ def test_month_page_and_its_json_twin(reviewer, client):
     one = client.get(f"/review/{NOV}.json?grid=G1").get_json()["grids"]
     assert one == [g for g in twin["grids"] if g["code"] == "G1"]
     assert client.get(f"/review/{NOV}?compare={OCT}").status_code == 200
-    assert "升降与 2026-10 相比。" in html
+    assert "升降与 2026-10 相比。" in html and 'id="not-spots"' not in html
+    from fixtures import stored_as_of_old
+
+    stored_as_of_old(reviewer, NOV, "R21", (114.045, 33.5951), "8.1", "old-patrol")
+    warned = client.get(f"/review/{NOV}").get_data(as_text=True)
+    assert "有 1 项道路扣分来自并非街面点位的规则（8.1）" in warned and "G2 R21 8.1 −1" in warned
     month_work.publish(reviewer, Actor(None, "office1", "reviewer"), NOV)
     frozen = client.get(f"/review/{NOV}").get_data(as_text=True)
     assert "升降与本月发布时的 2026-10 相比（当时尚为草稿）。" in frozen

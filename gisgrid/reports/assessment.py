@@ -226,6 +226,7 @@ def _month_report(store: Store, month: str, kept: _Made | None = None, same_befo
         "summary": {"grids": len(grids), "assessed": len(assessed), "unassessed": len(grids) - len(assessed),
                     "mean": mean},
         "grids": grids, "towns": towns, "tiles": _tiles(grids, len(assessed), mean),
+        "not_spots": not_spot_deductions(document, rulebook),
     }, document, before, sources)
 
 
@@ -242,6 +243,16 @@ def district_rectification(grids: list[dict]) -> dict | None:
     rate = Fraction(on_time, due) if due else None
     return {"due": due, "on_time": on_time, "rate": float(rate) if rate is not None else None,
             "rate_label": f"{scoring.as_points(rate * 100):.2f}%" if rate is not None else "—", "grids": deducted}
+
+
+def not_spot_deductions(document: dict, rulebook: Rulebook) -> list[dict]:
+    """Deductions on the month's roads by rules that are not spots in the street (6.3.2, 8.1):
+    only findings stored before a file or the demo was refused them can make one, and 6.3.2 is
+    then deducted from the road besides the grid's rate. Shown so that the office can delete them
+    (with a reason) before publishing; never dropped silently from a score."""
+    return [{"grid": g["code"], "road": r["code"], "rule": code, "points": points}
+            for g in document["grids"] for r in g["roads"] for code, points in r["by_rule"].items()
+            if code in rulebook.rules and not rulebook.rules[code].pinned]
 
 
 def _tiles(grids: list[dict], assessed: int, mean: float | None) -> dict:
