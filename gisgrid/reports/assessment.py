@@ -78,8 +78,6 @@ def _comparison(store: Store, month: str, before: dict | None) -> dict | None:
             "towns": [{k: t[k] for k in keep if k in t} for t in before["towns"]]}
 
 
-
-
 def month_scores(store: Store, month: str) -> dict:
     """The month's scores: frozen at publication for a published month, computed now for a draft."""
     return scores.month_document(store, month)
@@ -384,7 +382,7 @@ def year_report(store: Store, year, published_only: bool = True) -> dict:
     year-end commendations and criticisms, trends per grid and for the district, and the points
     lost by rule section. Published months only unless asked otherwise."""
     year = parse_year(year)
-    months = (publishing.published_months(store, year) if published_only else store.months_drawn(year))
+    months = scores.counted_months(store, year, published_only)
     documents, years, town_years = scores._year(store, year, months)
     details = scores.latest_details(documents)
     lost_total: dict[str, float] = defaultdict(float)

@@ -377,14 +377,20 @@ def latest_details(documents: dict[str, dict]) -> dict[str, dict]:
     return details
 
 
+def counted_months(store: Store, year, published_only: bool) -> list[str]:
+    """The months a year is made of: its published ones (what people are judged by), or every
+    drawn one (a provisional year)."""
+    from ..storage import publishing
+
+    year = parse_year(year)
+    return publishing.published_months(store, year) if published_only else store.months_drawn(year)
+
+
 def year_json(store: Store, year, published_only: bool = True) -> dict:
     """`gisgrid annual --json`: grids and towns ranked by the mean of their assessed months,
     grids also within their class (the class of their last month); exact values. Published
     months only, as the year page and bulletin count them, unless asked otherwise."""
-    from ..storage import publishing
-
-    documents, grids, towns = _year(store, year, publishing.published_months(store, parse_year(year))
-                                    if published_only else None)
+    documents, grids, towns = _year(store, year, counted_months(store, year, published_only))
     details = latest_details(documents)
     classes = scoring.class_ranks({g.code: g.score for g in grids},
                                   {g.code: details.get(g.code, {}).get("class") for g in grids})
