@@ -248,9 +248,10 @@ def not_spot_deductions(document: dict, rulebook: Rulebook) -> list[dict]:
     only findings stored before a file or the demo was refused them can make one, and 6.3.2 is
     then deducted from the road besides the grid's rate. Shown so that the office can delete them
     (with a reason) before publishing; never dropped silently from a score."""
+    not_spots = {code for code, rule in rulebook.rules.items() if not rule.pinned}
     return [{"grid": g["code"], "road": r["code"], "rule": code, "points": points}
-            for g in document["grids"] for r in g["roads"] for code, points in r["by_rule"].items()
-            if code in rulebook.rules and not rulebook.rules[code].pinned]
+            for g in document["grids"] for r in g["roads"] if not not_spots.isdisjoint(r["by_rule"])
+            for code, points in r["by_rule"].items() if code in not_spots]
 
 
 def _tiles(grids: list[dict], assessed: int, mean: float | None) -> dict:
