@@ -114,6 +114,10 @@ def decide(action: str, actor: Actor, facts: Facts = Facts()) -> None:
     if rule.own and actor.role == "town" and not facts.owner:
         raise Forbidden("This grid is not one of your town's")
     if rule.own and actor.role == "inspector" and not facts.owner and action != "view_notices":
+        if action in ("record_finding", "move_finding") and facts.road_label:
+            # a spot is placed on the road whose polygon holds it: where a street runs on into
+            # the next grid, that may be the neighbour's road although the tablet was on one's own
+            raise Forbidden("This spot lies on road {code}, which is not assigned to you", code=facts.road_label)
         if action in ("record_finding", "move_finding", "submit_road", "view_road"):
             raise Forbidden("This road is not assigned to you")
         if action == "view_photo":
