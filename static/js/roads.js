@@ -50,7 +50,10 @@
   async function keepOffline(registration) {
     const links = Array.from(document.querySelectorAll("a.road-link"));
     if (!links.length || !registration.active) { return; }
-    const pages = [location.href.split("#")[0]].concat(links.map(function (a) { return a.href; }));
+    // this list as it was asked for, as a road page's "My roads" asks for it, and each road
+    const asked = [location.href.split("#")[0], new URL("/inspect/?month=" + page.month, location.href).href]
+      .concat(links.map(function (a) { return a.href; }));
+    const pages = asked.filter(function (url, i) { return asked.indexOf(url) === i; });
     const states = links.map(function (a) {
       return window.gisgridHttp.call("/api/months/" + page.month + "/roads/" + a.dataset.code)
         .then(RoadState.keep).then(function () { return true; }, function () { return false; });

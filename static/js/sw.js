@@ -5,7 +5,7 @@
    once they are in the cache: the worker may not control that page yet (a first visit), and
    only the worker knows when a copy is stored. */
 "use strict";
-const CACHE = "gisgrid-v5";   // v5: pages kept on the page's request; v4: the re-inspection page; v3: the outbox of every write, the road state, photos, geo
+const CACHE = "gisgrid-v6";   // v6: the month's list kept as "My roads" asks for it, "/" offline; v5: pages kept on the page's request; v4: the re-inspection page; v3: the outbox of every write, the road state, photos, geo
 const ASSETS = [
   "/static/css/app.css", "/static/css/inspect.css", "/static/js/lib/http.js", "/static/js/lib/photos.js",
   "/static/js/lib/geo.js", "/static/js/outbox.js", "/static/js/road_state.js", "/static/js/road_map.js", "/static/js/road.js",
@@ -84,5 +84,10 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(staleWhileRevalidate(request));
   } else if (url.pathname.startsWith("/inspect/") || url.pathname.startsWith("/api/")) {
     event.respondWith(networkFirst(request));
+  } else if (request.mode === "navigate" && (url.pathname === "/" || url.pathname === "/inspect")) {
+    // the logo's "/" or a bookmark without the slash, with no network: the inspector's roads as kept
+    event.respondWith(fetch(request).catch(function (error) {
+      return caches.match("/inspect/").then(function (cached) { if (cached) { return cached; } throw error; });
+    }));
   }
 });

@@ -203,6 +203,13 @@ def test_the_first_login_keeps_the_roads_for_offline_before_saying_so(tablet, di
     tablet.page.click("a.road-link[href$='/R11']")
     tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
     assert "R11" in tablet.page.inner_text("h1")
+    # back by the road page's "My roads" (the month's list by its query), and by the logo's "/"
+    tablet.page.click(f"a[href='/inspect/?month={month}']")
+    tablet.page.wait_for_selector("a.road-link")
+    assert tablet.page.locator("a.road-link").count() == 2
+    tablet.page.goto(tablet.server.url + "/")
+    tablet.page.wait_for_selector("a.road-link")
+    assert tablet.page.locator("a.road-link").count() == 2
 
 
 def test_the_kept_notice_says_sent_once_the_outbox_is_empty(tablet, district_month):
