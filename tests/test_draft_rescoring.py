@@ -81,6 +81,9 @@ operation = st.one_of(
     st.tuples(st.just("fix"), st.integers(0, 20), st.integers(1, 2), st.integers(1, 25)),
     st.tuples(st.just("day"), st.integers(0, 5)),
 )
+# and writes that may leave a finding the month cannot be scored with (an area rule without one)
+writes = st.one_of(operation, st.tuples(st.just("restore"), st.integers(0, 50)),
+                   st.tuples(st.just("rule"), st.integers(0, 50), st.sampled_from(sorted(RULES))))
 
 
 def _url(store) -> str:
@@ -119,6 +122,10 @@ def _apply(store, n, op, clock):
         _by_hand(store, op[1], {"month": op[2]})
     elif kind == "withdraw":
         _by_hand(store, op[1], {"deleted_at": datetime(2026, 11, 26, tzinfo=timezone.utc)})
+    elif kind == "restore":
+        _by_hand(store, op[1], {"deleted_at": None})
+    elif kind == "rule":
+        _by_hand(store, op[1], {"rule": op[2]})
     else:
         _by_hand(store, op[1])
 
@@ -155,6 +162,43 @@ def test_kept_scores_rescored_in_part_are_those_scored_whole(drawn, clock, opera
                 running = scores.road_score(drawn, m, code)
                 assert (scoring.exact(running.score), {k: scoring.exact(v) for k, v in running.by_rule.items()}) == \
                     (road["score"], road["by_rule"])
+
+
+def _tallies(store, recounted: bool) -> set[tuple]:
+    """The roads' tallies as the database keeps them, or as its findings make them now."""
+    kept = "SELECT month, road_id, rule, area, findings, items, uncounted FROM road_tally"
+    recount = ("SELECT month, road_id, rule, COALESCE(area_m2, 0), COUNT(*), SUM(count), "
+               "SUM(CASE WHEN count < 1 THEN 1 ELSE 0 END) FROM finding WHERE deleted_at IS NULL "
+               "AND deadline IS NULL GROUP BY month, road_id, rule, COALESCE(area_m2, 0)")
+    with store.engine.connect() as conn:
+        return {tuple(row) for row in conn.exec_driver_sql(recount if recounted else kept)}
+
+
+def _scored_both_ways(store, month):
+    """The month from the roads' tallies and finding by finding (or the error each gives)."""
+    made = []
+    for counted in (True, False):
+        try:
+            made.append(scores.score_month(store, month, counted=counted))
+        except Exception as error:         # noqa: BLE001  (the same refusal, both ways)
+            made.append((type(error), str(error)))
+    return made
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(writes, min_size=1, max_size=8))
+def test_the_roads_tallies_are_their_findings_counted_after_every_write(drawn, clock, operations):
+    """However findings are written (through the office, or edited, moved, withdrawn, restored,
+    re-ruled and deleted in SQL), the tallies the database keeps are what counting the findings
+    gives, and the month priced from them is the month scored finding by finding."""
+    counter = _WRITTEN
+    for op in operations:
+        counter[0] += 1
+        _apply(drawn, counter[0], op, clock)
+        assert _tallies(drawn, recounted=False) == _tallies(drawn, recounted=True)
+        for m in (OCT, NOV):
+            from_tallies, one_by_one = _scored_both_ways(drawn, m)
+            assert from_tallies == one_by_one
 
 
 def test_a_write_rescores_its_road_and_keeps_the_other_grids_rows(drawn):
@@ -291,3 +335,28 @@ def test_the_server_keeps_the_latest_draft_months_before_the_first_view(drawn, m
     assert "is left to its first view" in said[-1] and "needs the area" in said[-1]
     with pytest.raises(FindingError):
         assessment.month_report(drawn, NOV)
+
+
+def test_a_database_of_before_the_tallies_is_tallied_when_it_is_upgraded(drawn):
+    """Findings stored before migration 0018 (kept, withdrawn, with a deadline) are counted into
+    the tallies the upgrade makes, and the month is scored from them as before."""
+    from alembic import command
+
+    from gisgrid.storage.db import _alembic_config
+
+    _add(drawn, "a", "R11", "5.1", 2, None, NOV)
+    _add(drawn, "b", "R11", "4.1", 1, 6.0, NOV)
+    _add(drawn, "c", "R21", "4.1", 1, 6.0, NOV)
+    _add_overdue(drawn, "d", "R41", NOV)
+    before = scores.month_json(drawn, NOV)
+    config = _alembic_config()
+    with drawn.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0017")
+        conn.execute(update(finding_t).where(finding_t.c.road_id == _road_ids(drawn)["R21"])
+                     .values(deleted_at=datetime(2026, 11, 26, tzinfo=timezone.utc)))
+        command.upgrade(config, "head")
+    assert _tallies(drawn, recounted=False) == _tallies(drawn, recounted=True)
+    assert len(_tallies(drawn, recounted=False)) == 2            # R11's two rules; R21's is withdrawn
+    after = {g["code"]: g["score"] for g in scores.month_json(drawn, NOV)["grids"]}
+    assert after == {**{g["code"]: g["score"] for g in before["grids"]}, "G2": 100.0}

@@ -89,37 +89,33 @@ class FindingQueries:
                                 "WHERE s.draw_id = %(draw)s" + _among(roads), {"draw": draw_id}))
 
     def deduction_units_for_scoring(self, draw_id: int, month: str, tariff: dict[str, tuple[int, int]],
-                                    threshold: float, roads: Collection[int] | None = None
+                                    threshold, roads: Collection[int] | None = None
                                     ) -> tuple[dict[int, dict[str, int]], bool]:
         """What each sampled road's findings without a deadline deduct, per rule, in the
-        rulebook's whole units, summed by the database: count × the rule's low figure, or its
-        high one above the area threshold (`tariff`: rule -> (low, high) units). Returns
-        ({road id: {rule: units}}, clean); `clean` is False when a finding the tariff cannot
-        price was met (an unknown rule, a count below 1, an area rule without an area > 0, a
-        rule that needs a deadline): the caller then scores finding by finding, which names the
-        finding. `roads` (ids) limits it to those of the sample's roads. A road without such
-        findings is not in the answer."""
-        def literal(code: str) -> str:
-            return "'" + code.replace("'", "''") + "'"
-
-        # integers and the rulebook's own codes only: the tariff is built into the statement
-        price = " ".join(f"WHEN {literal(code)} THEN " + (str(low) if low == high else
-                                                          f"CASE WHEN f.area_m2 > %(threshold)s THEN {high} ELSE {low} END")
-                         for code, (low, high) in tariff.items())
-        # grouped by the road's id (named by sample_road_codes): joining the road to each of the
-        # 150,000 groups costs a third of the statement
-        query = (f"SELECT s.road_id, f.rule, SUM(f.count * (CASE f.rule {price} END)), MIN(f.count), "
-                 "SUM(CASE WHEN f.area_m2 IS NULL OR f.area_m2 <= 0 THEN 1 ELSE 0 END) "
-                 "FROM sample_road s CROSS JOIN finding f " + self._ON_SAMPLE + _among(roads) +
-                 " AND f.deadline IS NULL GROUP BY s.road_id, f.rule")
+        rulebook's whole units, priced from the road's tally (migration 0018): items × the rule's
+        low figure, or its high one above the area threshold (`tariff`: rule -> (low, high)
+        units). Returns ({road id: {rule: units}}, clean); `clean` is False when a finding the
+        tariff cannot price was met (an unknown rule, a count below 1, an area rule without an
+        area > 0, a rule that needs a deadline): the caller then scores finding by finding,
+        which names the finding. `roads` (ids) limits it to those of the sample's roads. A road
+        without such findings is not in the answer."""
+        # the sample's roads first (SQLite keeps CROSS JOIN order): one range of the tally's key each
+        rows = self._fetch("SELECT s.road_id, t.rule, t.area, t.items, t.uncounted FROM sample_road s "
+                           "CROSS JOIN road_tally t WHERE s.draw_id = %(draw)s AND t.month = %(month)s "
+                           "AND t.road_id = s.road_id" + _among(roads), {"draw": draw_id, "month": month})
         by_road: dict[int, dict[str, int]] = {}
         clean = True
-        for road, rule, units, smallest, no_area in self._fetch(query, {"draw": draw_id, "month": month,
-                                                                        "threshold": threshold}):
-            if units is None or smallest < 1 or (no_area and tariff[rule][0] != tariff[rule][1]):
+        for road, rule, area, items, uncounted in rows:
+            price = tariff.get(rule)
+            if price is None or uncounted:
                 clean = False
                 continue
-            by_road.setdefault(road, {})[rule] = int(units)
+            low, high = price
+            if low != high and not area > 0:
+                clean = False
+                continue
+            units = by_road.setdefault(road, {})
+            units[rule] = units.get(rule, 0) + items * (high if low != high and area > threshold else low)
         return by_road, clean
 
     def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False,

@@ -365,6 +365,23 @@ class RoadWritten(Base):
     change: Mapped[int] = mapped_column(BigInteger)
 
 
+class RoadTally(Base):
+    """Each road's tally of a month's standing findings without a deadline, by rule and area
+    (0: none), kept by the database in the writing transaction (migration 0018's triggers): how
+    many findings, their items (counts summed) and how many have a count below 1. A city's month
+    is priced from these rows, not from its findings."""
+
+    __tablename__ = "road_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    road_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rule: Mapped[str] = mapped_column(String(16), primary_key=True)
+    area: Mapped[float] = mapped_column(Float, primary_key=True)
+    findings: Mapped[int] = mapped_column(Integer)
+    items: Mapped[int] = mapped_column(BigInteger)
+    uncounted: Mapped[int] = mapped_column(Integer)
+
+
 class AuditLog(Base):
     """Every change the office makes, and who published or re-opened a month: who, when, why,
     what it was done to (`subject`: an account, a road; `month` when it belongs to one) and

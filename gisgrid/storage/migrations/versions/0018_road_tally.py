@@ -1,0 +1,102 @@
+"""The database keeps each road's tally of a month's findings, in the writing transaction: a
+city's month is scored from the tallies of its 40,000 sampled roads instead of summing their
+quarter of a million findings on every view.
+
+`road_tally` holds one row per month, road, rule and area of the findings that are standing
+(not withdrawn) and carry no deadline (5.4's are scored one by one, for their dates): how many
+findings, their items (the sum of their counts) and how many have a count below 1 (the scorer
+refuses those; it then scores finding by finding, which names them). The area is kept as it
+is (0 for none), not as "above the threshold", so that the tally prices exactly under any
+rulebook's threshold. Triggers keep it, whatever wrote the findings (the tablet, an import, SQL):
+a write takes its old row out of its tally and puts its new one in. On PostgreSQL the trigger
+runs at commit after 0016's count, which holds the month's count row: two writers of a month
+never take tally rows crosswise.
+
+Revision ID: 0018
+Revises: 0017
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0018"
+down_revision = "0017"
+branch_labels = None
+depends_on = None
+
+KEY = "month, road_id, rule, area"
+
+
+def _standing(row: str) -> str:
+    return f"{row}.deleted_at IS NULL AND {row}.deadline IS NULL"
+
+
+def _put(row: str) -> str:
+    return (f"INSERT INTO road_tally ({KEY}, findings, items, uncounted) "
+            f"SELECT {row}.month, {row}.road_id, {row}.rule, COALESCE({row}.area_m2, 0), 1, {row}.count, "
+            f"CASE WHEN {row}.count < 1 THEN 1 ELSE 0 END WHERE {_standing(row)} "
+            "ON CONFLICT (month, road_id, rule, area) DO UPDATE SET findings = road_tally.findings + 1, "
+            "items = road_tally.items + excluded.items, uncounted = road_tally.uncounted + excluded.uncounted;")
+
+
+def _take(row: str) -> str:
+    match = (f"month = {row}.month AND road_id = {row}.road_id AND rule = {row}.rule "
+             f"AND area = COALESCE({row}.area_m2, 0)")
+    return (f"UPDATE road_tally SET findings = findings - 1, items = items - {row}.count, "
+            f"uncounted = uncounted - CASE WHEN {row}.count < 1 THEN 1 ELSE 0 END "
+            f"WHERE {match} AND {_standing(row)}; "
+            f"DELETE FROM road_tally WHERE {match} AND findings = 0;")
+
+
+SQLITE = {"INSERT": _put("NEW"), "UPDATE": _take("OLD") + " " + _put("NEW"), "DELETE": _take("OLD")}
+
+POSTGRES_FUNCTION = f"""
+CREATE FUNCTION gisgrid_tally_finding_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        {_take("OLD")}
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        {_put("NEW")}
+    END IF;
+    RETURN NULL;
+END $$
+"""
+# deferred like 0016's finding_written_counted, and named after it: at commit, row by row, each
+# after the count that holds the month
+POSTGRES_TRIGGER = "finding_written_tallied"
+
+BACKFILL = (f"INSERT INTO road_tally ({KEY}, findings, items, uncounted) "
+            "SELECT month, road_id, rule, COALESCE(area_m2, 0), COUNT(*), SUM(count), "
+            "SUM(CASE WHEN count < 1 THEN 1 ELSE 0 END) FROM finding "
+            "WHERE deleted_at IS NULL AND deadline IS NULL GROUP BY month, road_id, rule, COALESCE(area_m2, 0)")
+
+
+def upgrade():
+    op.create_table("road_tally",
+                    sa.Column("month", sa.String(7), primary_key=True),
+                    sa.Column("road_id", sa.Integer, primary_key=True, autoincrement=False),
+                    sa.Column("rule", sa.String(16), primary_key=True),
+                    sa.Column("area", sa.Float, primary_key=True),
+                    sa.Column("findings", sa.Integer, nullable=False),
+                    sa.Column("items", sa.BigInteger, nullable=False),
+                    sa.Column("uncounted", sa.Integer, nullable=False),
+                    sqlite_with_rowid=False)
+    op.execute(BACKFILL)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(POSTGRES_FUNCTION)
+        op.execute(f"CREATE CONSTRAINT TRIGGER {POSTGRES_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON finding "
+                   "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gisgrid_tally_finding_write()")
+    else:
+        for event, body in SQLITE.items():
+            op.execute(f"CREATE TRIGGER finding_{event.lower()}_tallied AFTER {event} ON finding FOR EACH ROW "
+                       f"BEGIN {body} END")
+
+
+def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER {POSTGRES_TRIGGER} ON finding")
+        op.execute("DROP FUNCTION gisgrid_tally_finding_write()")
+    else:
+        for event in SQLITE:
+            op.execute(f"DROP TRIGGER finding_{event.lower()}_tallied")
+    op.drop_table("road_tally")
