@@ -32,7 +32,7 @@ class Finding(NamedTuple):
     deadline: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)     # a city's month makes 40,000: no dict of each
 class RoadScore:
     code: str
     score: Fraction
@@ -47,7 +47,7 @@ class RoadScore:
         return sections
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GridMonth:
     code: str
     score: Fraction | None          # None: no sampled road, not assessed
@@ -142,10 +142,18 @@ def mean(values: Sequence[Fraction]) -> Fraction:
     grids)."""
     if len(values) == 1:
         return values[0] if type(values[0]) is Fraction else Fraction(values[0])
+    if len(values) == 2:        # a grid's two sampled roads: few distinct pairs in a city
+        first, second = values
+        return _mean_of_two(first.numerator, first.denominator, second.numerator, second.denominator)
     common = 1
     for v in values:
         common = common * v.denominator // math.gcd(common, v.denominator)
     return Fraction(sum(v.numerator * (common // v.denominator) for v in values), common * len(values))
+
+
+@lru_cache(maxsize=65536)
+def _mean_of_two(numerator: int, denominator: int, other_numerator: int, other_denominator: int) -> Fraction:
+    return Fraction(numerator * other_denominator + other_numerator * denominator, 2 * denominator * other_denominator)
 
 
 def _same(score) -> tuple | Fraction:

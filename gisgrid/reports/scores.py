@@ -98,13 +98,14 @@ def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int
     road's tally kept by the database is priced per rule in the rulebook's whole units (items ×
     the rule's figure for its side of the area threshold) and the core makes the scores of those
     sums; findings with a deadline (5.4) come one by one, for their dates. None when that cannot
-    be done exactly: a finding the tariff cannot price (scored one by one, which names it)."""
+    be done exactly: a finding the tariff cannot price (scored one by one, which names it) or a
+    threshold a float cannot hold."""
     threshold = rulebook.area_threshold
-    if float(threshold) == threshold:   # the same comparisons, quicker
-        threshold = float(threshold)
+    if float(threshold) != threshold:
+        return None
     # the whole sample's codes came with it; a part's are read now (a rename since is seen)
     codes = draw.road_codes if roads is None and draw.road_codes else store.sample_road_codes(draw.id, roads)
-    units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), threshold,
+    units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold),
                                                      roads=roads)
     if not clean:
         return None

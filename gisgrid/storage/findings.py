@@ -89,33 +89,42 @@ class FindingQueries:
                                 "WHERE s.draw_id = %(draw)s" + _among(roads), {"draw": draw_id}))
 
     def deduction_units_for_scoring(self, draw_id: int, month: str, tariff: dict[str, tuple[int, int]],
-                                    threshold, roads: Collection[int] | None = None
+                                    threshold: float, roads: Collection[int] | None = None
                                     ) -> tuple[dict[int, dict[str, int]], bool]:
         """What each sampled road's findings without a deadline deduct, per rule, in the
-        rulebook's whole units, priced from the road's tally (migration 0018): items × the rule's
-        low figure, or its high one above the area threshold (`tariff`: rule -> (low, high)
-        units). Returns ({road id: {rule: units}}, clean); `clean` is False when a finding the
-        tariff cannot price was met (an unknown rule, a count below 1, an area rule without an
-        area > 0, a rule that needs a deadline): the caller then scores finding by finding,
-        which names the finding. `roads` (ids) limits it to those of the sample's roads. A road
-        without such findings is not in the answer."""
-        # the sample's roads first (SQLite keeps CROSS JOIN order): one range of the tally's key each
-        rows = self._fetch("SELECT s.road_id, t.rule, t.area, t.items, t.uncounted FROM sample_road s "
-                           "CROSS JOIN road_tally t WHERE s.draw_id = %(draw)s AND t.month = %(month)s "
-                           "AND t.road_id = s.road_id" + _among(roads), {"draw": draw_id, "month": month})
+        rulebook's whole units, priced by the database from the road's tally (migration 0018):
+        items × the rule's low figure, or its high one above the area threshold (`tariff`: rule
+        -> (low, high) units). Returns ({road id: {rule: units}}, clean); `clean` is False when
+        a finding the tariff cannot price was met (an unknown rule, a count below 1, an area
+        rule without an area > 0, a rule that needs a deadline): the caller then scores finding
+        by finding, which names the finding. `roads` (ids) limits it to those of the sample's
+        roads. A road without such findings is not in the answer."""
+        def literal(code: str) -> str:
+            return "'" + code.replace("'", "''") + "'"
+
+        # integers and the rulebook's own codes only: the tariff is built into the statement;
+        # no price (NULL) for an area rule's tally without an area
+        price = " ".join(f"WHEN {literal(code)} THEN " + (str(low) if low == high else
+                                                          f"CASE WHEN t.area > %(threshold)s THEN {high} "
+                                                          f"WHEN t.area > 0 THEN {low} END")
+                         for code, (low, high) in tariff.items())
+        # the sample's roads first (SQLite keeps CROSS JOIN order): one range of the tally's key
+        # each; a road's rows of one rule (one per area) are added up here
+        rows = self._fetch(f"SELECT s.road_id, t.rule, t.items * (CASE t.rule {price} END), t.uncounted "
+                           "FROM sample_road s CROSS JOIN road_tally t WHERE s.draw_id = %(draw)s "
+                           "AND t.month = %(month)s AND t.road_id = s.road_id" + _among(roads),
+                           {"draw": draw_id, "month": month, "threshold": threshold})
         by_road: dict[int, dict[str, int]] = {}
         clean = True
-        for road, rule, area, items, uncounted in rows:
-            price = tariff.get(rule)
-            if price is None or uncounted:
+        for road, rule, units, uncounted in rows:
+            if units is None or uncounted:
                 clean = False
                 continue
-            low, high = price
-            if low != high and not area > 0:
-                clean = False
-                continue
-            units = by_road.setdefault(road, {})
-            units[rule] = units.get(rule, 0) + items * (high if low != high and area > threshold else low)
+            of_road = by_road.get(road)
+            if of_road is None:
+                by_road[road] = {rule: units}
+            else:
+                of_road[rule] = of_road.get(rule, 0) + units
         return by_road, clean
 
     def findings_for_scoring(self, draw_id: int, month: str, tz, with_deadline_only: bool = False,
