@@ -34,14 +34,15 @@ def _sections(rulebook: Rulebook) -> dict[str, dict]:
 
 
 def _by_section(by_rule: dict[str, float], rulebook: Rulebook) -> dict[str, float]:
+    """The points of each rule section, in the sections' order, rounded once (a city's month
+    asks for 60,000 roads' and grids')."""
     sections = rulebook.section_of
     totals: dict[str, float] = {}
     for code, points in by_rule.items():
-        section = sections[code] if code in sections else code.split(".")[0]
-        totals[section] = round(totals.get(section, 0) + points, 2)
-    if len(totals) < 2:
-        return totals
-    return dict(sorted(totals.items(), key=lambda kv: _section_key(kv[0])))
+        section = sections.get(code) or code.split(".")[0]
+        totals[section] = totals.get(section, 0) + points
+    return {section: round(totals[section], 2) for section in (sorted(totals, key=_section_key)
+                                                                  if len(totals) > 1 else totals)}
 
 
 @lru_cache(maxsize=4096)
@@ -156,6 +157,9 @@ class _Made:
     sources: dict[str, tuple[dict, dict, dict]]     # code -> (document row, prior row, report row)
 
 
+_EXACT = frozenset({"exact", "exact_deductions"})      # a document's exact texts: machines', not the page's
+
+
 def _grid_row(grid: dict, prior: Mapping, rulebook: Rulebook, kept: tuple[dict, dict, dict] | None) -> dict:
     """A grid's row of the month report, from its document row and the month before's (`kept`:
     a row made before, whose road rows stand when the grid's roads are the same)."""
@@ -165,11 +169,13 @@ def _grid_row(grid: dict, prior: Mapping, rulebook: Rulebook, kept: tuple[dict, 
         roads, by_section = kept[2]["roads"], kept[2]["by_section"]
     else:
         by_rule: dict[str, float] = {}
+        roads = []
         for road in grid["roads"]:
             for code, points in road["by_rule"].items():
-                by_rule[code] = round(by_rule.get(code, 0) + points, 2)
-        roads = [{**{k: v for k, v in r.items() if not k.startswith("exact")},
-                  "score": shown(_exact(r)), "by_section": _by_section(r["by_rule"], rulebook)} for r in grid["roads"]]
+                by_rule[code] = by_rule.get(code, 0) + points
+            row = {k: v for k, v in road.items() if k not in _EXACT}
+            row["score"], row["by_section"] = shown(_exact(road)), _by_section(road["by_rule"], rulebook)
+            roads.append(row)
         by_section = _by_section(by_rule, rulebook)
     return {**{k: v for k, v in grid.items() if k != "exact"}, "score": shown(now_exact), "roads": roads,
             "by_section": by_section, "grid_deducted": grid_deducted(grid),
@@ -262,7 +268,8 @@ def _tiles(grids: list[dict], assessed: int, mean: float | None) -> dict:
     lost: dict[str, float] = {}
     for grid in grids:
         for section, points in grid["by_section"].items():
-            lost[section] = round(lost.get(section, 0) + points, 2)
+            lost[section] = lost.get(section, 0) + points
+    lost = {section: round(points, 2) for section, points in lost.items()}
     rectification = district_rectification(grids)
     return {"assessed": assessed, "grids": len(grids), "mean": mean,
             "lowest": {k: lowest[k] for k in ("code", "name", "town", "score")} if lowest else None,
