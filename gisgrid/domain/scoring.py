@@ -130,8 +130,9 @@ def _road(code: str, units: Mapping[str, int], rulebook: Rulebook) -> RoadScore:
     caps, unit = rulebook.caps, rulebook.unit
     by_rule, total = {}, 0
     for rule_code, units_of_rule in (sorted(units.items()) if len(units) > 1 else units.items()):
-        if rule_code in caps and units_of_rule > caps[rule_code]:
-            units_of_rule = caps[rule_code]
+        cap = caps.get(rule_code)
+        if cap is not None and units_of_rule > cap:
+            units_of_rule = cap
         by_rule[rule_code] = _fraction(units_of_rule, unit)
         total += units_of_rule
     return RoadScore(code, _fraction(max(0, 100 * unit - total), unit), _fraction(total, unit), by_rule)
@@ -193,18 +194,20 @@ def score_month(
                            for grid, roads in sample.items()}, grids, grid_deductions)
 
 
-def roads_of_units(units_by_road: Mapping[str, Mapping[str, int]], findings_by_road: Mapping[str, Iterable[Finding]],
-                   rulebook: Rulebook, codes: Iterable[str]) -> dict[str, RoadScore]:
-    """The roads `codes` scored from the database's sums per road and rule (plus the findings
-    with a deadline): score_road's figures, exactly."""
+def roads_of_units(units_by_road: Mapping[object, Mapping[str, int]], findings_by_road: Mapping[str, Iterable[Finding]],
+                   rulebook: Rulebook, codes: Mapping[object, str]) -> dict[str, RoadScore]:
+    """The roads of `codes` (a key, such as the database's id -> the road's code) scored from
+    the database's sums per road (by the same key) and rule, plus the findings with a deadline
+    (by code): score_road's figures, exactly."""
     empty: dict[str, int] = {}
     scored = {}
-    for code in codes:
+    for key, code in codes.items():
+        units = units_by_road.get(key, empty)
         dated = findings_by_road.get(code)
         if dated:           # rare (5.4): scored one by one, added to the sums
-            scored[code] = score_road_units(code, units_by_road.get(code, empty), rulebook, dated)
+            scored[code] = score_road_units(code, units, rulebook, dated)
         else:
-            scored[code] = _road(code, units_by_road.get(code, empty), rulebook)
+            scored[code] = _road(code, units, rulebook)
     return scored
 
 

@@ -110,8 +110,7 @@ def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int
     if not clean:
         return None
     dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True, roads=roads)
-    units_by_code = {codes[road]: sums for road, sums in units.items()}
-    return scoring.roads_of_units(units_by_code, dated, rulebook, codes.values()), codes
+    return scoring.roads_of_units(units, dated, rulebook, codes), codes
 
 
 # more roads written than this since a draft was scored: scoring them all is as quick
