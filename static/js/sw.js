@@ -5,10 +5,10 @@
    once they are in the cache: the worker may not control that page yet (a first visit), and
    only the worker knows when a copy is stored. */
 "use strict";
-const CACHE = "gisgrid-v6";   // v6: the month's list kept as "My roads" asks for it, "/" offline; v5: pages kept on the page's request; v4: the re-inspection page; v3: the outbox of every write, the road state, photos, geo
+const CACHE = "gisgrid-v7";   // v7: the header's forms say when they need the network; v6: the month's list kept as "My roads" asks for it, "/" offline; v5: pages kept on the page's request; v4: the re-inspection page; v3: the outbox of every write, the road state, photos, geo
 const ASSETS = [
   "/static/css/app.css", "/static/css/inspect.css", "/static/js/lib/http.js", "/static/js/lib/photos.js",
-  "/static/js/lib/geo.js", "/static/js/outbox.js", "/static/js/road_state.js", "/static/js/road_map.js", "/static/js/road.js",
+  "/static/js/lib/geo.js", "/static/js/lib/needs_network.js", "/static/js/outbox.js", "/static/js/road_state.js", "/static/js/road_map.js", "/static/js/road.js",
   "/static/js/roads.js", "/static/js/rechecks.js", "/static/vendor/leaflet-1.9.4/leaflet.js", "/static/vendor/leaflet-1.9.4/leaflet.css",
   "/static/vendor/leaflet-1.9.4/images/marker-icon.png", "/static/vendor/leaflet-1.9.4/images/marker-shadow.png"
 ];

@@ -251,3 +251,29 @@ def test_the_language_switch_stays_on_the_road(tablet, district_month):
     with tablet.page.expect_navigation():
         tablet.page.click("header button:has-text('中文')")
     assert tablet.page.url == road and tablet.page.get_attribute("html", "lang") == "zh-CN"
+
+
+def test_with_no_network_the_header_forms_say_so_and_the_road_stays(tablet, district_month):
+    """On a road page opened from the tablet's cache, the language switch and logging out need
+    the server: each says so beside its button instead of the browser's error page, and works
+    once the network is back."""
+    month, password = district_month
+    open_road(tablet, month, password)
+    road = f"{tablet.server.url}/inspect/{month}/R11"
+    tablet.page.reload()
+    tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
+    tablet.context.set_offline(True)
+    tablet.page.reload()          # from the service worker's cache
+    tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
+    tablet.page.click("header button:has-text('English')")
+    note = tablet.page.locator("header form[action*='lang'] .offline-note")
+    note.wait_for(state="visible")
+    assert note.inner_text() == "无网络：切换语言需要联网"
+    tablet.page.click("header button:has-text('退出')")
+    tablet.page.locator("header form[action*='logout'] .offline-note").wait_for(state="visible")
+    assert tablet.page.url == road and tablet.page.inner_text("#pin-here") == "在我所在位置标注"
+    tablet.context.set_offline(False)
+    with tablet.page.expect_navigation():
+        tablet.page.click("header button:has-text('English')")
+    tablet.page.wait_for_selector("#map .leaflet-overlay-pane path")
+    assert tablet.page.url == road and tablet.page.inner_text("#pin-here") == "Pin where I stand"
