@@ -47,6 +47,33 @@ def _store_findings(store: Store, lon: np.ndarray, lat: np.ndarray, log) -> int:
     return store.add_findings(rows)
 
 
+def _sums_both_ways(store: Store) -> dict:
+    """The sampled roads' deductions per rule as score_month reads them, from the roads' tallies
+    the database keeps (migration 0018), beside the statement they were read with before: every
+    sampled road's findings summed on every view (kept here, as the baseline only)."""
+    from .domain import scoring
+    from .domain.rulebook import rulebook_for
+
+    draw, rulebook = store.sample(MONTH), rulebook_for(MONTH, store.rulebooks())
+    tariff, threshold = scoring.tariff(rulebook), float(rulebook.area_threshold)
+    (tallied, clean), tallies_s = _timed(lambda: store.deduction_units_for_scoring(draw.id, MONTH, tariff, threshold))
+    price = " ".join(f"WHEN '{code}' THEN " + (str(low) if low == high else
+                                                f"CASE WHEN f.area_m2 > {threshold!r} THEN {high} ELSE {low} END")
+                     for code, (low, high) in tariff.items())
+    before = (f"SELECT s.road_id, f.rule, SUM(f.count * (CASE f.rule {price} END)) FROM sample_road s "
+              "CROSS JOIN finding f WHERE s.draw_id = %(draw)s AND f.road_id = s.road_id AND f.month = %(month)s "
+              "AND f.deleted_at IS NULL AND f.deadline IS NULL GROUP BY s.road_id, f.rule")
+
+    def summed() -> dict:
+        by_road: dict[int, dict[str, int]] = {}
+        for road, rule, units in store._fetch(before, {"draw": draw.id, "month": MONTH}):
+            by_road.setdefault(road, {})[rule] = units
+        return by_road
+    summed_now, summed_s = _timed(summed)
+    return {"sums_from_tallies_s": round(tallies_s, 3), "sums_from_findings_s": round(summed_s, 3),
+            "sums_agree": clean and tallied == summed_now}
+
+
 def _draft_month_page(store: Store, log) -> dict:
     """The reviewer's draft month (its report: scores, the month before, the ranking) the first
     time, again with nothing changed (the scores kept by revision), and after one finding was
@@ -91,6 +118,8 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         log(f"scoring {MONTH} from the database: from the database's counts, then finding by finding")
         counted, score_month_s = _timed(lambda: scores.score_month(store, MONTH))
         one_by_one, score_month_findings_s = _timed(lambda: scores.score_month(store, MONTH, counted=False))
+        log("the sampled roads' sums: from their tallies, then summing their findings as before the tallies")
+        sums = _sums_both_ways(store)
         draft = _draft_month_page(store, log)
         store.dispose()
     return {
@@ -106,6 +135,7 @@ def run_bench(n_grids: int = 20000, n_findings: int = 1_000_000, log=print) -> d
         "score_month_s": round(score_month_s, 3),
         "score_month_findings_s": round(score_month_findings_s, 3),
         "score_month_agree": counted == one_by_one,
+        **sums,
         **draft,
         "import_roads_s": round(import_roads_s, 2),
         "validate_s": round(validate_s, 2),

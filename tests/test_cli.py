@@ -107,6 +107,10 @@ def test_bench_prints_its_figures_and_baseline(capsys):
     assert set(figures) >= {"assign_per_s", "sjoin_per_s", "ratio", "score_month_s", "import_roads_s", "peak_rss_mb",
                             "draft_month_report_first_s", "draft_month_report_after_a_write_s"}
     assert figures["assign_agrees_with_sjoin"] is True and figures["roads"] == 240
+    # the month from the roads' tallies is the month finding by finding, and their sums what
+    # summing the findings gives
+    assert figures["score_month_agree"] is True and figures["sums_agree"] is True
+    assert {"sums_from_tallies_s", "sums_from_findings_s"} <= set(figures)
     assert figures["ratio"] == pytest.approx(figures["assign_per_s"] / figures["sjoin_per_s"], rel=0.01)
 
 
