@@ -56,7 +56,8 @@ def _sums_both_ways(store: Store) -> dict:
 
     draw, rulebook = store.sample(MONTH), rulebook_for(MONTH, store.rulebooks())
     tariff, threshold = scoring.tariff(rulebook), float(rulebook.area_threshold)
-    (tallied, clean), tallies_s = _timed(lambda: store.deduction_units_for_scoring(draw.id, MONTH, tariff, threshold))
+    (tallied, clean), tallies_s = _timed(lambda: store.deduction_units_for_scoring(
+        draw.id, MONTH, tariff, threshold, scoring.area_rules(rulebook)))
     price = " ".join(f"WHEN '{code}' THEN " + (str(low) if low == high else
                                                 f"CASE WHEN f.area_m2 > {threshold!r} THEN {high} ELSE {low} END")
                      for code, (low, high) in tariff.items())

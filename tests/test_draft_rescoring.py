@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from fixtures import FROZEN_AT, finding, stored_as_of_old
 from gisgrid.cli import main
@@ -81,9 +81,14 @@ operation = st.one_of(
     st.tuples(st.just("fix"), st.integers(0, 20), st.integers(1, 2), st.integers(1, 25)),
     st.tuples(st.just("day"), st.integers(0, 5)),
 )
-# and writes that may leave a finding the month cannot be scored with (an area rule without one)
+# and writes that may leave a finding the month cannot be scored with (an area rule without an
+# area, a count the scorer refuses), and several writes in one transaction
 writes = st.one_of(operation, st.tuples(st.just("restore"), st.integers(0, 50)),
-                   st.tuples(st.just("rule"), st.integers(0, 50), st.sampled_from(sorted(RULES))))
+                   st.tuples(st.just("rule"), st.integers(0, 50), st.sampled_from(sorted(RULES))),
+                   st.tuples(st.just("count"), st.integers(0, 50), st.sampled_from([0, -1])),
+                   st.tuples(st.just("area"), st.integers(0, 50), st.sampled_from([None, 0.0, -2.0])),
+                   st.tuples(st.just("together"), st.integers(0, 50), st.integers(0, 50), st.sampled_from(sorted(SPOTS)),
+                             st.integers(1, 4)))
 
 
 def _url(store) -> str:
@@ -122,6 +127,17 @@ def _apply(store, n, op, clock):
         _by_hand(store, op[1], {"month": op[2]})
     elif kind == "withdraw":
         _by_hand(store, op[1], {"deleted_at": datetime(2026, 11, 26, tzinfo=timezone.utc)})
+    elif kind == "together":         # one transaction: recounted, moved and back, another withdrawn
+        _, pick, other, road, count = op
+        with store.begin() as conn:
+            ids = list(conn.execute(select(finding_t.c.id, finding_t.c.road_id).order_by(finding_t.c.id)))
+            if ids:
+                (target, home), (withdrawn, _) = ids[pick % len(ids)], ids[other % len(ids)]
+                for values in ({"count": count}, {"road_id": _road_ids(store)[road]}, {"road_id": home},
+                               {"road_id": _road_ids(store)[road], "area_m2": 6.0}):
+                    conn.execute(update(finding_t).where(finding_t.c.id == target).values(**values))
+                conn.execute(update(finding_t).where(finding_t.c.id == withdrawn)
+                             .values(deleted_at=datetime(2026, 11, 27, tzinfo=timezone.utc)))
     elif kind == "restore":
         _by_hand(store, op[1], {"deleted_at": None})
     elif kind == "rule":
@@ -168,8 +184,8 @@ def _tallies(store, recounted: bool) -> set[tuple]:
     """The roads' tallies as the database keeps them, or as its findings make them now."""
     kept = "SELECT month, road_id, rule, area, findings, items, uncounted FROM road_tally"
     recount = ("SELECT month, road_id, rule, COALESCE(area_m2, 0), COUNT(*), SUM(count), "
-               "SUM(CASE WHEN count < 1 THEN 1 ELSE 0 END) FROM finding WHERE deleted_at IS NULL "
-               "AND deadline IS NULL GROUP BY month, road_id, rule, COALESCE(area_m2, 0)")
+               "SUM(CASE WHEN count >= 1 AND count = CAST(count AS INTEGER) THEN 0 ELSE 1 END) FROM finding "
+               "WHERE deleted_at IS NULL AND deadline IS NULL GROUP BY month, road_id, rule, COALESCE(area_m2, 0)")
     with store.engine.connect() as conn:
         return {tuple(row) for row in conn.exec_driver_sql(recount if recounted else kept)}
 
@@ -335,6 +351,49 @@ def test_the_server_keeps_the_latest_draft_months_before_the_first_view(drawn, m
     assert "is left to its first view" in said[-1] and "needs the area" in said[-1]
     with pytest.raises(FindingError):
         assessment.month_report(drawn, NOV)
+
+
+def test_a_finding_replaced_or_all_of_them_emptied_by_hand_leaves_no_tally_behind(drawn):
+    """SQL by hand that replaces a finding (SQLite's REPLACE deletes the old row to make room;
+    PostgreSQL's upsert updates it) or empties the table (TRUNCATE) is tallied too."""
+    _add(drawn, "a", "R11", "5.1", 2, None, NOV)
+    _add(drawn, "b", "R21", "4.1", 1, 6.0, NOV)
+    columns = [c.name for c in finding_t.columns]
+    again = ", ".join({"count": "3", "rule": "'5.3.2'"}.get(c, c) for c in columns)
+    with drawn.engine.begin() as conn:
+        first = conn.execute(select(finding_t.c.id).order_by(finding_t.c.id).limit(1)).scalar_one()
+        the_same = f"({', '.join(columns)}) SELECT {again} FROM finding WHERE id = {int(first)}"
+        conn.execute(text(f"INSERT INTO finding {the_same} ON CONFLICT (id) DO UPDATE SET count = excluded.count, "
+                          "rule = excluded.rule" if drawn.postgis else f"REPLACE INTO finding {the_same}"))
+    assert _tallies(drawn, recounted=False) == _tallies(drawn, recounted=True)
+    assert {(t[2], t[5]) for t in _tallies(drawn, recounted=False)} == {("5.3.2", 3), ("4.1", 1)}
+    with drawn.engine.begin() as conn:
+        conn.execute(text("TRUNCATE finding CASCADE" if drawn.postgis else "DELETE FROM finding"))
+    assert _tallies(drawn, recounted=False) == set()
+
+
+def test_an_area_rule_of_one_figure_still_needs_the_area(drawn, tmp_path):
+    """A district's rule priced alike on both sides of the threshold is still an area rule: a
+    finding of it without an area is refused by the month, as finding by finding, not priced."""
+    from gisgrid.domain.rulebook import SHIPPED_DIR
+
+    folder = tmp_path / "rulebooks"
+    folder.mkdir()
+    text_of = (SHIPPED_DIR / "yancheng-2012.toml").read_text(encoding="utf-8")
+    head, rule = text_of.split('[rules."4.1"]', 1)
+    (folder / "district.toml").write_text(
+        head.replace('id = "yancheng-2012"', 'id = "district-2026"')
+            .replace('effective_from = "2012-01"', f'effective_from = "{NOV}"')
+        + '[rules."4.1"]' + rule.replace("points_high = 4", "points_high = 2", 1), encoding="utf-8")
+    district = Store(_url(drawn), drawn.config.replace(RULEBOOK_DIR=str(folder)))
+    try:
+        _add(district, "a", "R11", "4.1", 1, 6.0, NOV)
+        assert scores.month_json(district, NOV)["rulebook"] == "district-2026"
+        _by_hand(district, -1, {"area_m2": None})
+        from_tallies, one_by_one = _scored_both_ways(district, NOV)
+    finally:
+        district.dispose()
+    assert from_tallies == one_by_one and "needs the area" in from_tallies[1]
 
 
 def test_a_database_of_before_the_tallies_is_tallied_when_it_is_upgraded(drawn):

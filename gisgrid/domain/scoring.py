@@ -114,6 +114,12 @@ def tariff(rulebook: Rulebook) -> dict[str, tuple[int, int]]:
     return {code: rulebook.units[code] for code, rule in rulebook.rules.items() if not rule.needs_deadline}
 
 
+def area_rules(rulebook: Rulebook) -> frozenset[str]:
+    """The rules whose findings need an area: priced by its side of the threshold, and refused
+    without one (also where both sides deduct the same)."""
+    return frozenset(code for code, rule in rulebook.rules.items() if rule.needs_area)
+
+
 def score_road_units(code: str, units: Mapping[str, int], rulebook: Rulebook,
                      findings: Iterable[Finding] = ()) -> RoadScore:
     """score_road from what the database summed per rule with the tariff (plus the findings

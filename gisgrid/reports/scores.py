@@ -106,7 +106,7 @@ def _road_scores(store: Store, draw: Draw, month: str, rulebook, roads: list[int
     # the whole sample's codes came with it; a part's are read now (a rename since is seen)
     codes = draw.road_codes if roads is None and draw.road_codes else store.sample_road_codes(draw.id, roads)
     units, clean = store.deduction_units_for_scoring(draw.id, month, scoring.tariff(rulebook), float(threshold),
-                                                     roads=roads)
+                                                     scoring.area_rules(rulebook), roads=roads)
     if not clean:
         return None
     dated = store.findings_for_scoring(draw.id, month, store.timezone(), with_deadline_only=True, roads=roads)

@@ -63,6 +63,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # a REPLACE that deletes a row to make room fires its delete triggers (a finding's count and tally)
+    cursor.execute("PRAGMA recursive_triggers=ON")
     cursor.execute(f"PRAGMA busy_timeout={WRITE_WAIT_S * 1000}")
     cursor.execute("PRAGMA wal_autocheckpoint=0")      # the Store checkpoints, after a writer's turn
     cursor.close()

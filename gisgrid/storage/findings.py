@@ -24,6 +24,9 @@ def _among(roads: Collection[int] | None) -> str:
     return " AND s.road_id IN (" + (",".join(str(int(r)) for r in roads) or "NULL") + ")"
 
 
+FINITE = "1e308"     # an area below this is a number (not infinite, not NaN) on either database
+
+
 class FindingQueries:
     """The Store's queries of findings (a mixin: the Store has the engine)."""
 
@@ -89,13 +92,14 @@ class FindingQueries:
                                 "WHERE s.draw_id = %(draw)s" + _among(roads), {"draw": draw_id}))
 
     def deduction_units_for_scoring(self, draw_id: int, month: str, tariff: dict[str, tuple[int, int]],
-                                    threshold: float, roads: Collection[int] | None = None
-                                    ) -> tuple[dict[int, dict[str, int]], bool]:
+                                    threshold: float, area_rules: Collection[str] = (),
+                                    roads: Collection[int] | None = None) -> tuple[dict[int, dict[str, int]], bool]:
         """What each sampled road's findings without a deadline deduct, per rule, in the
         rulebook's whole units, priced by the database from the road's tally (migration 0018):
         items × the rule's low figure, or its high one above the area threshold (`tariff`: rule
-        -> (low, high) units). Returns ({road id: {rule: units}}, clean); `clean` is False when
-        a finding the tariff cannot price was met (an unknown rule, a count below 1, an area
+        -> (low, high) units; `area_rules`: the rules whose findings need an area, whatever their
+        figures). Returns ({road id: {rule: units}}, clean); `clean` is False when a finding the
+        tariff cannot price was met (an unknown rule, a count below 1 or not whole, an area
         rule without an area > 0, a rule that needs a deadline): the caller then scores finding
         by finding, which names the finding. `roads` (ids) limits it to those of the sample's
         roads. A road without such findings is not in the answer."""
@@ -103,11 +107,12 @@ class FindingQueries:
             return "'" + code.replace("'", "''") + "'"
 
         # integers and the rulebook's own codes only: the tariff is built into the statement;
-        # no price (NULL) for an area rule's tally without an area
-        price = " ".join(f"WHEN {literal(code)} THEN " + (str(low) if low == high else
-                                                          f"CASE WHEN t.area > %(threshold)s THEN {high} "
-                                                          f"WHEN t.area > 0 THEN {low} END")
-                         for code, (low, high) in tariff.items())
+        # no price (NULL) for an area rule's tally without an area the scorer takes (> 0 and
+        # finite: PostgreSQL's NaN is above every number)
+        price = " ".join(f"WHEN {literal(code)} THEN " + (
+            f"CASE WHEN t.area > 0 AND t.area <= %(threshold)s THEN {low} "
+            f"WHEN t.area > %(threshold)s AND t.area < {FINITE} THEN {high} END"
+            if low != high or code in area_rules else str(low)) for code, (low, high) in tariff.items())
         # the sample's roads first (SQLite keeps CROSS JOIN order): one range of the tally's key
         # each; a road's rows of one rule (one per area) are added up here
         rows = self._fetch(f"SELECT s.road_id, t.rule, t.items * (CASE t.rule {price} END), t.uncounted "
