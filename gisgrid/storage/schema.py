@@ -368,7 +368,7 @@ class RoadWritten(Base):
 class RoadTally(Base):
     """Each road's tally of a month's standing findings without a deadline, by rule and area
     (0: none), kept by the database in the writing transaction (migration 0018's triggers): how
-    many findings, their items (counts summed) and how many have a count below 1. A city's month
+    many findings, their items (counts summed) and how many have a count below 1 or not whole. A city's month
     is priced from these rows, not from its findings."""
 
     __tablename__ = "road_tally"

@@ -4,14 +4,13 @@ quarter of a million findings on every view.
 
 `road_tally` holds one row per month, road, rule and area of the findings that are standing
 (not withdrawn) and carry no deadline (5.4's are scored one by one, for their dates): how many
-findings, their items (the sum of their counts) and how many have a count below 1 (the scorer
-refuses those; it then scores finding by finding, which names them). The area is kept as it
-is (0 for none), not as "above the threshold", so that the tally prices exactly under any
-rulebook's threshold. Triggers keep it, whatever wrote the findings (the tablet, an import, SQL,
-SQLite's REPLACE with its recursive triggers on): a write takes its old row out of its tally and
-puts its new one in. On PostgreSQL the trigger
-runs at commit after 0016's count, which holds the month's count row: two writers of a month
-never take tally rows crosswise.
+findings, their items (the sum of their counts) and how many have a count below 1 or not whole
+(the scorer refuses those; it then scores finding by finding, which names them). The area is
+kept as it is (0 for none), not as "above the threshold", so that the tally prices exactly under
+any rulebook's threshold. Triggers keep it, whatever wrote the findings (the tablet, an import,
+SQL, SQLite's REPLACE with its recursive triggers on): a write takes its old row out of its
+tally and puts its new one in. On PostgreSQL the trigger runs at commit after 0016's count,
+which holds the month's count row: two writers of a month never take tally rows crosswise.
 
 Revision ID: 0018
 Revises: 0017
